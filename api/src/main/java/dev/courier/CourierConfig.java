@@ -1,0 +1,370 @@
+package dev.courier;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+
+/**
+ * Courier's configuration: a key lookup with typed, validated defaults in one place. Immutable
+ * and thread-safe.
+ *
+ * <p>{@link #load()} reads, highest precedence first:
+ * <ol>
+ *   <li>JVM system properties ({@code -Dcourier.url=kafka://localhost:9092});</li>
+ *   <li>environment variables: the key upper-cased with dots and dashes turned into underscores
+ *       ({@code COURIER_URL}, {@code COURIER_PUBLISH_TIMEOUT});</li>
+ *   <li>{@code courier.properties} at the root of the classpath, if present;</li>
+ *   <li>the defaults below ({@code courier.url} defaults to {@code mem://}).</li>
+ * </ol>
+ * Values set with {@link Builder#set(String, String)} take precedence over all of them.
+ *
+ * <p>Durations accept {@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT30S})
+ * or a plain number of milliseconds. Keys of a binding live under {@code courier.<binding>.}
+ * (e.g. {@code courier.kafka.producer.linger.ms}) and are documented with the binding.
+ */
+public final class CourierConfig {
+
+    /** Broker URL; the scheme picks the binding. Default {@value #DEFAULT_URL}. */
+    public static final String URL = "courier.url";
+    public static final String DEFAULT_URL = "mem://";
+    /** How long a publish may wait for the broker's confirm before failing. Default 30s. */
+    public static final String PUBLISH_TIMEOUT = "courier.publish.timeout";
+    /** Default request timeout of {@link Requester#request(String, Object, Class, Duration)} callers that pass null. Default 30s. */
+    public static final String REQUEST_TIMEOUT = "courier.request.timeout";
+    /** How long close() waits for outstanding publishes and running handlers. Default 30s. */
+    public static final String CLOSE_TIMEOUT = "courier.close.timeout";
+    /** How long connect() may take before failing with {@link BrokerUnavailableException}. Default 15s. */
+    public static final String CONNECT_TIMEOUT = "courier.connect.timeout";
+    /** Comma-separated packages whose classes an untyped payload() may instantiate. Default none. */
+    public static final String TRUSTED_PACKAGES = "courier.codec.trusted-packages";
+    /** Handler threads: {@code auto} (virtual threads on JDK 21+, else a platform pool), {@code virtual} or {@code platform}. */
+    public static final String HANDLER_THREADS = "courier.handler.threads";
+
+    private static final Map<String, String> DEFAULTS = Map.of(
+            URL, DEFAULT_URL,
+            PUBLISH_TIMEOUT, "30s",
+            REQUEST_TIMEOUT, "30s",
+            CLOSE_TIMEOUT, "30s",
+            CONNECT_TIMEOUT, "15s",
+            TRUSTED_PACKAGES, "",
+            HANDLER_THREADS, "auto");
+
+    private final Map<String, String> values;
+
+    private CourierConfig(Map<String, String> values) {
+        this.values = Collections.unmodifiableMap(values);
+    }
+
+    /** Loads from system properties, environment and {@code courier.properties}, in that order of precedence. */
+    public static CourierConfig load() {
+        return builder().build();
+    }
+
+    /** A configuration with just a URL over the defaults (no system properties, no environment). */
+    public static CourierConfig ofUrl(String url) {
+        return builder().withoutEnvironment().url(url).build();
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The value of {@code key}, or its default, or {@code null}. */
+    public String get(String key) {
+        String v = values.get(key);
+        return v != null ? v : DEFAULTS.get(key);
+    }
+
+    public Optional<String> find(String key) {
+        return Optional.ofNullable(get(key));
+    }
+
+    public String url() {
+        return get(URL);
+    }
+
+    public Duration duration(String key, Duration defaultValue) {
+        String v = get(key);
+        if (v == null || v.isBlank()) {
+            return defaultValue;
+        }
+        return parseDuration(key, v);
+    }
+
+    public Duration publishTimeout() {
+        return duration(PUBLISH_TIMEOUT, Duration.ofSeconds(30));
+    }
+
+    public Duration requestTimeout() {
+        return duration(REQUEST_TIMEOUT, Duration.ofSeconds(30));
+    }
+
+    public Duration closeTimeout() {
+        return duration(CLOSE_TIMEOUT, Duration.ofSeconds(30));
+    }
+
+    public Duration connectTimeout() {
+        return duration(CONNECT_TIMEOUT, Duration.ofSeconds(15));
+    }
+
+    public List<String> trustedPackages() {
+        String v = get(TRUSTED_PACKAGES);
+        if (v == null || v.isBlank()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (String p : v.split(",")) {
+            if (!p.isBlank()) {
+                out.add(p.trim());
+            }
+        }
+        return out;
+    }
+
+    public int intValue(String key, int defaultValue, int min, int max) {
+        String v = get(key);
+        if (v == null || v.isBlank()) {
+            return defaultValue;
+        }
+        try {
+            int i = Integer.parseInt(v.trim());
+            if (i < min || i > max) {
+                throw new ConfigurationException(key + "=" + v + " is out of range; allowed " + min + " to " + max);
+            }
+            return i;
+        } catch (NumberFormatException e) {
+            throw new ConfigurationException(key + "=" + v + " is not a whole number; allowed " + min + " to " + max, e);
+        }
+    }
+
+    public boolean booleanValue(String key, boolean defaultValue) {
+        String v = get(key);
+        if (v == null || v.isBlank()) {
+            return defaultValue;
+        }
+        return switch (v.trim().toLowerCase(Locale.ROOT)) {
+            case "true", "yes", "on", "1" -> true;
+            case "false", "no", "off", "0" -> false;
+            default -> throw new ConfigurationException(key + "=" + v + " is not a boolean; use true or false");
+        };
+    }
+
+    /**
+     * Every key under {@code prefix} with the prefix removed, e.g. {@code withPrefix("courier.kafka.producer.")}
+     * gives {@code linger.ms -> 5}. From environment variables the rest of the name is lower-cased
+     * with underscores turned into dots ({@code COURIER_KAFKA_PRODUCER_LINGER_MS} gives {@code linger.ms}).
+     */
+    public Map<String, String> withPrefix(String prefix) {
+        Map<String, String> out = new TreeMap<>();
+        values.forEach((k, v) -> {
+            if (k.startsWith(prefix) && k.length() > prefix.length()) {
+                out.put(k.substring(prefix.length()), v);
+            }
+        });
+        return out;
+    }
+
+    /** Checks every known key's value; throws {@link ConfigurationException} on the first bad one. */
+    public CourierConfig validate() {
+        String url = url();
+        if (url == null || !url.contains("://")) {
+            throw new ConfigurationException(URL + "='" + url + "' is not a URL; expected scheme://..., e.g. mem://, "
+                    + "kafka://localhost:9092, amqp://guest:guest@localhost:5672/, nats://localhost:4222");
+        }
+        publishTimeout();
+        requestTimeout();
+        closeTimeout();
+        connectTimeout();
+        String threads = get(HANDLER_THREADS);
+        if (!List.of("auto", "virtual", "platform").contains(threads)) {
+            throw new ConfigurationException(HANDLER_THREADS + "=" + threads + " is invalid; use auto, virtual or platform");
+        }
+        return this;
+    }
+
+    /** All explicitly set values, secrets masked, for logs. */
+    public Map<String, String> describe() {
+        Map<String, String> out = new TreeMap<>();
+        values.forEach((k, v) -> out.put(k, isSecret(k) ? "****" : (k.equals(URL) ? maskUrl(v) : v)));
+        return out;
+    }
+
+    @Override
+    public String toString() {
+        return "CourierConfig" + describe();
+    }
+
+    /** {@code scheme://user:secret@host} becomes {@code scheme://user:****@host}. */
+    public static String maskUrl(String url) {
+        if (url == null) {
+            return null;
+        }
+        int scheme = url.indexOf("://");
+        int at = url.lastIndexOf('@');
+        if (scheme < 0 || at < scheme) {
+            return url;
+        }
+        String userInfo = url.substring(scheme + 3, at);
+        int colon = userInfo.indexOf(':');
+        if (colon < 0) {
+            // a lone token (nats://token@host) is a secret too
+            return url.substring(0, scheme + 3) + "****" + url.substring(at);
+        }
+        return url.substring(0, scheme + 3) + userInfo.substring(0, colon) + ":****" + url.substring(at);
+    }
+
+    private static boolean isSecret(String key) {
+        String k = key.toLowerCase(Locale.ROOT);
+        return k.contains("password") || k.contains("secret") || k.contains("token") || k.contains("sasl.jaas")
+                || k.endsWith(".key") || k.contains("credentials");
+    }
+
+    static Duration parseDuration(String key, String raw) {
+        String v = raw.trim().toLowerCase(Locale.ROOT);
+        try {
+            if (v.startsWith("pt") || v.startsWith("p")) {
+                return Duration.parse(raw.trim().toUpperCase(Locale.ROOT));
+            }
+            if (v.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2).trim()));
+            }
+            if (v.endsWith("s")) {
+                return Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+            }
+            if (v.endsWith("m")) {
+                return Duration.ofMinutes(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+            }
+            if (v.endsWith("h")) {
+                return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1).trim()));
+            }
+            return Duration.ofMillis(Long.parseLong(v));
+        } catch (NumberFormatException | DateTimeParseException e) {
+            throw new ConfigurationException(key + "=" + raw + " is not a duration; use e.g. 500ms, 30s, 5m, 1h or PT30S", e);
+        }
+    }
+
+    /** Builds a {@link CourierConfig}. Not thread-safe. */
+    public static final class Builder {
+        private final Map<String, String> explicit = new LinkedHashMap<>();
+        private boolean environment = true;
+        private Map<String, String> env = System.getenv();
+        private Properties system = System.getProperties();
+        private String resource = "courier.properties";
+
+        private Builder() {
+        }
+
+        public Builder url(String url) {
+            return set(URL, url);
+        }
+
+        /** Sets {@code key}; explicit values win over every other source. */
+        public Builder set(String key, String value) {
+            if (key == null || key.isBlank()) {
+                throw new IllegalArgumentException("config key must be non-empty");
+            }
+            if (value == null) {
+                explicit.remove(key);
+            } else {
+                explicit.put(key, value);
+            }
+            return this;
+        }
+
+        public Builder setAll(Map<String, String> values) {
+            values.forEach(this::set);
+            return this;
+        }
+
+        /** Ignores system properties, environment and {@code courier.properties}: explicit values and defaults only. */
+        public Builder withoutEnvironment() {
+            this.environment = false;
+            return this;
+        }
+
+        /** Reads environment variables from {@code env} instead of the process environment (for tests). */
+        public Builder environment(Map<String, String> env) {
+            this.env = Map.copyOf(env);
+            return this;
+        }
+
+        /** Reads system properties from {@code props} instead of the JVM's (for tests). */
+        public Builder systemProperties(Properties props) {
+            this.system = props;
+            return this;
+        }
+
+        /** Reads this classpath resource instead of {@code courier.properties}; {@code null} for none. */
+        public Builder resource(String resource) {
+            this.resource = resource;
+            return this;
+        }
+
+        public CourierConfig build() {
+            Map<String, String> merged = new LinkedHashMap<>();
+            if (environment) {
+                if (resource != null) {
+                    merged.putAll(readResource(resource));
+                }
+                env.forEach((k, v) -> {
+                    if (k.startsWith("COURIER_")) {
+                        merged.put(envToKey(k), v);
+                    }
+                });
+                for (String name : system.stringPropertyNames()) {
+                    if (name.startsWith("courier.")) {
+                        merged.put(name, system.getProperty(name));
+                    }
+                }
+            }
+            merged.putAll(explicit);
+            return new CourierConfig(merged).validate();
+        }
+
+        /** {@code COURIER_KAFKA_PRODUCER_LINGER_MS} to {@code courier.kafka.producer.linger.ms}; known keys keep their dashes. */
+        static String envToKey(String env) {
+            String dotted = env.toLowerCase(Locale.ROOT).replace('_', '.');
+            for (String known : KNOWN_KEYS) {
+                if (known.replace('-', '.').equals(dotted)) {
+                    return known;
+                }
+            }
+            return dotted;
+        }
+
+        private static Map<String, String> readResource(String name) {
+            ClassLoader cl = Thread.currentThread().getContextClassLoader();
+            if (cl == null) {
+                cl = CourierConfig.class.getClassLoader();
+            }
+            try (InputStream in = cl.getResourceAsStream(name)) {
+                if (in == null) {
+                    return Map.of();
+                }
+                Properties p = new Properties();
+                p.load(in);
+                Map<String, String> out = new LinkedHashMap<>();
+                for (String k : p.stringPropertyNames()) {
+                    out.put(k, p.getProperty(k).trim());
+                }
+                return out;
+            } catch (IOException e) {
+                throw new ConfigurationException("cannot read " + name + " from the classpath: " + e.getMessage(), e);
+            }
+        }
+    }
+
+    private static final List<String> KNOWN_KEYS = Arrays.asList(URL, PUBLISH_TIMEOUT, REQUEST_TIMEOUT, CLOSE_TIMEOUT,
+            CONNECT_TIMEOUT, TRUSTED_PACKAGES, HANDLER_THREADS);
+}

@@ -1,0 +1,37 @@
+package dev.courier;
+
+/**
+ * Observes what a {@link Courier} does, for metrics and logs, without taking part in it. Every
+ * method has an empty default; implement the ones you need. Methods run on Courier's threads and
+ * must be quick and never throw (an exception is logged and ignored).
+ */
+public interface CourierListener {
+
+    /** A publish was confirmed by the broker. */
+    default void published(Message message, PublishReceipt receipt) {
+    }
+
+    /** A publish failed. */
+    default void publishFailed(Message message, Throwable error) {
+    }
+
+    /** A delivery reached the handler chain. */
+    default void received(Delivery delivery) {
+    }
+
+    /** The chain settled a delivery with {@code outcome}. */
+    default void settled(Delivery delivery, Outcome outcome) {
+    }
+
+    /** A delivery was published to {@code deadLetterTopic} and the original acked. */
+    default void deadLettered(Delivery delivery, String deadLetterTopic, String reason) {
+    }
+
+    /** Dead-lettering failed; the original was not acked and will be redelivered. */
+    default void deadLetterFailed(Delivery delivery, String deadLetterTopic, Throwable error) {
+    }
+
+    /** No-op listener. */
+    CourierListener NONE = new CourierListener() {
+    };
+}

@@ -1,0 +1,82 @@
+package dev.courier;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * What the handler chain decided for a delivery. Immutable.
+ *
+ * <ul>
+ *   <li>{@link Kind#ACK}: done.</li>
+ *   <li>{@link Kind#NACK}: deliver again after a delay; not counted against max attempts policy
+ *       when requested explicitly.</li>
+ *   <li>{@link Kind#FAILED}: the handler failed; the subscription's failure policy decides
+ *       between redelivery and dead-lettering from the attempt count and the cause.</li>
+ *   <li>{@link Kind#DEAD_LETTER}: publish to the dead-letter destination, then ack.</li>
+ * </ul>
+ */
+public final class Outcome {
+
+    /** The kinds of outcome. */
+    public enum Kind { ACK, NACK, FAILED, DEAD_LETTER }
+
+    private static final Outcome ACK = new Outcome(Kind.ACK, null, null, null);
+
+    private final Kind kind;
+    private final Duration delay;
+    private final String reason;
+    private final Throwable cause;
+
+    private Outcome(Kind kind, Duration delay, String reason, Throwable cause) {
+        this.kind = kind;
+        this.delay = delay;
+        this.reason = reason;
+        this.cause = cause;
+    }
+
+    public static Outcome ack() {
+        return ACK;
+    }
+
+    /** Redeliver after {@code delay}, or after the subscription's default delay when {@code null}. */
+    public static Outcome nack(Duration delay) {
+        return new Outcome(Kind.NACK, delay, null, null);
+    }
+
+    public static Outcome failed(Throwable cause) {
+        return new Outcome(Kind.FAILED, null, null, Objects.requireNonNull(cause, "cause"));
+    }
+
+    public static Outcome deadLetter(String reason, Throwable cause) {
+        return new Outcome(Kind.DEAD_LETTER, null, Objects.requireNonNull(reason, "reason"), cause);
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    /** The redelivery delay of a NACK, or {@code null} for the default. */
+    public Duration delay() {
+        return delay;
+    }
+
+    /** The reason of a DEAD_LETTER. */
+    public String reason() {
+        return reason;
+    }
+
+    /** The failure behind a FAILED or DEAD_LETTER outcome, if any. */
+    public Throwable cause() {
+        return cause;
+    }
+
+    @Override
+    public String toString() {
+        return switch (kind) {
+            case ACK -> "ACK";
+            case NACK -> "NACK(" + (delay == null ? "default delay" : delay.toMillis() + " ms") + ")";
+            case FAILED -> "FAILED(" + cause + ")";
+            case DEAD_LETTER -> "DEAD_LETTER(" + reason + ")";
+        };
+    }
+}

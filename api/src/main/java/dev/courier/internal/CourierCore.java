@@ -1,0 +1,195 @@
+package dev.courier.internal;
+
+import dev.courier.AsyncMessageHandler;
+import dev.courier.BrokerUnavailableException;
+import dev.courier.Capabilities;
+import dev.courier.ClosedException;
+import dev.courier.Codecs;
+import dev.courier.CourierConfig;
+import dev.courier.CourierException;
+import dev.courier.CourierListener;
+import dev.courier.Delivery;
+import dev.courier.Interceptor;
+import dev.courier.MessageHandler;
+import dev.courier.Outcome;
+import dev.courier.Publisher;
+import dev.courier.RequestHandler;
+import dev.courier.Requester;
+import dev.courier.Subscribe;
+import dev.courier.Subscription;
+import dev.courier.spi.Binding;
+import dev.courier.spi.BindingContext;
+import dev.courier.spi.BindingProvider;
+import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.BrokerUrl;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/** Everything behind the {@link dev.courier.Courier} facade: binding, executors, codecs, chain, open resources. */
+public final class CourierCore {
+
+    private static final Logger log = LoggerFactory.getLogger(CourierCore.class);
+
+    private final CourierConfig config;
+    private final BrokerUrl url;
+    private final Binding binding;
+    private final Codecs codecs;
+    private final List<Interceptor> interceptors;
+    private final CourierListener listener;
+    private final ExecutorService handlerExecutor;
+    private final ScheduledExecutorService scheduler;
+    private final Set<DefaultSubscription> subscriptions = ConcurrentHashMap.newKeySet();
+    private final Set<DefaultPublisher> publishers = ConcurrentHashMap.newKeySet();
+    private final DefaultPublisher sharedPublisher;
+    private final DefaultRequester requester;
+    private volatile boolean closed;
+
+    public CourierCore(CourierConfig config, Codecs codecs, List<Interceptor> interceptors, CourierListener listener) {
+        this.config = config.validate();
+        this.url = BrokerUrl.parse(config.url());
+        this.codecs = codecs != null ? codecs : new Codecs(Codecs.defaultObjectMapper(), config.trustedPackages());
+        this.interceptors = List.copyOf(interceptors);
+        this.listener = listener != null ? listener : CourierListener.NONE;
+        BindingProvider provider = BindingRegistry.forScheme(url.scheme(), url.toString());
+        this.handlerExecutor = HandlerExecutors.handlerExecutor(config.get(CourierConfig.HANDLER_THREADS));
+        this.scheduler = HandlerExecutors.scheduler();
+        Binding opened;
+        try {
+            opened = provider.open(new BindingContext(url, config, handlerExecutor, scheduler));
+        } catch (CourierException e) {
+            shutdownExecutors();
+            throw e;
+        } catch (RuntimeException e) {
+            shutdownExecutors();
+            throw new BrokerUnavailableException("cannot connect to " + url + " with the " + provider.name() + " binding: " + e.getMessage(), e);
+        }
+        this.binding = opened;
+        this.sharedPublisher = newPublisher(false);
+        this.requester = new DefaultRequester(binding, this.codecs, () -> closed);
+        log.info("connected to {} ({} binding, capabilities {})", url, provider.name(), binding.capabilities().all());
+    }
+
+    public Publisher publisher() {
+        checkOpen();
+        return sharedPublisher;
+    }
+
+    public Publisher newPublisher() {
+        checkOpen();
+        return newPublisher(true);
+    }
+
+    private DefaultPublisher newPublisher(boolean tracked) {
+        DefaultPublisher[] self = new DefaultPublisher[1];
+        DefaultPublisher p = new DefaultPublisher(binding, codecs, listener, scheduler, config.publishTimeout(), config.closeTimeout(),
+                () -> publishers.remove(self[0]));
+        self[0] = p;
+        if (tracked) {
+            publishers.add(p);
+        }
+        return p;
+    }
+
+    public Subscription subscribe(Subscribe spec, MessageHandler handler) {
+        return subscribe(spec, Terminals.of(handler));
+    }
+
+    public Subscription subscribeAsync(Subscribe spec, AsyncMessageHandler handler) {
+        return subscribe(spec, Terminals.of(handler));
+    }
+
+    public Subscription respond(Subscribe spec, RequestHandler handler) {
+        return subscribe(spec, Terminals.of(handler, binding, codecs));
+    }
+
+    private Subscription subscribe(Subscribe spec, Function<Delivery, CompletionStage<Outcome>> terminal) {
+        checkOpen();
+        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal);
+        BindingSubscription inner = binding.subscribe(spec, pipeline);
+        DefaultSubscription[] self = new DefaultSubscription[1];
+        DefaultSubscription s = new DefaultSubscription(spec, inner, () -> subscriptions.remove(self[0]));
+        self[0] = s;
+        subscriptions.add(s);
+        return s;
+    }
+
+    public Requester requester() {
+        checkOpen();
+        return requester;
+    }
+
+    public Capabilities capabilities() {
+        return binding.capabilities();
+    }
+
+    public Codecs codecs() {
+        return codecs;
+    }
+
+    public CourierConfig config() {
+        return config;
+    }
+
+    public BrokerUrl url() {
+        return url;
+    }
+
+    public Binding binding() {
+        return binding;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Closes subscriptions (draining them), flushes publishers, then closes the binding and executors. */
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (DefaultSubscription s : new ArrayList<>(subscriptions)) {
+            s.close();
+        }
+        for (DefaultPublisher p : new ArrayList<>(publishers)) {
+            p.close();
+        }
+        sharedPublisher.close();
+        try {
+            binding.close();
+        } catch (RuntimeException e) {
+            log.warn("closing the {} binding failed: {}", url.scheme(), e.toString());
+        }
+        shutdownExecutors();
+        log.info("closed connection to {}", url);
+    }
+
+    private void shutdownExecutors() {
+        scheduler.shutdownNow();
+        handlerExecutor.shutdown();
+        try {
+            if (!handlerExecutor.awaitTermination(config.closeTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                handlerExecutor.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            handlerExecutor.shutdownNow();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new ClosedException("courier for " + url);
+        }
+    }
+}

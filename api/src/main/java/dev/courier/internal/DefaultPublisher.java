@@ -1,0 +1,185 @@
+package dev.courier.internal;
+
+import dev.courier.ClosedException;
+import dev.courier.Codecs;
+import dev.courier.CourierListener;
+import dev.courier.Message;
+import dev.courier.PublishException;
+import dev.courier.PublishReceipt;
+import dev.courier.Publisher;
+import dev.courier.spi.Binding;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A publisher view over the binding: tracks its outstanding publishes so close() can flush them,
+ * and fails publishes the broker has not confirmed within the publish timeout.
+ */
+public final class DefaultPublisher implements Publisher {
+
+    private static final Logger log = LoggerFactory.getLogger(DefaultPublisher.class);
+
+    private final Binding binding;
+    private final Codecs codecs;
+    private final CourierListener listener;
+    private final ScheduledExecutorService scheduler;
+    private final Duration publishTimeout;
+    private final Duration closeTimeout;
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final Object flushLock = new Object();
+    private volatile boolean closed;
+    private final Runnable onClose;
+
+    DefaultPublisher(Binding binding, Codecs codecs, CourierListener listener, ScheduledExecutorService scheduler,
+                     Duration publishTimeout, Duration closeTimeout, Runnable onClose) {
+        this.binding = binding;
+        this.codecs = codecs;
+        this.listener = listener;
+        this.scheduler = scheduler;
+        this.publishTimeout = publishTimeout;
+        this.closeTimeout = closeTimeout;
+        this.onClose = onClose;
+    }
+
+    @Override
+    public Message.Builder message(String topic, Object payload) {
+        return codecs.encode(topic, payload);
+    }
+
+    @Override
+    public CompletionStage<PublishReceipt> publish(Message message) {
+        outstanding.incrementAndGet();
+        if (closed) {
+            outstanding.decrementAndGet();
+            return CompletableFuture.failedFuture(new ClosedException("publisher"));
+        }
+        CompletableFuture<PublishReceipt> f;
+        try {
+            f = binding.publish(message).toCompletableFuture();
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        if (!f.isDone()) {
+            f = withTimeout(f, message);
+        }
+        CompletableFuture<PublishReceipt> result = f;
+        if (f.isDone()) {
+            finished(message, f);
+        } else {
+            result = f.whenComplete((r, e) -> finished(message, null, r, e));
+        }
+        return result;
+    }
+
+    private void finished(Message message, CompletableFuture<PublishReceipt> f) {
+        if (f.isCompletedExceptionally()) {
+            Throwable e = f.handle((r, ex) -> ex).join();
+            finished(message, f, null, e);
+        } else {
+            finished(message, f, f.join(), null);
+        }
+    }
+
+    private void finished(Message message, CompletableFuture<PublishReceipt> f, PublishReceipt r, Throwable e) {
+        try {
+            if (e == null) {
+                listener.published(message, r);
+            } else {
+                listener.publishFailed(message, SubscriptionPipeline.unwrap(e));
+            }
+        } catch (RuntimeException ex) {
+            log.warn("publish listener threw; ignored", ex);
+        }
+        if (outstanding.decrementAndGet() == 0 && closed) {
+            synchronized (flushLock) {
+                flushLock.notifyAll();
+            }
+        }
+    }
+
+    private CompletableFuture<PublishReceipt> withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
+        CompletableFuture<PublishReceipt> out = new CompletableFuture<>();
+        ScheduledFuture<?> timer = scheduler.schedule(() -> out.completeExceptionally(new PublishException(message.topic(),
+                "the broker did not confirm message " + message.id() + " within " + publishTimeout.toMillis()
+                        + " ms (courier.publish.timeout); it may or may not have been stored", null)),
+                publishTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        f.whenComplete((r, e) -> {
+            timer.cancel(false);
+            if (e == null) {
+                out.complete(r);
+            } else {
+                out.completeExceptionally(SubscriptionPipeline.unwrap(e));
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public CompletionStage<List<PublishReceipt>> publishAll(Collection<Message> messages) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new ClosedException("publisher"));
+        }
+        if (messages.isEmpty()) {
+            return CompletableFuture.completedFuture(List.of());
+        }
+        outstanding.addAndGet(messages.size());
+        CompletableFuture<List<PublishReceipt>> f;
+        try {
+            f = binding.publishAll(messages).toCompletableFuture();
+        } catch (RuntimeException e) {
+            f = CompletableFuture.failedFuture(e);
+        }
+        return f.whenComplete((r, e) -> {
+            if (outstanding.addAndGet(-messages.size()) == 0 && closed) {
+                synchronized (flushLock) {
+                    flushLock.notifyAll();
+                }
+            }
+        });
+    }
+
+    @Override
+    public int outstanding() {
+        return outstanding.get();
+    }
+
+    /** Refuses new publishes and waits up to the close timeout for outstanding ones. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        long deadline = System.nanoTime() + closeTimeout.toNanos();
+        synchronized (flushLock) {
+            while (outstanding.get() > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    log.warn("publisher closed with {} publishes still unconfirmed after {} ms", outstanding.get(), closeTimeout.toMillis());
+                    break;
+                }
+                try {
+                    flushLock.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        onClose.run();
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.courier.internal;
+
+import dev.courier.Delivery;
+import dev.courier.Interceptor;
+import dev.courier.Outcome;
+import dev.courier.Subscribe;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+
+/**
+ * The interceptor chain: an immutable list plus an index, as in OkHttp. Checks the interceptor
+ * contract at run time (no null outcome) and turns exceptions into FAILED outcomes.
+ */
+final class HandlerChain implements Interceptor.Chain {
+
+    private final List<Interceptor> interceptors;
+    private final int index;
+    private final Delivery delivery;
+    private final Subscribe spec;
+    private final Function<Delivery, CompletionStage<Outcome>> terminal;
+
+    HandlerChain(List<Interceptor> interceptors, int index, Delivery delivery, Subscribe spec,
+                 Function<Delivery, CompletionStage<Outcome>> terminal) {
+        this.interceptors = interceptors;
+        this.index = index;
+        this.delivery = delivery;
+        this.spec = spec;
+        this.terminal = terminal;
+    }
+
+    @Override
+    public Delivery delivery() {
+        return delivery;
+    }
+
+    @Override
+    public Subscribe subscription() {
+        return spec;
+    }
+
+    @Override
+    public CompletionStage<Outcome> proceed(Delivery d) {
+        if (index >= interceptors.size()) {
+            return terminal.apply(d);
+        }
+        Interceptor interceptor = interceptors.get(index);
+        CompletionStage<Outcome> result;
+        try {
+            result = interceptor.intercept(new HandlerChain(interceptors, index + 1, d, spec, terminal));
+        } catch (RuntimeException | Error e) {
+            return CompletableFuture.completedFuture(Outcome.failed(e));
+        }
+        if (result == null) {
+            return CompletableFuture.completedFuture(Outcome.failed(new IllegalStateException(
+                    "interceptor " + interceptor.getClass().getName() + " returned null; it must return chain.proceed(...) or an Outcome")));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,233 @@
+package dev.courier.internal;
+
+import dev.courier.CodecException;
+import dev.courier.Codecs;
+import dev.courier.CourierListener;
+import dev.courier.Delivery;
+import dev.courier.HeaderNames;
+import dev.courier.Interceptor;
+import dev.courier.Message;
+import dev.courier.NonRetryableException;
+import dev.courier.Outcome;
+import dev.courier.Subscribe;
+import dev.courier.spi.Binding;
+import dev.courier.spi.DeliveryProcessor;
+import dev.courier.spi.InboundDelivery;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Function;
+
+/**
+ * One subscription's processing: wraps each inbound delivery, runs the interceptor chain and the
+ * handler, then applies the outcome: ack; nack with delay; a failure becomes a redelivery or,
+ * once attempts are exhausted or the failure cannot be retried, a dead letter. A dead letter is
+ * published to the dead-letter topic and the original is rejected only after the broker confirmed
+ * that publish; if it fails the original is nacked, never dropped.
+ */
+public final class SubscriptionPipeline implements DeliveryProcessor {
+
+    private static final Logger log = LoggerFactory.getLogger(SubscriptionPipeline.class);
+    private static final int MAX_STACK_CHARS = 4096;
+
+    private final Subscribe spec;
+    private final Binding binding;
+    private final Codecs codecs;
+    private final List<Interceptor> interceptors;
+    private final CourierListener listener;
+    private final Function<Delivery, CompletionStage<Outcome>> terminal;
+
+    SubscriptionPipeline(Subscribe spec, Binding binding, Codecs codecs, List<Interceptor> interceptors,
+                         CourierListener listener, Function<Delivery, CompletionStage<Outcome>> terminal) {
+        this.spec = spec;
+        this.binding = binding;
+        this.codecs = codecs;
+        this.interceptors = List.copyOf(interceptors);
+        this.listener = listener;
+        this.terminal = terminal;
+    }
+
+    @Override
+    public CompletionStage<Void> process(InboundDelivery inbound) {
+        DeliveryImpl delivery = new DeliveryImpl(inbound, this, codecs, spec.group());
+        try {
+            listener.received(delivery);
+        } catch (RuntimeException e) {
+            log.warn("listener.received threw; ignored", e);
+        }
+        CompletionStage<Outcome> outcome;
+        try {
+            outcome = new HandlerChain(interceptors, 0, delivery, spec, terminal).proceed(delivery);
+        } catch (RuntimeException | Error e) {
+            outcome = CompletableFuture.completedFuture(Outcome.failed(e));
+        }
+        CompletableFuture<Outcome> f = outcome.toCompletableFuture();
+        if (f.isDone()) {
+            settleFromChain(delivery, f);
+        } else {
+            f.whenComplete((o, e) -> settleFromChain(delivery, f));
+        }
+        return delivery.done;
+    }
+
+    private void settleFromChain(DeliveryImpl delivery, CompletableFuture<Outcome> f) {
+        Outcome o;
+        try {
+            o = f.join();
+            if (o == null) {
+                o = Outcome.failed(new IllegalStateException("the handler chain completed with a null outcome"));
+            }
+        } catch (CompletionException | java.util.concurrent.CancellationException e) {
+            o = Outcome.failed(unwrap(e));
+        }
+        if (o == PENDING) {
+            return; // an async handler settles explicitly
+        }
+        delivery.settle(o);
+    }
+
+    /** Marker outcome of an async handler that returned null: it settles the delivery itself. */
+    static final Outcome PENDING = Outcome.nack(Duration.ZERO);
+
+    /** Applies the first settlement of a delivery. Called once per delivery. */
+    void apply(DeliveryImpl d, Outcome o) {
+        try {
+            listener.settled(d, o);
+        } catch (RuntimeException e) {
+            log.warn("listener.settled threw; ignored", e);
+        }
+        InboundDelivery in = d.inbound();
+        try {
+            switch (o.kind()) {
+                case ACK -> {
+                    in.ack();
+                    d.done.complete(null);
+                }
+                case NACK -> {
+                    in.nack(o.delay() != null ? o.delay() : spec.redeliveryDelay());
+                    d.done.complete(null);
+                }
+                case FAILED -> {
+                    Throwable cause = o.cause();
+                    if (isNonRetryable(cause)) {
+                        deadLetter(d, reasonFor(cause), cause);
+                    } else if (d.attempt() >= spec.maxAttempts()) {
+                        deadLetter(d, "gave up after " + d.attempt() + " attempt(s): " + describe(cause), cause);
+                    } else {
+                        log.debug("handler failed on {} (attempt {} of {}); redelivering", d, d.attempt(), spec.maxAttempts(), cause);
+                        in.nack(spec.redeliveryDelay());
+                        d.done.complete(null);
+                    }
+                }
+                case DEAD_LETTER -> deadLetter(d, o.reason(), o.cause());
+                default -> throw new IllegalStateException("unknown outcome " + o);
+            }
+        } catch (RuntimeException e) {
+            log.error("settling {} as {} failed; the broker will redeliver it", d, o, e);
+            d.done.complete(null);
+        }
+    }
+
+    private void deadLetter(DeliveryImpl d, String reason, Throwable cause) {
+        String dlq = spec.deadLetterTopic();
+        Message dead = deadLetterMessage(d, dlq, reason, cause);
+        CompletionStage<?> publish;
+        try {
+            publish = binding.publish(dead);
+        } catch (RuntimeException e) {
+            publish = CompletableFuture.failedFuture(e);
+        }
+        publish.whenComplete((r, e) -> {
+            try {
+                if (e == null) {
+                    d.inbound().reject();
+                    listener.deadLettered(d, dlq, reason);
+                    log.warn("dead-lettered message {} from '{}' to '{}': {}", d.message().id(), spec.topic(), dlq, reason);
+                } else {
+                    log.error("dead-letter publish of message {} to '{}' failed; not acking the original, it will be redelivered",
+                            d.message().id(), dlq, unwrap(e));
+                    d.inbound().nack(spec.redeliveryDelay());
+                    listener.deadLetterFailed(d, dlq, unwrap(e));
+                }
+            } catch (RuntimeException ex) {
+                log.error("settling dead letter {} failed", d, ex);
+            } finally {
+                d.done.complete(null);
+            }
+        });
+    }
+
+    Message deadLetterMessage(Delivery d, String dlq, String reason, Throwable cause) {
+        Message m = d.message();
+        Message.Builder b = m.toBuilder().topic(dlq)
+                .headers(m.headers().without(HeaderNames.ATTEMPT))
+                .header(HeaderNames.DLQ_REASON, truncate(reason, 1024))
+                .header(HeaderNames.DLQ_ORIGINAL_TOPIC, m.topic())
+                .header(HeaderNames.DLQ_ORIGINAL_GROUP, spec.group() == null ? "" : spec.group())
+                .header(HeaderNames.DLQ_ATTEMPTS, Integer.toString(d.attempt()))
+                .header(HeaderNames.DLQ_TIME, Instant.now().toString());
+        String position = d.metadata().position();
+        if (!position.isEmpty()) {
+            b.header(HeaderNames.DLQ_POSITION, position);
+        }
+        if (cause != null) {
+            b.header(HeaderNames.DLQ_EXCEPTION, cause.getClass().getName());
+            b.header(HeaderNames.DLQ_STACK, stackOf(cause));
+        }
+        return b.build();
+    }
+
+    static boolean isNonRetryable(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof NonRetryableException || c instanceof CodecException) {
+                return true;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    private static String reasonFor(Throwable cause) {
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof CodecException) {
+                return "undecodable payload: " + c.getMessage();
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return "non-retryable failure: " + describe(cause);
+    }
+
+    private static String describe(Throwable t) {
+        return t.getClass().getSimpleName() + (t.getMessage() != null ? ": " + t.getMessage() : "");
+    }
+
+    static Throwable unwrap(Throwable e) {
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+            e = e.getCause();
+        }
+        return e;
+    }
+
+    private static String stackOf(Throwable t) {
+        StringWriter sw = new StringWriter();
+        t.printStackTrace(new PrintWriter(sw));
+        return truncate(sw.toString(), MAX_STACK_CHARS);
+    }
+
+    private static String truncate(String s, int max) {
+        return s.length() <= max ? s : s.substring(0, max) + "...";
+    }
+}

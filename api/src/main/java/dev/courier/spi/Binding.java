@@ -1,0 +1,69 @@
+package dev.courier.spi;
+
+import dev.courier.Capabilities;
+import dev.courier.Message;
+import dev.courier.PublishReceipt;
+import dev.courier.Subscribe;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * One open connection to a broker, as the core of Courier sees it. Codecs, validation, the handler
+ * chain, the failure policy, dead-lettering and request correlation live in the core; a binding
+ * moves bytes and settles deliveries. All methods are thread-safe.
+ */
+public interface Binding extends AutoCloseable {
+
+    Capabilities capabilities();
+
+    /**
+     * Publishes {@code message}; the stage completes when the broker confirmed it and fails with a
+     * {@link dev.courier.PublishException} (or {@link dev.courier.BrokerUnavailableException})
+     * otherwise. Must not block the caller waiting for the confirm.
+     */
+    CompletionStage<PublishReceipt> publish(Message message);
+
+    /** Publishes several messages, pipelined. The default calls {@link #publish(Message)} for each. */
+    default CompletionStage<List<PublishReceipt>> publishAll(Collection<Message> messages) {
+        List<CompletableFuture<PublishReceipt>> futures = new ArrayList<>(messages.size());
+        for (Message m : messages) {
+            futures.add(publish(m).toCompletableFuture());
+        }
+        return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).thenApply(v -> {
+            List<PublishReceipt> out = new ArrayList<>(futures.size());
+            for (CompletableFuture<PublishReceipt> f : futures) {
+                out.add(f.join());
+            }
+            return out;
+        });
+    }
+
+    /**
+     * Starts consuming per {@code spec} and hands each delivery to {@code processor}, honouring the
+     * spec's concurrency, ordering and max in-flight ({@link OrderedDispatcher} does that for
+     * bindings without a better native mechanism). Deliveries must be run on the context's handler
+     * executor or another executor, never on the broker client's I/O thread.
+     */
+    BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor);
+
+    /**
+     * Sends {@code request} and completes with the first reply correlated to it
+     * ({@link dev.courier.HeaderNames#CORRELATION_ID} is already set by the core). Fails with
+     * {@link dev.courier.RequestTimeoutException} after {@code timeout}, or earlier with
+     * {@link dev.courier.NoResponderException} where the broker can tell. Must not leak state for
+     * requests that timed out.
+     */
+    CompletionStage<Message> request(Message request, Duration timeout);
+
+    /** Sends {@code reply} to wherever {@code request} asked replies to go. */
+    CompletionStage<PublishReceipt> reply(Message request, Message reply);
+
+    /** Releases the connection. Courier closes subscriptions and waits for publishes before calling this. */
+    @Override
+    void close();
+}
