@@ -1,5 +1,8 @@
 package dev.courier.spi;
 
+import dev.courier.Capabilities;
+
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -14,6 +17,13 @@ public interface BindingProvider {
 
     /** URL schemes this binding serves, lower case, e.g. {@code amqp}, {@code amqps}. */
     Set<String> schemes();
+
+    /**
+     * Every set of capabilities this binding can run with, one per mode (e.g. NATS JetStream and
+     * core). {@link Binding#capabilities()} returns one of them. The documentation's capability
+     * table is generated from this list.
+     */
+    List<Capabilities> declaredCapabilities();
 
     /**
      * Connects to the broker. Must fail fast, within the configured connect timeout, with a
