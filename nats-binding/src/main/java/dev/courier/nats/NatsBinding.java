@@ -1,0 +1,417 @@
+package dev.courier.nats;
+
+import dev.courier.BrokerUnavailableException;
+import dev.courier.Capabilities;
+import dev.courier.Capability;
+import dev.courier.ConfigurationException;
+import dev.courier.DeliveryMetadata;
+import dev.courier.HeaderNames;
+import dev.courier.Message;
+import dev.courier.NoResponderException;
+import dev.courier.PublishException;
+import dev.courier.PublishReceipt;
+import dev.courier.RequestTimeoutException;
+import dev.courier.StartPosition;
+import dev.courier.Subscribe;
+import dev.courier.spi.Binding;
+import dev.courier.spi.BindingContext;
+import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.DeliveryProcessor;
+import io.nats.client.ConsumeOptions;
+import io.nats.client.ConsumerContext;
+import io.nats.client.Connection;
+import io.nats.client.JetStream;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.JetStreamStatusException;
+import io.nats.client.MessageConsumer;
+import io.nats.client.PublishOptions;
+import io.nats.client.api.AckPolicy;
+import io.nats.client.api.ConsumerConfiguration;
+import io.nats.client.api.ConsumerInfo;
+import io.nats.client.api.DeliverPolicy;
+import io.nats.client.api.PublishAck;
+import io.nats.client.impl.Headers;
+import io.nats.client.impl.NatsMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.time.ZoneOffset;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One NATS connection. JetStream topics: publish with {@code publishAsync} in a bounded window,
+ * completing on the PubAck, with the message id as {@code Nats-Msg-Id}; subscribe with a pull
+ * consumer (durable per group, ephemeral for broadcast). Core topics: plain subjects and queue
+ * groups, publish completing on a flush shared by all publishes made meanwhile. Requests always
+ * travel on core NATS, on {@code <request-prefix>.<topic>}, so a stream over the topic never
+ * answers them with a PubAck.
+ */
+final class NatsBinding implements Binding {
+
+    static final Logger log = LoggerFactory.getLogger(NatsBinding.class);
+
+    /** NATS' default max_payload (1 MiB) less room for the headers Courier adds. */
+    static final long MAX_PAYLOAD = 1024L * 1024 - 8 * 1024;
+
+    /** Topics on JetStream (the default mode). */
+    static final Capabilities JETSTREAM = Capabilities.of("nats", MAX_PAYLOAD,
+            Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
+            Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.NATIVE_DELAYED_REDELIVERY, Capability.DEAD_LETTER,
+            Capability.REQUEST_REPLY, Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION, Capability.REPLAY,
+            Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
+
+    /** Topics on core NATS ({@code courier.nats.mode=core}): at most once, nothing stored. */
+    static final Capabilities CORE = Capabilities.of("nats", MAX_PAYLOAD,
+            Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.PER_KEY_ORDER, Capability.REQUEST_REPLY,
+            Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION);
+
+    private final Connection connection;
+    private final NatsSettings settings;
+    private final BindingContext context;
+    private final ExecutorService io;
+    private final JetStream js;
+    private final JetStreamManagement jsm;
+    private final Streams streams;
+    private final PublishWindow window;
+    private final CoreFlusher flusher;
+
+    NatsBinding(Connection connection, NatsSettings settings, BindingContext context) {
+        this.connection = connection;
+        this.settings = settings;
+        this.context = context;
+        AtomicInteger n = new AtomicInteger();
+        this.io = Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "courier-nats-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            this.js = connection.jetStream();
+            this.jsm = connection.jetStreamManagement();
+        } catch (IOException e) {
+            io.shutdownNow();
+            throw new BrokerUnavailableException("cannot use JetStream on " + context.url() + ": " + e.getMessage(), e);
+        }
+        if (!settings.coreMode) {
+            checkJetStream();
+        }
+        this.streams = new Streams(jsm, settings, io);
+        this.window = new PublishWindow(settings.maxPendingPublishes);
+        this.flusher = new CoreFlusher(connection, io, settings.publishTimeout);
+    }
+
+    private void checkJetStream() {
+        try {
+            jsm.getAccountStatistics();
+        } catch (IOException | JetStreamApiException e) {
+            io.shutdownNow();
+            throw new BrokerUnavailableException("the NATS server at " + context.url() + " has no JetStream (" + e.getMessage()
+                    + "); start nats-server with -js, or set " + NatsSettings.MODE + "=core for at-most-once messaging", e);
+        }
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return settings.coreMode ? CORE : JETSTREAM;
+    }
+
+    // ------------------------------------------------------------------ publish
+
+    private String subjectOf(Message m) {
+        if (m.key() != null && settings.keyAsSubject(m.topic())) {
+            return m.topic() + "." + NatsMessages.keyToken(m.key());
+        }
+        return m.topic();
+    }
+
+    @Override
+    public CompletionStage<PublishReceipt> publish(Message message) {
+        Headers headers = NatsMessages.toHeaders(message);
+        String subject = subjectOf(message);
+        byte[] data = message.payload();
+        if (settings.isCore(message.topic())) {
+            try {
+                connection.publish(subject, headers, data);
+            } catch (RuntimeException e) {
+                return CompletableFuture.failedFuture(new PublishException(message.topic(), describe(e), e, !(e instanceof IllegalArgumentException)));
+            }
+            return flusher.flushed().handle((v, e) -> {
+                if (e != null) {
+                    throw new PublishException(message.topic(), "the flush to the server failed: " + describe(unwrap(e)), unwrap(e));
+                }
+                return PublishReceipt.of(message);
+            });
+        }
+        CompletableFuture<Streams.StreamRef> stream = streams.of(message.topic());
+        return window.<PublishAck>submit(stream, () -> js.publishAsync(subject, headers, data,
+                        PublishOptions.builder().messageId(message.id()).expectedStream(stream.join().name()).build()))
+                .handle((ack, e) -> {
+                    if (e != null) {
+                        Throwable cause = unwrap(e);
+                        if (cause instanceof ConfigurationException ce) {
+                            throw ce;
+                        }
+                        if (cause instanceof JetStreamStatusException || cause instanceof JetStreamApiException) {
+                            streams.forget(message.topic()); // the stream may be gone: look again next time
+                        }
+                        throw new PublishException(message.topic(), "JetStream did not confirm it: " + describe(cause), cause,
+                                !(cause instanceof IllegalArgumentException));
+                    }
+                    return new PublishReceipt(message.id(), message.topic(), DeliveryMetadata.sequence(ack.getSeqno(), false),
+                            ack.isDuplicate());
+                });
+    }
+
+    // ------------------------------------------------------------------ subscribe
+
+    @Override
+    public BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor) {
+        String topic = spec.topic();
+        String filter = spec.bindingOption(NatsSubscribeOptions.class).map(NatsSubscribeOptions::subjectFilter).orElse(null);
+        if (settings.keyAsSubject(topic) && spec.deadLetterTopic().startsWith(topic + ".")) {
+            throw new ConfigurationException("topic '" + topic + "' carries keys as subject tokens, so its stream captures '"
+                    + topic + ".>' and would also capture the dead-letter topic '" + spec.deadLetterTopic()
+                    + "'; set Subscribe.deadLetterTopic(...) outside it, e.g. 'dlq." + topic + "'");
+        }
+        NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io);
+        try {
+            String queue = spec.group();
+            // requests travel on core NATS whatever the topic's mode: every subscription listens for them
+            sub.subscribeCore(settings.requestSubject(topic), queue);
+            if (settings.isCore(topic)) {
+                String subject = filter != null ? filter : (settings.keyAsSubject(topic) ? topic + ".>" : topic);
+                sub.subscribeCore(subject, queue);
+                if (settings.keyAsSubject(topic) && filter == null) {
+                    sub.subscribeCore(topic, queue); // messages without a key
+                }
+            } else {
+                startConsumer(spec, filter, sub);
+            }
+            // the server has registered the subscriptions once a flush returns: publishes after subscribe() are seen
+            connection.flush(settings.connectTimeout);
+        } catch (TimeoutException e) {
+            sub.close(Duration.ZERO);
+            throw new BrokerUnavailableException("the NATS server at " + context.url() + " did not confirm the subscription to '"
+                    + topic + "' within " + settings.connectTimeout.toMillis() + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            sub.close(Duration.ZERO);
+            throw new BrokerUnavailableException("interrupted while subscribing to '" + topic + "'", e);
+        } catch (RuntimeException e) {
+            sub.close(Duration.ZERO);
+            throw e;
+        }
+        return sub;
+    }
+
+    private void startConsumer(Subscribe spec, String filter, NatsSubscription sub) {
+        String topic = spec.topic();
+        Streams.StreamRef stream = streams.require(topic);
+        String filterSubject = filter;
+        if (filterSubject == null && !stream.dedicated()) {
+            filterSubject = settings.keyAsSubject(topic) ? topic + ".>" : topic;
+        }
+        ConsumerConfiguration.Builder cc = ConsumerConfiguration.builder()
+                .ackPolicy(AckPolicy.Explicit)
+                .ackWait(settings.ackWait)
+                .maxAckPending(spec.maxInFlight())
+                .maxDeliver(settings.maxDeliver);
+        if (filterSubject != null) {
+            cc.filterSubject(filterSubject);
+        }
+        applyStart(cc, spec);
+        try {
+            String consumerName;
+            Runnable afterClose;
+            if (spec.isBroadcast()) {
+                cc.inactiveThreshold(settings.inactiveThreshold);
+                ConsumerInfo info = jsm.addOrUpdateConsumer(stream.name(), cc.build());
+                consumerName = info.getName();
+                afterClose = () -> deleteQuietly(stream.name(), consumerName);
+            } else {
+                consumerName = stream.dedicated() ? spec.group() : spec.group() + "_" + topic.replace('.', '_');
+                cc.durable(consumerName);
+                ensureDurable(stream.name(), consumerName, cc, spec);
+                afterClose = () -> { };
+            }
+            ConsumerContext ctx = js.getConsumerContext(stream.name(), consumerName);
+            ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(1, spec.maxInFlight())).build();
+            MessageConsumer consumer = ctx.consume(options, sub::onJetStream);
+            sub.attachConsumer(consumer, afterClose, settings.ackWait);
+        } catch (JetStreamApiException e) {
+            streams.forget(topic);
+            throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
+                    + (spec.group() != null ? " group '" + spec.group() + "'" : "") + ": " + e.getErrorDescription()
+                    + " (code " + e.getApiErrorCode() + ")", e);
+        } catch (IOException e) {
+            throw new BrokerUnavailableException("JetStream did not answer while creating the consumer for '" + topic + "': "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Creates the group's durable consumer, or adjusts the settings a running group may change. */
+    private void ensureDurable(String stream, String name, ConsumerConfiguration.Builder wanted, Subscribe spec)
+            throws IOException, JetStreamApiException {
+        for (int attempt = 0; ; attempt++) {
+            ConsumerInfo existing;
+            try {
+                existing = jsm.getConsumerInfo(stream, name);
+            } catch (JetStreamApiException e) {
+                if (e.getApiErrorCode() != 10014) { // consumer not found
+                    throw e;
+                }
+                existing = null;
+            }
+            try {
+                if (existing == null) {
+                    jsm.addOrUpdateConsumer(stream, wanted.build());
+                } else {
+                    ConsumerConfiguration c = existing.getConsumerConfiguration();
+                    if (c.getMaxAckPending() != spec.maxInFlight() || !settings.ackWait.equals(c.getAckWait())
+                            || c.getMaxDeliver() != settings.maxDeliver) {
+                        // the start position of an existing group stays: it resumes where it left off
+                        jsm.addOrUpdateConsumer(stream, ConsumerConfiguration.builder(c)
+                                .maxAckPending(spec.maxInFlight()).ackWait(settings.ackWait).maxDeliver(settings.maxDeliver).build());
+                    }
+                }
+                return;
+            } catch (JetStreamApiException e) {
+                if (attempt >= 2) {
+                    throw e;
+                }
+                // another member created or changed it at the same time: look again
+            }
+        }
+    }
+
+    private static void applyStart(ConsumerConfiguration.Builder cc, Subscribe spec) {
+        StartPosition start = spec.startFrom();
+        switch (start.kind()) {
+            case DEFAULT -> cc.deliverPolicy(spec.isBroadcast() ? DeliverPolicy.New : DeliverPolicy.All);
+            case EARLIEST -> cc.deliverPolicy(DeliverPolicy.All);
+            case LATEST -> cc.deliverPolicy(DeliverPolicy.New);
+            case TIME -> cc.deliverPolicy(DeliverPolicy.ByStartTime).startTime(start.time().atZone(ZoneOffset.UTC));
+            case SEQUENCE -> cc.deliverPolicy(DeliverPolicy.ByStartSequence).startSequence(Math.max(1, start.sequence()));
+            default -> throw new IllegalStateException("unknown start position " + start);
+        }
+    }
+
+    private void deleteQuietly(String stream, String consumer) {
+        try {
+            jsm.deleteConsumer(stream, consumer);
+        } catch (IOException | JetStreamApiException | RuntimeException e) {
+            log.debug("deleting consumer {} of stream {} failed ({}); the server removes it after {}", consumer, stream,
+                    e.toString(), settings.inactiveThreshold);
+        }
+    }
+
+    // ------------------------------------------------------------------ request-reply
+
+    @Override
+    public CompletionStage<Message> request(Message request, Duration timeout) {
+        String topic = request.topic();
+        NatsMessage msg = NatsMessage.builder()
+                .subject(settings.requestSubject(topic))
+                .headers(NatsMessages.toHeaders(request))
+                .data(request.payload())
+                .build();
+        CompletableFuture<Message> result = new CompletableFuture<>();
+        CompletableFuture<io.nats.client.Message> reply;
+        try {
+            reply = connection.requestWithTimeout(msg, timeout);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(new BrokerUnavailableException("cannot send the request to '" + topic + "': "
+                    + describe(e), e));
+        }
+        // our own timer, so the timeout holds whatever jnats' request cleanup interval is
+        ScheduledFuture<?> timer = context.scheduler().schedule(() -> {
+            if (result.completeExceptionally(new RequestTimeoutException(topic, timeout))) {
+                reply.cancel(false);
+            }
+        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        reply.whenComplete((m, e) -> {
+            timer.cancel(false);
+            if (e == null) {
+                if (m.isStatusMessage()) {
+                    result.completeExceptionally(m.getStatus().getCode() == 503 ? new NoResponderException(topic)
+                            : new RequestTimeoutException(topic, timeout));
+                } else {
+                    result.complete(NatsMessages.fromNats(m, topic, "reply-" + request.id()));
+                }
+                return;
+            }
+            Throwable cause = unwrap(e);
+            if (cause instanceof JetStreamStatusException jse && jse.getStatus() != null && jse.getStatus().getCode() == 503
+                    || cause instanceof CancellationException && !result.isDone() && isNoResponders(cause)) {
+                result.completeExceptionally(new NoResponderException(topic));
+            } else if (cause instanceof TimeoutException || cause instanceof CancellationException) {
+                result.completeExceptionally(new RequestTimeoutException(topic, timeout));
+            } else {
+                result.completeExceptionally(new BrokerUnavailableException("the request to '" + topic + "' failed: " + describe(cause), cause));
+            }
+        });
+        return result;
+    }
+
+    private static boolean isNoResponders(Throwable cause) {
+        String m = cause.getMessage();
+        return m != null && m.toLowerCase(java.util.Locale.ROOT).contains("responders");
+    }
+
+    @Override
+    public CompletionStage<PublishReceipt> reply(Message request, Message reply) {
+        String replyTo = request.header(HeaderNames.REPLY_TO);
+        if (replyTo == null || replyTo.isEmpty()) {
+            return CompletableFuture.failedFuture(new PublishException(request.topic(),
+                    "the request carries no reply subject; was it sent with Requester.request?", null, false));
+        }
+        try {
+            connection.publish(replyTo, NatsMessages.toHeaders(reply), reply.payload());
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(new PublishException(request.topic(), "reply failed: " + describe(e), e));
+        }
+        return flusher.flushed().thenApply(v -> PublishReceipt.of(reply));
+    }
+
+    // ------------------------------------------------------------------ close
+
+    @Override
+    public void close() {
+        try {
+            connection.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            io.shutdownNow();
+        }
+    }
+
+    Connection connection() {
+        return connection;
+    }
+
+    static Throwable unwrap(Throwable e) {
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+            e = e.getCause();
+        }
+        return e;
+    }
+
+    static String describe(Throwable e) {
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m != null ? ": " + m : "");
+    }
+}
