@@ -5,7 +5,10 @@ import io.nats.client.Connection;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Completes core NATS publishes when the server has them: one flush (a PING/PONG round trip)
@@ -19,6 +22,7 @@ final class CoreFlusher {
     private final Duration timeout;
     private final Object lock = new Object();
     private CompletableFuture<Void> next;
+    private boolean running;
 
     CoreFlusher(Connection connection, Executor executor, Duration timeout) {
         this.connection = connection;
@@ -26,41 +30,69 @@ final class CoreFlusher {
         this.timeout = timeout;
     }
 
-    /** Completes after a flush that started after this call. */
+    /**
+     * Completes after a flush that started after this call. One flush runs at a time: jnats
+     * cancels concurrent flushes under load, and one round trip covers every caller anyway.
+     */
     CompletableFuture<Void> flushed() {
         synchronized (lock) {
-            if (next != null) {
-                return next;
+            if (next == null) {
+                next = new CompletableFuture<>();
             }
-            next = new CompletableFuture<>();
             CompletableFuture<Void> batch = next;
-            try {
-                executor.execute(this::flush);
-            } catch (RejectedExecutionException e) {
-                next = null;
-                batch.completeExceptionally(e);
+            if (!running) {
+                running = true;
+                try {
+                    executor.execute(this::flushLoop);
+                } catch (RejectedExecutionException e) {
+                    running = false;
+                    next = null;
+                    batch.completeExceptionally(e);
+                }
             }
             return batch;
         }
     }
 
-    private void flush() {
-        CompletableFuture<Void> batch;
-        synchronized (lock) {
-            batch = next;
-            next = null; // publishes from now on wait for the next flush
-        }
-        if (batch == null) {
-            return;
-        }
+    /** Waits for {@link #flushed()}, for callers that may block (subscribe). */
+    void flushAndWait() throws TimeoutException, InterruptedException {
         try {
-            connection.flush(timeout);
-            batch.complete(null);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            batch.completeExceptionally(e);
-        } catch (Exception e) {
-            batch.completeExceptionally(e);
+            flushed().get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof TimeoutException te) {
+                throw te;
+            }
+            TimeoutException te = new TimeoutException("flush failed: " + c);
+            te.initCause(c);
+            throw te;
+        }
+    }
+
+    private void flushLoop() {
+        while (true) {
+            CompletableFuture<Void> batch;
+            synchronized (lock) {
+                batch = next;
+                next = null; // publishes from now on wait for the next round
+                if (batch == null) {
+                    running = false;
+                    return;
+                }
+            }
+            try {
+                connection.flush(timeout);
+                batch.complete(null);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                batch.completeExceptionally(e);
+                synchronized (lock) {
+                    running = false;
+                }
+                return;
+            } catch (Exception e) {
+                batch.completeExceptionally(e);
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ import io.nats.client.Connection;
 import io.nats.client.JetStream;
 import io.nats.client.JetStreamApiException;
 import io.nats.client.JetStreamManagement;
+import io.nats.client.JetStreamOptions;
 import io.nats.client.JetStreamStatusException;
 import io.nats.client.MessageConsumer;
 import io.nats.client.PublishOptions;
@@ -78,6 +79,9 @@ final class NatsBinding implements Binding {
             Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.PER_KEY_ORDER, Capability.REQUEST_REPLY,
             Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION);
 
+    /** Smallest pull request; see startConsumer. */
+    private static final int MIN_PULL_BATCH = 16;
+
     private final Connection connection;
     private final NatsSettings settings;
     private final BindingContext context;
@@ -99,8 +103,10 @@ final class NatsBinding implements Binding {
             return t;
         });
         try {
-            this.js = connection.jetStream();
-            this.jsm = connection.jetStreamManagement();
+            // JetStream API calls share the machine with everything else; give them the connect timeout, not jnats' 2 s
+            JetStreamOptions jso = JetStreamOptions.builder().requestTimeout(settings.connectTimeout).build();
+            this.js = connection.jetStream(jso);
+            this.jsm = connection.jetStreamManagement(jso);
         } catch (IOException e) {
             io.shutdownNow();
             throw new BrokerUnavailableException("cannot use JetStream on " + context.url() + ": " + e.getMessage(), e);
@@ -201,7 +207,7 @@ final class NatsBinding implements Binding {
                 startConsumer(spec, filter, sub);
             }
             // the server has registered the subscriptions once a flush returns: publishes after subscribe() are seen
-            connection.flush(settings.connectTimeout);
+            flusher.flushAndWait();
         } catch (TimeoutException e) {
             sub.close(Duration.ZERO);
             throw new BrokerUnavailableException("the NATS server at " + context.url() + " did not confirm the subscription to '"
@@ -248,7 +254,8 @@ final class NatsBinding implements Binding {
                 afterClose = () -> { };
             }
             ConsumerContext ctx = js.getConsumerContext(stream.name(), consumerName);
-            ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(1, spec.maxInFlight())).build();
+            // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
+            ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
             MessageConsumer consumer = ctx.consume(options, sub::onJetStream);
             sub.attachConsumer(consumer, afterClose, settings.ackWait);
         } catch (JetStreamApiException e) {

@@ -1,0 +1,226 @@
+package dev.courier.nats;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.HeaderNames;
+import dev.courier.Message;
+import dev.courier.NoResponderException;
+import dev.courier.PublishReceipt;
+import dev.courier.StartPosition;
+import dev.courier.Subscribe;
+import io.nats.client.Connection;
+import io.nats.client.Nats;
+import io.nats.client.api.ConsumerInfo;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** What the NATS binding promises beyond the contract suite, on the JetStream server on loopback. */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class NatsJetStreamTest {
+
+    private static final String RUN = "nt_" + UUID.randomUUID().toString().substring(0, 8);
+    private static final NatsFixture BROKER = NatsFixture.jetStream();
+
+    private final List<Courier> open = new ArrayList<>();
+
+    @AfterEach
+    void closeCouriers() {
+        open.forEach(Courier::close);
+    }
+
+    @AfterAll
+    static void deleteStreams() {
+        NatsFixture.deleteStreams(BROKER.url(), "COURIER_" + RUN);
+    }
+
+    private Courier connect(Map<String, String> extra) {
+        CourierConfig config = CourierConfig.builder().withoutEnvironment().setAll(BROKER.config()).setAll(extra).url(BROKER.url()).build();
+        Courier c = Courier.connect(config);
+        open.add(c);
+        return c;
+    }
+
+    private Courier connect() {
+        return connect(Map.of());
+    }
+
+    private static String topic(String name) {
+        return RUN + "." + name + "." + UUID.randomUUID().toString().substring(0, 6);
+    }
+
+    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting until " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    @DisplayName("a second publish with the same message id is dropped by JetStream and reported as a duplicate")
+    void deduplicatesByMessageId() throws Exception {
+        Courier courier = connect();
+        String topic = topic("dedup");
+        List<Message> received = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("g"), d -> received.add(d.message()));
+        Message m = courier.publisher().message(topic, "once").id("order-17").build();
+        PublishReceipt first = courier.publisher().publish(m).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        PublishReceipt second = courier.publisher().publish(m).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertThat(first.duplicate()).isFalse();
+        assertThat(second.duplicate()).as("second receipt flags the duplicate").isTrue();
+        assertThat(second.position().sequence()).isEqualTo(first.position().sequence());
+        await("the message is received", () -> received.size() >= 1);
+        Thread.sleep(300);
+        assertThat(received).extracting(Message::id).containsExactly("order-17");
+    }
+
+    @Test
+    @DisplayName("nack(delay) is held by the server: the redelivery comes no earlier than the delay, with attempt 2")
+    void nakWithDelayIsHonoured() throws Exception {
+        Courier courier = connect();
+        String topic = topic("nak");
+        Duration delay = Duration.ofMillis(1500);
+        List<long[]> deliveries = new CopyOnWriteArrayList<>();
+        courier.subscribeAsync(Subscribe.to(topic).group("g"), d -> {
+            deliveries.add(new long[] {System.nanoTime(), d.attempt()});
+            if (d.attempt() == 1) {
+                d.nack(delay);
+            } else {
+                d.ack();
+            }
+            return null;
+        });
+        courier.publisher().publish(topic, "later").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await("the message is redelivered", () -> deliveries.size() >= 2);
+        assertThat(deliveries.get(0)[1]).isEqualTo(1);
+        assertThat(deliveries.get(1)[1]).isEqualTo(2);
+        long gapMillis = TimeUnit.NANOSECONDS.toMillis(deliveries.get(1)[0] - deliveries.get(0)[0]);
+        assertThat(gapMillis).as("milliseconds between the first delivery and the redelivery").isGreaterThanOrEqualTo(delay.toMillis());
+    }
+
+    @Test
+    @DisplayName("after maxAttempts deliveries (the server's delivered count) the message is dead-lettered and terminated")
+    void exhaustedDeliveriesAreDeadLetteredAndTerminated() throws Exception {
+        Courier courier = connect();
+        String topic = topic("poison");
+        Subscribe spec = Subscribe.to(topic).group("g").maxAttempts(3).redeliveryDelay(Duration.ofMillis(50));
+        List<Message> dead = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(spec.deadLetterTopic()).group("reader"), d -> dead.add(d.message()));
+        List<Integer> attempts = new CopyOnWriteArrayList<>();
+        List<String> natsSubjects = new CopyOnWriteArrayList<>();
+        courier.subscribe(spec, d -> {
+            attempts.add(d.attempt());
+            natsSubjects.add(d.unwrap(io.nats.client.Message.class).getSubject());
+            assertThat(d.metadata().sequence()).isPresent();
+            throw new IllegalStateException("poison");
+        });
+        courier.publisher().publish(topic, "bad").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await("the dead letter arrives", () -> dead.size() >= 1);
+        assertThat(attempts).containsExactly(1, 2, 3);
+        assertThat(natsSubjects).containsOnly(topic);
+        assertThat(dead.get(0).header(HeaderNames.DLQ_ATTEMPTS)).isEqualTo("3");
+        assertThat(dead.get(0).header(HeaderNames.DLQ_POSITION)).isEqualTo("sequence=1");
+        try (Connection c = Nats.connect(BROKER.url())) {
+            String stream = "COURIER_" + topic.replace('.', '_');
+            await("the original is terminated", () -> {
+                try {
+                    ConsumerInfo info = c.jetStreamManagement().getConsumerInfo(stream, "g");
+                    return info.getNumAckPending() == 0 && info.getNumPending() == 0;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+        }
+        Thread.sleep(300);
+        assertThat(attempts).as("no delivery after the dead letter").hasSize(3);
+    }
+
+    @Test
+    @DisplayName("a subscription can replay from a stream sequence or a time")
+    void replaysFromSequenceAndTime() throws Exception {
+        Courier courier = connect();
+        String topic = topic("replay");
+        List<PublishReceipt> receipts = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            receipts.add(courier.publisher().publish(topic, "r-" + i).toCompletableFuture().get(10, TimeUnit.SECONDS));
+        }
+        long fifth = receipts.get(4).position().sequence().orElseThrow();
+        List<String> fromSequence = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).startFrom(StartPosition.sequence(fifth)), d -> fromSequence.add(d.payload(String.class)));
+        await("six messages are replayed", () -> fromSequence.size() >= 6);
+        Thread.sleep(200);
+        assertThat(fromSequence).containsExactly("r-4", "r-5", "r-6", "r-7", "r-8", "r-9");
+
+        List<String> fromTime = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("history").startFrom(StartPosition.at(java.time.Instant.now().minusSeconds(60))),
+                d -> fromTime.add(d.payload(String.class)));
+        await("all ten messages are replayed by time", () -> fromTime.size() >= 10);
+    }
+
+    @Test
+    @DisplayName("a request to a topic without a responder fails at once with NoResponderException")
+    void noRespondersFailFast() {
+        Courier courier = connect();
+        String topic = topic("nobody");
+        long start = System.nanoTime();
+        CompletableFuture<String> reply = courier.requester().request(topic, "ping", String.class, Duration.ofSeconds(20)).toCompletableFuture();
+        assertThatThrownBy(() -> reply.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .hasCauseInstanceOf(NoResponderException.class);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).as("milliseconds until the failure").isLessThan(10_000);
+    }
+
+    @Test
+    @DisplayName("a responder on a JetStream topic answers requests, which never land in the topic's stream")
+    void requestsBypassTheStream() throws Exception {
+        Courier courier = connect();
+        String topic = topic("rpc");
+        List<String> published = new CopyOnWriteArrayList<>();
+        courier.respond(Subscribe.to(topic).group("responders"), d -> "pong:" + d.payload(String.class));
+        courier.subscribe(Subscribe.to(topic).group("audit").startFrom(StartPosition.earliest()), d -> published.add(d.payload(String.class)));
+        String answer = courier.requester().request(topic, "ping", String.class, Duration.ofSeconds(10)).toCompletableFuture().get(15, TimeUnit.SECONDS);
+        assertThat(answer).isEqualTo("pong:ping");
+        courier.publisher().publish(topic, "event").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await("the published event reaches the audit group", () -> published.contains("event"));
+        assertThat(published).containsExactly("event");
+    }
+
+    @Test
+    @DisplayName("with keys as subject tokens, a subject filter selects keys by wildcard")
+    void keySubjectsAndFilters() throws Exception {
+        String topic = topic("orders");
+        Courier courier = connect(Map.of(NatsSettings.KEY_SUBJECT_TOPICS, topic));
+        List<String> eu = new CopyOnWriteArrayList<>();
+        List<String> all = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("eu").deadLetterTopic("dlq." + topic)
+                .with(NatsSubscribeOptions.subjectFilter(topic + ".*.eu")), d -> eu.add(d.message().key()));
+        courier.subscribe(Subscribe.to(topic).group("all").deadLetterTopic("dlq." + topic), d -> all.add(d.message().key()));
+        for (String key : List.of("o-1.eu", "o-2.us", "o-3.eu")) {
+            courier.publisher().publish(topic, key, "x").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+        await("every message reaches the unfiltered group", () -> all.size() >= 3);
+        await("the eu messages reach the filtered group", () -> eu.size() >= 2);
+        Thread.sleep(200);
+        assertThat(eu).containsExactly("o-1.eu", "o-3.eu");
+        assertThatThrownBy(() -> courier.subscribe(Subscribe.to(topic).group("x"), d -> { }))
+                .hasMessageContaining("deadLetterTopic");
+    }
+}
