@@ -25,7 +25,6 @@ import io.nats.client.JetStreamApiException;
 import io.nats.client.JetStreamManagement;
 import io.nats.client.JetStreamOptions;
 import io.nats.client.JetStreamStatusException;
-import io.nats.client.MessageConsumer;
 import io.nats.client.PublishOptions;
 import io.nats.client.api.AckPolicy;
 import io.nats.client.api.ConsumerConfiguration;
@@ -40,7 +39,9 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.ZoneOffset;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -91,6 +92,7 @@ final class NatsBinding implements Binding {
     private final Streams streams;
     private final PublishWindow window;
     private final CoreFlusher flusher;
+    private final Set<NatsSubscription> subscriptions = ConcurrentHashMap.newKeySet();
 
     NatsBinding(Connection connection, NatsSettings settings, BindingContext context) {
         this.connection = connection;
@@ -256,8 +258,11 @@ final class NatsBinding implements Binding {
             ConsumerContext ctx = js.getConsumerContext(stream.name(), consumerName);
             // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
             ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
-            MessageConsumer consumer = ctx.consume(options, sub::onJetStream);
-            sub.attachConsumer(consumer, afterClose, settings.ackWait);
+            sub.attachConsumer(() -> ctx.consume(options, sub::onJetStream), () -> {
+                subscriptions.remove(sub);
+                afterClose.run();
+            }, settings.ackWait);
+            subscriptions.add(sub);
         } catch (JetStreamApiException e) {
             streams.forget(topic);
             throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
@@ -322,6 +327,20 @@ final class NatsBinding implements Binding {
         } catch (IOException | JetStreamApiException | RuntimeException e) {
             log.debug("deleting consumer {} of stream {} failed ({}); the server removes it after {}", consumer, stream,
                     e.toString(), settings.inactiveThreshold);
+        }
+    }
+
+    /**
+     * After a reconnect the server may have restarted and forgotten the pull requests: every
+     * JetStream subscription starts pulling afresh (off jnats' event thread).
+     */
+    void reconnected() {
+        for (NatsSubscription s : subscriptions) {
+            try {
+                io.execute(s::restartConsumer);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                return; // closing
+            }
         }
     }
 

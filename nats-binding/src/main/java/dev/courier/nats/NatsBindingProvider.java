@@ -53,7 +53,8 @@ public final class NatsBindingProvider implements BindingProvider {
         if (url.hosts().isEmpty()) {
             throw new ConfigurationException("'" + url + "' names no server; use nats://host:4222[,host:port...]");
         }
-        Options options = options(url, settings);
+        LoggingConnectionListener events = new LoggingConnectionListener(url);
+        Options options = options(url, settings, events);
         Connection connection;
         try {
             // Nats.connect tries each server once within the connection timeout and does not retry
@@ -70,7 +71,9 @@ public final class NatsBindingProvider implements BindingProvider {
             throw new BrokerUnavailableException("cannot connect to " + url + ": " + describe(e), e);
         }
         try {
-            return new NatsBinding(connection, settings, context);
+            NatsBinding binding = new NatsBinding(connection, settings, context);
+            events.onReconnect = binding::reconnected;
+            return binding;
         } catch (RuntimeException e) {
             try {
                 connection.close();
@@ -86,7 +89,7 @@ public final class NatsBindingProvider implements BindingProvider {
         return e.getClass().getSimpleName() + (m != null ? ": " + m : "");
     }
 
-    static Options options(BrokerUrl url, NatsSettings s) {
+    static Options options(BrokerUrl url, NatsSettings s, ConnectionListener events) {
         Properties nativeProps = new Properties();
         s.nativeOptions.forEach(nativeProps::setProperty);
         Options.Builder b = nativeProps.isEmpty() ? new Options.Builder() : new Options.Builder(nativeProps);
@@ -104,7 +107,7 @@ public final class NatsBindingProvider implements BindingProvider {
                 .reportNoResponders()
                 .useTimeoutException()
                 .errorListener(new LoggingErrorListener())
-                .connectionListener(new LoggingConnectionListener(url));
+                .connectionListener(events);
         if (s.user != null && s.password != null) {
             b.userInfo(s.user.toCharArray(), s.password.toCharArray());
         }
@@ -163,6 +166,7 @@ public final class NatsBindingProvider implements BindingProvider {
     /** Connection state changes, logged with the masked URL. */
     private static final class LoggingConnectionListener implements ConnectionListener {
         private final BrokerUrl url;
+        volatile Runnable onReconnect = () -> { };
 
         LoggingConnectionListener(BrokerUrl url) {
             this.url = url;
@@ -172,7 +176,10 @@ public final class NatsBindingProvider implements BindingProvider {
         public void connectionEvent(Connection conn, Events type) {
             switch (type) {
                 case DISCONNECTED -> log.warn("disconnected from {}; jnats reconnects and buffers publishes meanwhile", url);
-                case RECONNECTED -> log.info("reconnected to {}", url);
+                case RECONNECTED -> {
+                    log.info("reconnected to {}", url);
+                    onReconnect.run();
+                }
                 case CLOSED -> log.debug("connection to {} closed", url);
                 default -> log.debug("NATS connection event {} on {}", type, url);
             }

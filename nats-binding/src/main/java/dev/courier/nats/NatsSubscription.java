@@ -6,10 +6,12 @@ import dev.courier.spi.DeliveryProcessor;
 import dev.courier.spi.OrderedDispatcher;
 import io.nats.client.Connection;
 import io.nats.client.Dispatcher;
+import io.nats.client.JetStreamApiException;
 import io.nats.client.MessageConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -52,6 +54,7 @@ final class NatsSubscription implements BindingSubscription {
     private volatile boolean isPaused;
     private volatile boolean closing;
     private MessageConsumer consumer;
+    private ConsumerStarter starter;
     private Runnable afterClose = () -> { };
     private Dispatcher coreDispatcher;
     private ScheduledFuture<?> ticker;
@@ -86,13 +89,55 @@ final class NatsSubscription implements BindingSubscription {
         }
     }
 
-    void attachConsumer(MessageConsumer consumer, Runnable afterClose, Duration ackWait) {
+    /** How to start pulling; called again after a reconnect. */
+    interface ConsumerStarter {
+        MessageConsumer start() throws IOException, JetStreamApiException;
+    }
+
+    void attachConsumer(ConsumerStarter starter, Runnable afterClose, Duration ackWait) throws IOException, JetStreamApiException {
+        MessageConsumer started = starter.start();
         synchronized (lock) {
-            this.consumer = consumer;
+            this.starter = starter;
+            this.consumer = started;
             this.afterClose = afterClose;
         }
         long every = Math.max(100, ackWait.toMillis() / 3);
         ticker = scheduler.scheduleWithFixedDelay(this::sendInProgress, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    /** Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server consumer. */
+    void restartConsumer() {
+        MessageConsumer old;
+        synchronized (lock) {
+            if (closing || starter == null) {
+                return;
+            }
+            old = consumer;
+        }
+        try {
+            old.stop();
+            old.close();
+        } catch (Exception e) {
+            log.debug("closing the old consumer of '{}' failed: {}", spec.topic(), e.toString());
+        }
+        try {
+            MessageConsumer fresh = starter.start();
+            boolean stale;
+            synchronized (lock) {
+                stale = closing;
+                if (!stale) {
+                    consumer = fresh;
+                }
+            }
+            if (stale) {
+                fresh.stop();
+                fresh.close();
+            } else {
+                log.info("resumed pulling '{}' after the reconnect", spec.topic());
+            }
+        } catch (Exception e) {
+            log.warn("could not resume pulling '{}' after the reconnect: {}; jnats retries on its heartbeat", spec.topic(), e.toString());
+        }
     }
 
     // ------------------------------------------------------------------ arrivals, on jnats threads
