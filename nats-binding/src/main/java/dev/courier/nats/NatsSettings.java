@@ -178,14 +178,28 @@ public final class NatsSettings {
 
     /** Reads the binding's keys from {@code config}, with URL parameters taking precedence. */
     static NatsSettings from(CourierConfig config, BrokerUrl url) {
-        if (url.params().isEmpty()) {
+        Map<String, String> extra = new java.util.LinkedHashMap<>();
+        for (String key : KEYS) {
+            // environment variables cannot carry dashes: COURIER_NATS_CREDENTIALS_FILE arrives as courier.nats.credentials.file
+            String dotted = key.replace('-', '.');
+            if (config.get(key) == null && !dotted.equals(key) && config.get(dotted) != null) {
+                extra.put(key, config.get(dotted));
+            }
+        }
+        url.params().forEach((k, v) -> extra.put(k.startsWith("courier.") ? k : P + k, v));
+        if (extra.isEmpty()) {
             return new NatsSettings(config, url);
         }
-        CourierConfig.Builder b = CourierConfig.builder().withoutEnvironment().setAll(config.withPrefix(""));
-        url.params().forEach((k, v) -> b.set(k.startsWith("courier.") ? k : P + k, v));
-        b.url(config.url());
-        return new NatsSettings(b.build(), url);
+        CourierConfig merged = CourierConfig.builder().withoutEnvironment().setAll(config.withPrefix("")).setAll(extra)
+                .url(config.url()).build();
+        return new NatsSettings(merged, url);
     }
+
+    private static final java.util.List<String> KEYS = java.util.List.of(MODE, CORE_TOPICS, KEY_SUBJECT_TOPICS, REQUEST_PREFIX,
+            STREAM_PROVISION, STREAM_PREFIX, STREAM_STORAGE, STREAM_RETENTION, STREAM_MAX_AGE, STREAM_MAX_BYTES, STREAM_REPLICAS,
+            STREAM_DUPLICATE_WINDOW, ACK_WAIT, MAX_DELIVER, INACTIVE_THRESHOLD, MAX_PENDING_PUBLISHES, USER, PASSWORD, TOKEN,
+            CREDENTIALS_FILE, TLS, TRUSTSTORE, TRUSTSTORE_PASSWORD, KEYSTORE, KEYSTORE_PASSWORD, MAX_RECONNECTS, RECONNECT_WAIT,
+            RECONNECT_BUFFER, CONNECTION_NAME);
 
     /** Whether {@code topic} is carried by core NATS rather than JetStream. */
     boolean isCore(String topic) {

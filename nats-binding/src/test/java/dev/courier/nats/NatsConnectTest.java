@@ -39,6 +39,18 @@ class NatsConnectTest {
     }
 
     @Test
+    @DisplayName("keys with dashes are read from environment variables, and URL parameters win over configuration")
+    void settingsFromEnvironmentAndUrl() {
+        CourierConfig config = CourierConfig.builder().resource(null).systemProperties(new java.util.Properties())
+                .environment(java.util.Map.of("COURIER_NATS_CREDENTIALS_FILE", "/etc/app.creds", "COURIER_NATS_MODE", "core"))
+                .url("nats://127.0.0.1:4222?stream.max-age=1h").build();
+        NatsSettings s = NatsSettings.from(config, dev.courier.spi.BrokerUrl.parse(config.url()));
+        assertThat(s.credentialsFile).isEqualTo("/etc/app.creds");
+        assertThat(s.coreMode).isTrue();
+        assertThat(s.maxAge).isEqualTo(java.time.Duration.ofHours(1));
+    }
+
+    @Test
     @DisplayName("header values that are not printable ASCII survive the trip as encoded words")
     void headerValuesRoundTrip() {
         for (String v : new String[] {"plain", "zoë ✓ 漢字", "line1\nline2\tend", "=?utf-8?b?looks-encoded?="}) {
