@@ -84,12 +84,18 @@ final class BrokerMain {
 
         System.out.println("Starting Kafka broker on " + EmbeddedKafka.HOST + ":" + port + " (controller port "
                 + controllerPort + ", dir " + dir + ", pid " + ProcessHandle.current().pid() + ")");
-        int rc = kafka.tools.StorageTool.execute(new String[] {
-                "format", "--cluster-id", clusterId, "--config", propsFile.toString(), "--ignore-formatted"},
-                System.out);
-        if (rc != 0) {
-            System.err.println("Formatting " + dir + " failed with code " + rc);
-            System.exit(rc);
+        Path metaProperties = dir.resolve(EmbeddedKafka.DATA_DIR_NAME).resolve("meta.properties");
+        if (Files.exists(metaProperties)) {
+            // formatted before: keep its cluster id (formatting again with another id would fail)
+            System.out.println("Using the existing data in " + metaProperties.getParent());
+        } else {
+            int rc = kafka.tools.StorageTool.execute(new String[] {
+                    "format", "--cluster-id", clusterId, "--config", propsFile.toString(), "--ignore-formatted"},
+                    System.out);
+            if (rc != 0) {
+                System.err.println("Formatting " + dir + " failed with code " + rc);
+                System.exit(rc);
+            }
         }
 
         announceWhenReady(port);

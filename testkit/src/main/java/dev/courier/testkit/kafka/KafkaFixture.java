@@ -1,5 +1,8 @@
 package dev.courier.testkit.kafka;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -25,6 +28,8 @@ public final class KafkaFixture {
     public static final String URL_ENV = "COURIER_TEST_KAFKA_URL";
 
     private static final long CHECK_TIMEOUT_MS = 15_000;
+    private static final String HOW_TO = "\nStart one with scripts/kafka.sh start, or unset " + URL_ENV
+            + " (and " + URL_PROPERTY + ") to use the embedded broker.";
     private static volatile String checkedExternal;
 
     private KafkaFixture() {
@@ -70,6 +75,25 @@ public final class KafkaFixture {
         return s;
     }
 
+    private static boolean anyAcceptsConnections(String bootstrap) {
+        for (String hostPort : bootstrap.split(",")) {
+            String hp = hostPort.trim();
+            int colon = hp.lastIndexOf(':');
+            if (colon <= 0) {
+                throw new IllegalArgumentException("expected host:port in Kafka URL, got '" + hp + "'");
+            }
+            String host = hp.substring(0, colon).replace("[", "").replace("]", "");
+            int port = Integer.parseInt(hp.substring(colon + 1));
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(host, port), 3_000);
+                return true;
+            } catch (IOException e) {
+                // try the next one
+            }
+        }
+        return false;
+    }
+
     private static String configuredUrl() {
         String value = System.getProperty(URL_PROPERTY);
         if (value == null || value.isBlank()) {
@@ -80,15 +104,17 @@ public final class KafkaFixture {
 
     private static void check(String url) {
         String bootstrap = toBootstrapServers(url);
+        if (!anyAcceptsConnections(bootstrap)) {
+            throw new IllegalStateException("The Kafka broker at " + url + " (from " + URL_ENV + " / -D" + URL_PROPERTY
+                    + ") refuses connections." + HOW_TO);
+        }
         try (Admin admin = EmbeddedKafka.newAdmin(bootstrap)) {
             admin.describeCluster(new DescribeClusterOptions().timeoutMs((int) CHECK_TIMEOUT_MS))
                     .nodes().get(CHECK_TIMEOUT_MS + 2_000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException | TimeoutException e) {
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
             throw new IllegalStateException("The Kafka broker at " + url + " (from " + URL_ENV + " / -D" + URL_PROPERTY
-                    + ") does not answer within " + CHECK_TIMEOUT_MS / 1000 + " s: " + cause
-                    + "\nStart one with scripts/kafka.sh start, or unset " + URL_ENV
-                    + " to use the embedded broker.", e);
+                    + ") does not answer within " + CHECK_TIMEOUT_MS / 1000 + " s: " + cause + HOW_TO, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while checking the Kafka broker at " + url, e);

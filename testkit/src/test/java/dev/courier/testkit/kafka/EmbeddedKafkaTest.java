@@ -34,17 +34,13 @@ class EmbeddedKafkaTest {
     private static final Duration CONSUME_TIMEOUT = Duration.ofSeconds(60);
 
     @Test
-    void sharedBrokerCarriesRecordsInOrderPerPartition() throws Exception {
-        EmbeddedKafka kafka = EmbeddedKafka.shared();
-        assertThat(kafka.bootstrapServers()).isEqualTo("127.0.0.1:" + kafka.port());
-        assertThat(kafka.url()).isEqualTo("kafka://127.0.0.1:" + kafka.port());
-        assertThat(EmbeddedKafka.shared()).isSameAs(kafka);
-        assertThat(KafkaFixture.isExternal() || KafkaFixture.resolve().equals(kafka.url())).isTrue();
-
+    void brokerCarriesRecordsInOrderPerPartition() throws Exception {
+        // the shared embedded broker, or the one named by COURIER_TEST_KAFKA_URL
+        String bootstrap = KafkaFixture.bootstrapServers();
         String topic = "orders-" + UUID.randomUUID();
-        createTopic(kafka.bootstrapServers(), topic, 3);
+        createTopic(bootstrap, topic, 3);
 
-        try (KafkaProducer<String, String> producer = producer(kafka.bootstrapServers())) {
+        try (KafkaProducer<String, String> producer = producer(bootstrap)) {
             for (int i = 0; i < 100; i++) {
                 producer.send(new ProducerRecord<>(topic, "key-" + (i % 7), "value-" + i));
             }
@@ -52,7 +48,7 @@ class EmbeddedKafkaTest {
         }
 
         List<ConsumerRecord<String, String>> records;
-        try (KafkaConsumer<String, String> consumer = consumer(kafka.bootstrapServers(), "group-" + UUID.randomUUID())) {
+        try (KafkaConsumer<String, String> consumer = consumer(bootstrap, "group-" + UUID.randomUUID())) {
             consumer.subscribe(List.of(topic));
             records = pollUntil(consumer, 100);
         }
@@ -79,6 +75,10 @@ class EmbeddedKafkaTest {
         try (EmbeddedKafka kafka = EmbeddedKafka.builder().partitions(1).build().start()) {
             int port = kafka.port();
             String bootstrap = kafka.bootstrapServers();
+            assertThat(bootstrap).isEqualTo("127.0.0.1:" + port);
+            assertThat(kafka.url()).isEqualTo("kafka://127.0.0.1:" + port);
+            assertThat(kafka.isRunning()).isTrue();
+            assertThat(kafka.logTail(10_000)).contains("Starting Kafka broker on " + bootstrap);
             String topic = "restart-" + UUID.randomUUID();
             createTopic(bootstrap, topic, 1);
             produce(bootstrap, topic, 0, 10);
@@ -111,6 +111,33 @@ class EmbeddedKafkaTest {
             assertThat(kafka.port()).isEqualTo(port);
             produce(bootstrap, topic, 20, 30);
             assertThat(readAll(bootstrap, topic)).containsExactlyElementsOf(expectedList(0, 30));
+        }
+    }
+
+    @Test
+    void sharedBrokerIsStartedOnceAndAnswers() throws Exception {
+        EmbeddedKafka kafka = EmbeddedKafka.shared();
+        assertThat(EmbeddedKafka.shared()).isSameAs(kafka);
+        assertThat(kafka.isRunning()).isTrue();
+        assertThat(kafka.pid()).isPositive();
+        try (Admin admin = EmbeddedKafka.newAdmin(kafka.bootstrapServers())) {
+            assertThat(admin.describeCluster().clusterId().get(30, TimeUnit.SECONDS)).isEqualTo(kafka.clusterId());
+        }
+    }
+
+    @Test
+    void startupFailureReportsTheBrokerLog() {
+        try (EmbeddedKafka kafka = EmbeddedKafka.builder()
+                .brokerProperty("num.io.threads", "not-a-number")
+                .startupTimeout(Duration.ofSeconds(30))
+                .build()) {
+            assertThatThrownBy(kafka::start)
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("exited with code")
+                    .hasMessageContaining("num.io.threads")
+                    .hasMessageContaining("scripts/kafka.sh start")
+                    .hasMessageContaining("COURIER_TEST_KAFKA_URL");
+            assertThat(kafka.isRunning()).isFalse();
         }
     }
 
