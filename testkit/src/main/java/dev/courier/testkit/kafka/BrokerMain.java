@@ -34,6 +34,7 @@ final class BrokerMain {
         boolean autoCreate = true;
         String clusterId = null;
         long parentPid = -1;
+        boolean deleteWithParent = false;
         Map<String, String> overrides = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
@@ -45,6 +46,7 @@ final class BrokerMain {
                 case "--auto-create-topics" -> autoCreate = Boolean.parseBoolean(value(args, ++i, arg));
                 case "--cluster-id" -> clusterId = value(args, ++i, arg);
                 case "--parent-pid" -> parentPid = Long.parseLong(value(args, ++i, arg));
+                case "--delete-dir-with-parent" -> deleteWithParent = true;
                 case "--override" -> {
                     String kv = value(args, ++i, arg);
                     int eq = kv.indexOf('=');
@@ -73,7 +75,7 @@ final class BrokerMain {
             clusterId = Uuid.randomUuid().toString();
         }
         if (parentPid > 0) {
-            watchParent(parentPid);
+            watchParent(parentPid, deleteWithParent ? dir : null);
         }
 
         Map<String, String> props = brokerProperties(port, controllerPort, dir.resolve(EmbeddedKafka.DATA_DIR_NAME),
@@ -175,11 +177,18 @@ final class BrokerMain {
         }
     }
 
-    /** Exits (cleanly, through Kafka's shutdown hook) when the process that started us ends. */
-    private static void watchParent(long parentPid) {
+    /**
+     * Exits when the process that started us ends: at once, deleting {@code dirToDelete}, if that
+     * is given (a throw-away temporary directory), else cleanly through Kafka's shutdown hook.
+     */
+    private static void watchParent(long parentPid, Path dirToDelete) {
         ProcessHandle.of(parentPid).ifPresentOrElse(
                 parent -> parent.onExit().thenRun(() -> {
                     System.out.println("Parent process " + parentPid + " ended: stopping the Kafka broker");
+                    if (dirToDelete != null) {
+                        EmbeddedKafka.deleteRecursively(dirToDelete);
+                        Runtime.getRuntime().halt(0);
+                    }
                     System.exit(0);
                 }),
                 () -> {
@@ -246,5 +255,6 @@ final class BrokerMain {
               --auto-create-topics B auto.create.topics.enable (default true)
               --cluster-id ID        cluster id for formatting a new directory (default: random)
               --override KEY=VALUE   any broker setting (repeatable)
-              --parent-pid PID       stop when that process ends""";
+              --parent-pid PID       stop when that process ends
+              --delete-dir-with-parent  with --parent-pid: then also delete --dir""";
 }

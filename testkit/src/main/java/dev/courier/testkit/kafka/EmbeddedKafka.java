@@ -60,7 +60,7 @@ import org.apache.kafka.common.Uuid;
  * </ul>
  * The child JVM is kept small ({@code -Xmx384m -XX:+UseSerialGC -XX:TieredStopAtLevel=1}, see
  * {@link Builder#jvmOptions(List)}); it watches the JVM that started it and exits if that one
- * dies, so a killed test run leaves no broker behind.
+ * dies, so a killed test run leaves no broker (and no temporary directory) behind.
  *
  * <h2>Use</h2>
  * <pre>{@code
@@ -104,7 +104,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     private final boolean portsFixed;
     private int port;
     private int controllerPort;
-    private Process process;
+    private volatile Process process;
     private volatile boolean closed;
 
     private EmbeddedKafka(Builder builder) {
@@ -267,13 +267,20 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    private synchronized void closeQuietly() {
+    /** For the shutdown hook: no lock (a start may be in progress), no graceful stop (the data is thrown away). */
+    private void closeQuietly() {
+        closed = true;
         try {
-            // at JVM exit the data is thrown away anyway: no need for a graceful shutdown
-            kill();
-            close();
-        } catch (RuntimeException ignored) {
+            Process p = process;
+            if (p != null) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException | RuntimeException ignored) {
             // nothing useful to do during JVM shutdown
+        }
+        if (ownsBaseDir) {
+            deleteRecursively(baseDir);
         }
     }
 
@@ -354,6 +361,9 @@ public final class EmbeddedKafka implements AutoCloseable {
                 "--partitions", Integer.toString(config.partitions),
                 "--auto-create-topics", Boolean.toString(config.autoCreateTopics),
                 "--parent-pid", Long.toString(ProcessHandle.current().pid())));
+        if (ownsBaseDir) {
+            command.add("--delete-dir-with-parent");
+        }
         config.brokerProperties.forEach((k, v) -> command.addAll(List.of("--override", k + "=" + v)));
 
         ProcessBuilder pb = new ProcessBuilder(command)
@@ -600,6 +610,7 @@ public final class EmbeddedKafka implements AutoCloseable {
      * --cluster-id ID       cluster id used to format a new data directory
      * --override K=V        any broker setting (repeatable)
      * --parent-pid PID      exit when that process ends
+     * --delete-dir-with-parent  with --parent-pid: then also delete --dir
      * </pre>
      */
     public static void main(String[] args) throws Exception {
