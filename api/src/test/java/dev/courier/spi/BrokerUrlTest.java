@@ -210,4 +210,45 @@ class BrokerUrlTest {
         assertThat(url).hasToString("nats://n:4222?z=1&a=2");
         assertThat(url.params()).isEqualTo(Map.of("z", "1", "a", "2"));
     }
+
+    @Test
+    @DisplayName("a '+' in the password, path or a parameter is kept as '+', not turned into a space")
+    void plusIsLiteral() {
+        BrokerUrl url = BrokerUrl.parse("nats://app:tok+en/with+plus@nats:4222/a+b?name=x+y");
+
+        assertThat(url.password()).isEqualTo("tok+en/with+plus");
+        assertThat(url.path()).isEqualTo("a+b");
+        assertThat(url.params()).containsEntry("name", "x+y");
+        assertThat(BrokerUrl.parse("amqp://u:a%2Bb@h").password()).isEqualTo("a+b");
+    }
+
+    @ParameterizedTest(name = "''{0}''")
+    @ValueSource(strings = {"amqp://guest:100%@rabbit", "amqp://guest:50%zz@rabbit", "amqp://rabbit/vh%4"})
+    @DisplayName("a malformed percent escape is a ConfigurationException that masks the password and explains %25")
+    void malformedEscape(String raw) {
+        assertThatThrownBy(() -> BrokerUrl.parse(raw))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageEndingWith("has a malformed %-escape; write a literal % as %25")
+                .message().doesNotContain("100%@", "50%zz");
+    }
+
+    @ParameterizedTest(name = "''{0}''")
+    @ValueSource(strings = {"nats://[::1:4222", "nats://[::1]4222", "nats://[]:4222"})
+    @DisplayName("a malformed IPv6 literal is a ConfigurationException naming the host")
+    void malformedIpv6(String raw) {
+        String host = raw.substring("nats://".length());
+
+        assertThatThrownBy(() -> BrokerUrl.parse(raw))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("'" + raw + "' has a malformed IPv6 host '" + host + "'; write it as [address] or [address]:port");
+    }
+
+    @Test
+    @DisplayName("toString() brackets IPv6 hosts so that it parses back to the same hosts")
+    void ipv6ToString() {
+        BrokerUrl url = BrokerUrl.parse("nats://u:secret@[::1]:4222,[2001:db8::7]");
+
+        assertThat(url).hasToString("nats://u:****@[::1]:4222,[2001:db8::7]");
+        assertThat(BrokerUrl.parse(url.toString()).hosts()).isEqualTo(url.hosts());
+    }
 }
