@@ -300,15 +300,27 @@ class CourierConfigTest {
             assertThat(config.toString()).doesNotContain("very-secret");
         }
 
+        @Test
+        @DisplayName("masks a token passed as a query parameter of the URL")
+        void masksUrlQueryToken() {
+            CourierConfig config = CourierConfig.ofUrl("nats://localhost:4222?token=s3cr3t");
+
+            assertThat(config.describe()).containsEntry("courier.url", "nats://localhost:4222?token=****");
+            assertThat(config.toString()).doesNotContain("s3cr3t");
+        }
+
         @ParameterizedTest(name = "{0} -> {1}")
         @CsvSource({
                 "kafka://localhost:9092, kafka://localhost:9092",
                 "amqp://user:p@ss@host:5672/, amqp://user:****@host:5672/",
                 "nats://s3cr3t@localhost:4222, nats://****@localhost:4222",
                 "amqp://user:@host, amqp://user:****@host",
-                "not-a-url, not-a-url"
+                "not-a-url, not-a-url",
+                "nats://localhost:4222?token=abc&name=app, nats://localhost:4222?token=****&name=app",
+                "amqp://u:pw@h/vh?password=pw2&heartbeat=30, amqp://u:****@h/vh?password=****&heartbeat=30",
+                "amqp://h/vh?authToken=, amqp://h/vh?authToken=****"
         })
-        @DisplayName("maskUrl() masks everything between the user's colon and the last @, or a lone token")
+        @DisplayName("maskUrl() masks the password, a lone token and password- or token-like query parameters")
         void maskUrl(String url, String masked) {
             assertThat(CourierConfig.maskUrl(url)).isEqualTo(masked);
         }
