@@ -1,0 +1,62 @@
+package dev.courier.mem;
+
+import dev.courier.Capabilities;
+import dev.courier.ConfigurationException;
+import dev.courier.spi.Binding;
+import dev.courier.spi.BindingContext;
+import dev.courier.spi.BindingProvider;
+import dev.courier.spi.BrokerUrl;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The in-memory broker, {@code mem://[name][?retention=N&keep=true]}: a real broker inside the
+ * JVM, for samples, development and tests. Couriers with the same name share one broker;
+ * {@code mem://} is the broker called {@code default}. Messages live as long as the broker: not
+ * across JVM restarts (so {@link dev.courier.Capability#PERSISTENCE} is not declared).
+ *
+ * <p>Options (URL parameter, or config key {@code courier.mem.<option>}): {@code retention},
+ * messages kept per topic (default {@value #DEFAULT_RETENTION}); {@code keep}, keep the broker
+ * after its last Courier closed (default false).
+ */
+public final class MemoryBindingProvider implements BindingProvider {
+
+    /** Messages kept per topic by default. */
+    public static final int DEFAULT_RETENTION = 100_000;
+
+    @Override
+    public String name() {
+        return "mem";
+    }
+
+    @Override
+    public Set<String> schemes() {
+        return Set.of("mem");
+    }
+
+    @Override
+    public List<Capabilities> declaredCapabilities() {
+        return List.of(MemoryBinding.CAPABILITIES);
+    }
+
+    @Override
+    public Binding open(BindingContext context) {
+        BrokerUrl url = context.url();
+        String name = !url.hosts().isEmpty() ? url.hosts().get(0).host() : (url.path().isEmpty() ? "default" : url.path());
+        String retentionRaw = url.param("retention", context.config().find("courier.mem.retention").orElse(null));
+        int retention = DEFAULT_RETENTION;
+        if (retentionRaw != null) {
+            try {
+                retention = Integer.parseInt(retentionRaw.trim());
+            } catch (NumberFormatException e) {
+                retention = -1;
+            }
+            if (retention < 1) {
+                throw new ConfigurationException("mem retention '" + retentionRaw + "' is invalid; use a whole number of messages >= 1");
+            }
+        }
+        boolean keep = Boolean.parseBoolean(url.param("keep", context.config().find("courier.mem.keep").orElse("false")));
+        return new MemoryBinding(MemoryBroker.acquire(name, retention, keep), context);
+    }
+}
