@@ -4,11 +4,18 @@ import dev.courier.Capability;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The contract on the in-memory broker, which declares every capability but persistence: every case runs here. */
+/**
+ * The contract on the in-memory broker, which declares every capability but persistence: every case
+ * runs here. The cases run concurrently on one shared broker, which also checks that they do not
+ * interfere with each other.
+ */
 @DisplayName("mem:// binding contract")
+@Execution(ExecutionMode.CONCURRENT)
 class MemoryContractTest extends CourierContractSuite {
 
     private static final MemoryFixture BROKER = new MemoryFixture();
