@@ -99,7 +99,11 @@ public final class CourierConfig {
         if (v == null || v.isBlank()) {
             return defaultValue;
         }
-        return parseDuration(key, v);
+        Duration d = parseDuration(key, v);
+        if (d.isNegative()) {
+            throw new ConfigurationException(key + "=" + v + " is negative; durations must be zero or more");
+        }
+        return d;
     }
 
     public Duration publishTimeout() {

@@ -208,7 +208,9 @@ public final class BrokerUrl {
     public String toString() {
         StringBuilder sb = new StringBuilder(scheme).append("://");
         if (user != null) {
-            sb.append(user);
+            // a lone user part is a token for NATS (nats://token@host), so it is a secret there
+            boolean tokenScheme = scheme.equals("nats") || scheme.equals("tls");
+            sb.append(password == null && tokenScheme ? "****" : user);
             if (password != null) {
                 sb.append(":****");
             }

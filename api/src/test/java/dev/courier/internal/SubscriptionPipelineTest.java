@@ -176,11 +176,11 @@ class SubscriptionPipelineTest {
     }
 
     private SubscriptionPipeline pipeline(MessageHandler handler, Interceptor... interceptors) {
-        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(interceptors), listener, Terminals.of(handler));
+        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(interceptors), listener, Terminals.of(handler), Runnable::run);
     }
 
     private SubscriptionPipeline asyncPipeline(AsyncMessageHandler handler) {
-        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(), listener, Terminals.of(handler));
+        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(), listener, Terminals.of(handler), Runnable::run);
     }
 
     private static FakeDelivery attempt(int n) {
