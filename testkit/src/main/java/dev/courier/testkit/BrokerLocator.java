@@ -35,7 +35,7 @@ import java.util.function.Supplier;
  *
  * <pre>{@code
  * static final BrokerFixture RABBIT = BrokerLocator.rabbitmq().locateShared();
- * static final BrokerFixture KAFKA = BrokerLocator.kafka().embedded(EmbeddedKafka::start).locateShared();
+ * static final BrokerFixture KAFKA = BrokerLocator.kafka().locateShared();   // falls back to the embedded broker
  * }</pre>
  *
  * <p>A locator is a mutable builder and not thread-safe; {@link #locateShared()} is.
@@ -93,7 +93,7 @@ public final class BrokerLocator {
     /** RabbitMQ: {@code amqp://guest:guest@127.0.0.1:5672/}, container {@code rabbitmq:4-alpine}. */
     public static BrokerLocator rabbitmq() {
         return new BrokerLocator("rabbitmq", "RabbitMQ", "amqp://guest:guest@127.0.0.1:5672/",
-                "scripts/brokers.sh or `rabbitmq-server -detached`")
+                "scripts/brokers.sh start rabbitmq or `rabbitmq-server -detached`")
                 // guest may only log in from localhost, and a container's clients are not local to it
                 .container(new ContainerSpec("rabbitmq:4-alpine", 5672,
                         Map.of("RABBITMQ_DEFAULT_USER", "courier", "RABBITMQ_DEFAULT_PASS", "courier"), List.of(),
@@ -102,16 +102,24 @@ public final class BrokerLocator {
 
     /** NATS with JetStream: {@code nats://127.0.0.1:4222}, container {@code nats:2-alpine -js}. */
     public static BrokerLocator nats() {
-        return new BrokerLocator("nats", "NATS", "nats://127.0.0.1:4222", "scripts/brokers.sh or `nats-server -js`")
+        return new BrokerLocator("nats", "NATS", "nats://127.0.0.1:4222", "scripts/brokers.sh start nats or `nats-server -js`")
                 .container(new ContainerSpec("nats:2-alpine", 4222, Map.of(), List.of("-js"), "nats://%s:%d", ".*Server is ready.*"));
     }
 
     /**
-     * Kafka: {@code kafka://127.0.0.1:9092}. No container is configured (a Kafka container must
-     * advertise its mapped port); plug the embedded broker in with {@link #embedded(Supplier)}.
+     * Kafka: {@code kafka://127.0.0.1:9092}, else the testkit's embedded broker
+     * ({@link dev.courier.testkit.kafka.EmbeddedKafka#shared()}) when Kafka's jars
+     * ({@code kafka-clients} and {@code kafka_2.13}, optional dependencies of the testkit) are on
+     * the classpath. No container is configured: a Kafka container must advertise its mapped port,
+     * which a generic container cannot. Replace the starter with {@link #embedded(Supplier)}.
      */
     public static BrokerLocator kafka() {
-        return new BrokerLocator("kafka", "Kafka", "kafka://127.0.0.1:9092", "scripts/brokers.sh");
+        BrokerLocator locator = new BrokerLocator("kafka", "Kafka", "kafka://127.0.0.1:9092",
+                "scripts/kafka.sh start (or add org.apache.kafka:kafka_2.13 to the test classpath for the embedded broker)");
+        if (EmbeddedKafkaStarter.available()) {
+            locator.embedded(EmbeddedKafkaStarter::shared);
+        }
+        return locator;
     }
 
     /** The container to start when no broker answers on loopback; {@code null} for none. */
@@ -223,7 +231,7 @@ public final class BrokerLocator {
             try {
                 BrokerFixture f = embedded.get();
                 if (f != null) {
-                    return f;
+                    return config.isEmpty() ? f : withConfig(f, config);
                 }
                 tried.add("embedded " + displayName + ": the starter returned nothing");
             } catch (RuntimeException e) {
@@ -233,6 +241,13 @@ public final class BrokerLocator {
 
         throw new BrokerUnavailableException(displayName + " is not reachable on " + loopback + "; start it with " + startHint
                 + ", or set " + environmentVariable() + " (tried: " + String.join("; ", tried) + ")", null);
+    }
+
+    /** {@code f} with the locator's settings under its own. */
+    private static BrokerFixture withConfig(BrokerFixture f, Map<String, String> config) {
+        Map<String, String> merged = new LinkedHashMap<>(config);
+        merged.putAll(f.config());
+        return new Located(f.name(), f.url(), merged, f::close);
     }
 
     /** Why Testcontainers cannot run here, or {@code null} if it can. */

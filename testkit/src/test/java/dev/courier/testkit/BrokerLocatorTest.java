@@ -47,7 +47,7 @@ class BrokerLocatorTest {
         assertThatThrownBy(() -> rabbit(env).locate())
                 .isInstanceOf(BrokerUnavailableException.class)
                 .hasMessageStartingWith("RabbitMQ is not reachable at amqp://guest:****@127.0.0.1:" + port + "/ (from COURIER_TEST_RABBITMQ_URL")
-                .hasMessageContaining("start it with scripts/brokers.sh or `rabbitmq-server -detached`")
+                .hasMessageContaining("start it with scripts/brokers.sh start rabbitmq or `rabbitmq-server -detached`")
                 .hasMessageContaining("or point COURIER_TEST_RABBITMQ_URL at a running broker")
                 .hasMessageNotContaining("secret");
     }
@@ -112,6 +112,16 @@ class BrokerLocatorTest {
         assertThatThrownBy(locator::locate)
                 .hasMessageStartingWith("Kafka is not reachable on 127.0.0.1:" + port + "; start it with scripts/brokers.sh, or set COURIER_TEST_KAFKA_URL")
                 .hasMessageContaining("embedded Kafka: java.lang.IllegalStateException: no Kafka jars");
+    }
+
+    @Test
+    void theLocatorsSettingsAreAddedToAnEmbeddedBroker() throws IOException {
+        BrokerFixture f = new BrokerLocator("kafka", "Kafka", "kafka://127.0.0.1:" + closedPort(), "scripts/kafka.sh start")
+                .environment(Map.of()).systemProperties(new Properties())
+                .config(Map.of("courier.kafka.topic.partitions", "6", "courier.publish.timeout", "5s"))
+                .embedded(() -> new MemoryFixture(Map.of("courier.publish.timeout", "9s"))).locate();
+        assertThat(f.config()).containsEntry("courier.kafka.topic.partitions", "6").containsEntry("courier.publish.timeout", "9s");
+        assertThat(f.url()).startsWith("mem://contract-");
     }
 
     @Test
