@@ -303,7 +303,7 @@ public abstract class CourierContractSuite {
     class PublishAndSubscribe {
 
         @Test
-        @DisplayName("a subscriber receives the id, key, headers, content type and typed JSON payload unchanged")
+        @DisplayName("a subscriber receives the id, key, headers, content type, timestamp and typed JSON payload unchanged")
         void deliversTheEnvelopeUnchanged() {
             Courier courier = connect();
             String topic = topic("orders");
@@ -334,6 +334,7 @@ public abstract class CourierContractSuite {
             assertThat(m.headers().asMap()).as("headers").containsEntry("x-trace", "trace-1").containsEntry("x-text", "zoë ✓ 漢字");
             assertThat(base(m.contentType())).as("content type").isEqualTo(ContentTypes.JSON);
             assertThat(m.payload()).as("payload bytes").isEqualTo(sent.payload());
+            assertThat(m.timestamp().toEpochMilli()).as("timestamp, to the millisecond").isEqualTo(sent.timestamp().toEpochMilli());
             assertThat(decoded.get()).as("typed payload").isEqualTo(order);
             assertThat(got.attempt()).as("attempt of a first delivery").isEqualTo(1);
             assertThat(got.group()).as("delivery group").isEqualTo(group("g"));
@@ -1021,6 +1022,25 @@ public abstract class CourierContractSuite {
         }
 
         @Test
+        @RequiresCapability(Capability.BROADCAST)
+        @DisplayName("a broadcast subscription dead-letters to <topic>.dlq with an empty original group")
+        void broadcastDeadLetter() {
+            Courier courier = connect();
+            String topic = topic("bcast");
+            Subscribe spec = Subscribe.to(topic);
+            assertThat(spec.deadLetterTopic()).isEqualTo(topic + ".dlq");
+            Received dlq = deadLetters(courier, spec.deadLetterTopic());
+            courier.subscribe(spec, d -> d.deadLetter("not for me"));
+            Message original = sample(courier, topic);
+            join(courier.publisher().publish(original), "publish");
+            await.until("the dead letter arrives on " + spec.deadLetterTopic(), () -> dlq.count() >= 1, dlq::summary);
+            Message dead = dlq.first();
+            assertThat(dead.header(HeaderNames.DLQ_REASON)).isEqualTo("not for me");
+            assertThat(dead.header(HeaderNames.DLQ_ORIGINAL_GROUP)).as("original group of a broadcast subscription").isEmpty();
+            assertIntact(dead, original);
+        }
+
+        @Test
         @DisplayName("Subscribe.deadLetterTopic(...) chooses where dead letters go")
         void customDeadLetterTopic() {
             Courier courier = connect();
@@ -1075,6 +1095,39 @@ public abstract class CourierContractSuite {
             for (int i = 0; i < requests; i++) {
                 assertThat(join(replies.get(i), "request " + i).n()).as("reply to request " + i).isEqualTo(i * i);
             }
+        }
+
+        @Test
+        @RequiresCapability(Capability.CONSUMER_GROUPS)
+        @DisplayName("responders in one group share the requests: each request is answered exactly once")
+        void respondersInAGroupAnswerOnce() {
+            int requests = 20;
+            String topic = topic("shared");
+            String group = group("responders");
+            AtomicInteger handled = new AtomicInteger();
+            Set<Integer> seen = ConcurrentHashMap.newKeySet();
+            List<String> duplicates = new CopyOnWriteArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                String name = "r" + i;
+                connect().respond(Subscribe.to(topic).group(group), d -> {
+                    handled.incrementAndGet();
+                    int n = d.payload(Query.class).n();
+                    if (!seen.add(n)) {
+                        duplicates.add("request " + n);
+                    }
+                    return new Answer(n, name);
+                });
+            }
+            Courier requester = connect();
+            List<CompletableFuture<Answer>> replies = new ArrayList<>();
+            for (int i = 0; i < requests; i++) {
+                replies.add(requester.requester().request(topic, new Query(i), Answer.class, Duration.ofSeconds(20)).toCompletableFuture());
+            }
+            for (int i = 0; i < requests; i++) {
+                assertThat(join(replies.get(i), "request " + i).n()).isEqualTo(i);
+            }
+            assertThat(duplicates).as("requests handled by more than one responder").isEmpty();
+            assertThat(handled.get()).as("responder invocations").isEqualTo(requests);
         }
 
         @Test
@@ -1255,6 +1308,33 @@ public abstract class CourierContractSuite {
                 all.addAll(later);
                 return all.containsAll(ids);
             }, () -> completed.size() + " completed before close, " + later.size() + " after");
+        }
+
+        @Test
+        @RequiresCapability({Capability.CONSUMER_GROUPS, Capability.AT_LEAST_ONCE})
+        @DisplayName("close gives up on a handler that outlives the drain timeout, and its message is delivered again later")
+        void closeGivesUpAfterTheDrainTimeout() throws Exception {
+            Courier courier = connect();
+            String topic = topic("stuck");
+            String group = group("g");
+            CountDownLatch started = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            closeAfterCase(release::countDown);
+            Subscription stuck = courier.subscribe(inGroup(topic, group), d -> {
+                started.countDown();
+                release.await();
+            });
+            String id = join(courier.publisher().publish(topic, "stuck"), "publish").messageId();
+            await.until("the handler has started", () -> started.getCount() == 0);
+
+            CompletableFuture<Void> closing = CompletableFuture.runAsync(() -> stuck.close(Duration.ofMillis(200)));
+            join(closing, "close(200 ms) with a handler that does not finish");
+            assertThat(stuck.isClosed()).isTrue();
+
+            Received later = new Received();
+            courier.subscribe(inGroup(topic, group), later);
+            await.until("the message of the abandoned handler is delivered to the next subscriber", () -> later.contains(id), later::summary);
+            release.countDown();
         }
 
         @Test
