@@ -514,7 +514,7 @@ public abstract class CourierContractSuite {
         @RequiresCapability(Capability.CONSUMER_GROUPS)
         @DisplayName("competing consumers in one group share the messages: each gets some, none twice, none lost")
         void competingConsumersShareTheLoad() {
-            int total = 150;
+            int wave = 50;
             String topic = topic("work");
             String group = group("workers");
             List<Received> workers = new ArrayList<>();
@@ -526,21 +526,31 @@ public abstract class CourierContractSuite {
                     Thread.sleep(2); // simulated work, so no consumer can take everything
                 });
             }
-            List<String> ids = publishTexts(connect().publisher(), topic, "w", total);
+            // publish in waves until every consumer has had a share: a broker may need a moment to
+            // bring a new member into the group (a Kafka rebalance), and work published before that
+            // legitimately goes to the members already there
+            Publisher publisher = connect().publisher();
+            List<String> ids = new ArrayList<>();
+            long deadline = System.nanoTime() + await.timeout().toNanos();
+            do {
+                ids.addAll(publishTexts(publisher, topic, "w" + ids.size(), wave));
+                int published = ids.size();
+                await.until("the group handles all " + published + " messages",
+                        () -> workers.stream().flatMap(w -> w.ids().stream()).distinct().count() >= published,
+                        () -> workers.stream().map(Received::count).toList());
+            } while (workers.stream().anyMatch(w -> w.count() == 0) && System.nanoTime() - deadline < 0);
 
-            await.until("the group handles all " + total + " messages",
-                    () -> workers.stream().flatMap(w -> w.ids().stream()).distinct().count() >= total,
-                    () -> workers.stream().map(Received::count).toList());
             Set<String> all = new HashSet<>();
             int deliveries = 0;
             for (int i = 0; i < workers.size(); i++) {
                 Received w = workers.get(i);
-                assertThat(w.count()).as("messages handled by consumer " + (i + 1) + " of 3").isPositive();
+                assertThat(w.count()).as("messages handled by consumer " + (i + 1) + " of 3 (per consumer: "
+                        + workers.stream().map(Received::count).toList() + ")").isPositive();
                 deliveries += w.count();
                 all.addAll(w.ids());
             }
             assertThat(all).as("ids handled by the group").containsExactlyInAnyOrderElementsOf(ids);
-            assertThat(deliveries).as("deliveries across the group (a duplicate would make it larger)").isEqualTo(total);
+            assertThat(deliveries).as("deliveries across the group (a duplicate would make it larger)").isEqualTo(ids.size());
         }
 
         @Test
@@ -1238,7 +1248,7 @@ public abstract class CourierContractSuite {
             for (int t = 0; t < 8; t++) {
                 int thread = t;
                 workers.add(pool.submit(() -> {
-                    for (int i = 0; i < 25; i++) {
+                    for (int i = 0; i < 12; i++) {
                         Subscribe spec = (i + thread) % 2 == 0 ? inGroup(topic, group("g" + (i % 3))) : Subscribe.to(topic);
                         open.add(courier.subscribe(spec, d -> { }));
                         if (i % 2 == 1) {
