@@ -46,6 +46,11 @@ public interface BrokerFixture extends AutoCloseable {
         return CourierConfig.builder().withoutEnvironment().setAll(config()).url(url()).build();
     }
 
+    /** A fixture for a broker someone else runs: nothing to start or stop. */
+    static BrokerFixture of(String name, String url) {
+        return new BrokerLocator.Located(name, url, Map.of(), () -> { });
+    }
+
     /** Stops what this fixture started. The default does nothing. */
     @Override
     default void close() {
