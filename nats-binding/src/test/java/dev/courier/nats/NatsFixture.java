@@ -1,6 +1,7 @@
 package dev.courier.nats;
 
 import dev.courier.testkit.BrokerFixture;
+import dev.courier.testkit.BrokerLocator;
 import io.nats.client.Connection;
 import io.nats.client.JetStreamManagement;
 import io.nats.client.Nats;
@@ -13,7 +14,7 @@ import java.util.Map;
 
 /**
  * The NATS server the tests run against: {@code COURIER_TEST_NATS_URL} if set, else the server with
- * JetStream on loopback port 4222. A server that does not answer fails the tests with a message
+ * JetStream on loopback port 4222 (found by the testkit's {@link BrokerLocator}). A server that does not answer fails the tests with a message
  * saying how to start one; it never skips them. Streams a case created (their names start with the
  * case's id) are deleted after it, so the shared server does not fill up.
  */
@@ -45,9 +46,9 @@ final class NatsFixture implements BrokerFixture {
         return new NatsFixture("nats (core)", Map.of(NatsSettings.MODE, "core"));
     }
 
+    /** {@code COURIER_TEST_NATS_URL}, the loopback server, or a container, as the testkit's locator finds it. */
     static String resolveUrl() {
-        String env = System.getenv("COURIER_TEST_NATS_URL");
-        return env != null && !env.isBlank() ? env.trim() : DEFAULT_URL;
+        return BrokerLocator.nats().locateShared().url();
     }
 
     static void checkReachable(String url) {
