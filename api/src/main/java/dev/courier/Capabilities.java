@@ -14,18 +14,35 @@ public final class Capabilities {
     private final String binding;
     private final Set<Capability> declared;
     private final long maxPayloadBytes;
+    private final String mode;
 
-    private Capabilities(String binding, Set<Capability> declared, long maxPayloadBytes) {
+    private Capabilities(String binding, Set<Capability> declared, long maxPayloadBytes, String mode) {
         this.binding = binding;
         this.declared = declared;
         this.maxPayloadBytes = maxPayloadBytes;
+        this.mode = mode;
     }
 
     /** Declares {@code capabilities} for the binding called {@code binding}. */
     public static Capabilities of(String binding, long maxPayloadBytes, Capability... capabilities) {
         EnumSet<Capability> set = EnumSet.noneOf(Capability.class);
         Collections.addAll(set, capabilities);
-        return new Capabilities(Objects.requireNonNull(binding, "binding"), Collections.unmodifiableSet(set), maxPayloadBytes);
+        return new Capabilities(Objects.requireNonNull(binding, "binding"), Collections.unmodifiableSet(set), maxPayloadBytes, null);
+    }
+
+    /** The same declaration for one mode of a binding with several (e.g. NATS {@code jetstream} and {@code core}). */
+    public Capabilities withMode(String mode) {
+        return new Capabilities(binding, declared, maxPayloadBytes, Objects.requireNonNull(mode, "mode"));
+    }
+
+    /** The mode this declaration is for, or {@code null} for a binding with one mode. */
+    public String mode() {
+        return mode;
+    }
+
+    /** {@code binding} or {@code binding (mode)}, for tables and messages. */
+    public String displayName() {
+        return mode == null ? binding : binding + " (" + mode + ")";
     }
 
     /** The binding's short name, e.g. {@code kafka}. */
@@ -56,16 +73,17 @@ public final class Capabilities {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Capabilities c && c.binding.equals(binding) && c.declared.equals(declared) && c.maxPayloadBytes == maxPayloadBytes;
+        return o instanceof Capabilities c && c.binding.equals(binding) && c.declared.equals(declared) && c.maxPayloadBytes == maxPayloadBytes
+                && Objects.equals(c.mode, mode);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(binding, declared, maxPayloadBytes);
+        return Objects.hash(binding, declared, maxPayloadBytes, mode);
     }
 
     @Override
     public String toString() {
-        return binding + declared;
+        return displayName() + declared;
     }
 }

@@ -73,12 +73,12 @@ final class NatsBinding implements Binding {
             Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
             Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.NATIVE_DELAYED_REDELIVERY, Capability.DEAD_LETTER,
             Capability.REQUEST_REPLY, Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION, Capability.REPLAY,
-            Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
+            Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS).withMode("jetstream");
 
     /** Topics on core NATS ({@code courier.nats.mode=core}): at most once, nothing stored. */
     static final Capabilities CORE = Capabilities.of("nats", MAX_PAYLOAD,
             Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.PER_KEY_ORDER, Capability.REQUEST_REPLY,
-            Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION);
+            Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION).withMode("core");
 
     /** Smallest pull request; see startConsumer. */
     private static final int MIN_PULL_BATCH = 16;

@@ -66,7 +66,7 @@ public final class CapabilityTable {
 
         md.append("| Capability | Guarantee |");
         for (Capabilities c : columns) {
-            md.append(' ').append(escape(c.binding())).append(" |");
+            md.append(' ').append(escape(c.displayName())).append(" |");
         }
         md.append("\n| --- | --- |");
         md.append(" :-: |".repeat(columns.size()));
