@@ -10,6 +10,15 @@ public final class HeaderNames {
     /** Prefix of every Courier header; application headers should not start with it. */
     public static final String PREFIX = "courier-";
 
+    /** Message id, on brokers without a native message-id field (Kafka, NATS). */
+    public static final String MESSAGE_ID = "courier-id";
+    /** Content type, on brokers without a native content-type field (Kafka, NATS). */
+    public static final String CONTENT_TYPE = "courier-content-type";
+    /** Publish time in epoch milliseconds, on brokers without a native timestamp (NATS core). */
+    public static final String TIMESTAMP = "courier-timestamp";
+    /** The message key, on brokers where the key is not a native field (RabbitMQ with routing patterns, NATS). */
+    public static final String KEY = "courier-key";
+
     /** Fully qualified name of the payload's Java type, written by the JSON codec. */
     public static final String PAYLOAD_TYPE = "courier-type";
     /** Correlation id linking a reply to its request. */
