@@ -194,6 +194,32 @@ final class RabbitBinding implements Binding {
         }
         RabbitSubscribeOptions o = RabbitSubscribeOptions.merge(spec.bindingOptions());
         String topic = spec.topic();
+        com.rabbitmq.client.Channel ch;
+        try {
+            ch = connection.createChannel();
+        } catch (IOException | ShutdownSignalException e) {
+            throw new BrokerUnavailableException("cannot open a channel to " + context.url() + ": " + ConfirmChannel.describe(e), e);
+        }
+        if (ch == null) {
+            throw new BrokerUnavailableException("the broker at " + context.url() + " has no channel left (channel_max reached)", null);
+        }
+        try {
+            return subscribe(spec, processor, o, topic, ch);
+        } catch (RuntimeException e) {
+            try {
+                if (ch.isOpen()) {
+                    ch.abort();
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // already failing
+            }
+            throw e;
+        }
+    }
+
+    private BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor, RabbitSubscribeOptions o, String topic,
+                                          com.rabbitmq.client.Channel ch) {
+        Topology topology = this.topology.on(ch);
         ExchangeType type = o.exchangeType != null ? o.exchangeType : ExchangeType.TOPIC;
         topology.ensureSubscribeExchange(topic, type, o.exchangeType != null);
         String queue;
@@ -209,19 +235,19 @@ final class RabbitBinding implements Binding {
             queue = Topology.fit(topic + "." + spec.group());
             topology.ensureQueue(queue, groupQueueArguments(o));
             if (topology.provisioning()) {
-                bind(queue, topic, type, o);
+                bind(topology, queue, topic, type, o);
             }
         } else {
             queue = Topology.fit(topic + ".broadcast." + UUID.randomUUID().toString().substring(0, 13));
             topology.declareQueue(queue, false, true, true, new HashMap<>(o.queueArguments));
-            bind(queue, topic, type, o);
+            bind(topology, queue, topic, type, o);
         }
         deadLetterTopics.add(spec.deadLetterTopic());
         int base = o.prefetch > 0 ? o.prefetch : config.prefetch() > 0 ? config.prefetch() : spec.maxInFlight();
         int prefetch = Math.min(65_535, Math.max(base, spec.concurrency()));
         RabbitSubscription s = new RabbitSubscription(this, spec, processor, queue, group, prefetch);
         try {
-            s.start();
+            s.start(ch);
         } catch (IOException | ShutdownSignalException e) {
             int code = Topology.replyCode(e);
             if (code > 0) {
@@ -248,7 +274,7 @@ final class RabbitBinding implements Binding {
         return args;
     }
 
-    private void bind(String queue, String topic, ExchangeType type, RabbitSubscribeOptions o) {
+    private static void bind(Topology topology, String queue, String topic, ExchangeType type, RabbitSubscribeOptions o) {
         switch (type) {
             case TOPIC -> {
                 for (String p : o.patterns != null ? o.patterns : List.of("#")) {

@@ -62,11 +62,7 @@ final class RabbitSubscription implements BindingSubscription {
     }
 
     /** Opens the channel and registers the consumer; returns once the broker sent consume-ok. */
-    void start() throws IOException {
-        Channel ch = binding.connection().createChannel();
-        if (ch == null) {
-            throw new IOException("the broker has no channel left (channel_max reached)");
-        }
+    void start(Channel ch) throws IOException {
         try {
             ch.basicQos(prefetch);
             this.channel = ch;

@@ -32,12 +32,33 @@ final class Topology {
     private final boolean provisioning;
     private final Object lock = new Object();
     private Channel channel;
-    private final Set<String> exchanges = ConcurrentHashMap.newKeySet();
-    private final Set<String> retained = ConcurrentHashMap.newKeySet();
+    /** Set on a view bound to one caller's channel: declarations run there, without the shared lock. */
+    private final Channel own;
+    private final Set<String> exchanges;
+    private final Set<String> retained;
 
     Topology(Connection connection, boolean provisioning) {
         this.connection = connection;
         this.provisioning = provisioning;
+        this.own = null;
+        this.exchanges = ConcurrentHashMap.newKeySet();
+        this.retained = ConcurrentHashMap.newKeySet();
+    }
+
+    private Topology(Topology shared, Channel own) {
+        this.connection = shared.connection;
+        this.provisioning = shared.provisioning;
+        this.own = own;
+        this.exchanges = shared.exchanges;
+        this.retained = shared.retained;
+    }
+
+    /**
+     * A view that declares on {@code ch} (a new subscription's channel), so subscriptions opening
+     * at once do not wait for each other. A refused declaration closes {@code ch}.
+     */
+    Topology on(Channel ch) {
+        return new Topology(this, ch);
     }
 
     boolean provisioning() {
@@ -51,12 +72,25 @@ final class Topology {
 
     /** Runs {@code d} on the topology channel; a channel-level error is rethrown with its reply code and the channel replaced. */
     <T> T run(String what, Declaration<T> d) {
+        if (own != null) {
+            return runOn(own, what, d);
+        }
         synchronized (lock) {
-            try {
-                if (channel == null || !channel.isOpen()) {
+            if (channel == null || !channel.isOpen()) {
+                try {
                     channel = connection.createChannel();
+                } catch (IOException | ShutdownSignalException e) {
+                    throw new BrokerUnavailableException(what + " failed: no channel (" + ConfirmChannel.describe(e) + ")", e);
                 }
-                return d.run(channel);
+            }
+            return runOn(channel, what, d);
+        }
+    }
+
+    private static <T> T runOn(Channel ch, String what, Declaration<T> d) {
+        {
+            try {
+                return d.run(ch);
             } catch (IOException | ShutdownSignalException e) {
                 int code = replyCode(e);
                 if (code > 0) {
