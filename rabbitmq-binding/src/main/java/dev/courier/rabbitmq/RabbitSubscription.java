@@ -1,0 +1,249 @@
+package dev.courier.rabbitmq;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.AlreadyClosedException;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.DeliveryProcessor;
+import dev.courier.spi.OrderedDispatcher;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One consumer on its own channel, with manual acks and a prefetch of the subscription's max in
+ * flight. Deliveries go through an {@link OrderedDispatcher} on the handler executor (per-key order,
+ * bounded concurrency); each is acked as soon as it is settled, on the channel that delivered it.
+ * A nack with delay publishes a copy with the next attempt number to a delay queue and acks the
+ * original once the broker confirmed the copy. Thread-safe.
+ */
+final class RabbitSubscription implements BindingSubscription {
+
+    private static final Logger log = LoggerFactory.getLogger(RabbitSubscription.class);
+
+    private final RabbitBinding binding;
+    private final Subscribe spec;
+    final String queue;
+    private final boolean durableQueue;
+    private final int prefetch;
+    private final OrderedDispatcher<RabbitDelivery> dispatcher;
+    private final Object lock = new Object();
+    private final ArrayDeque<RabbitDelivery> held = new ArrayDeque<>();
+    private final Set<CompletableFuture<?>> redeliveries = ConcurrentHashMap.newKeySet();
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    private Channel channel;
+    private volatile String consumerTag;
+    private boolean paused;
+    private boolean closing;
+
+    RabbitSubscription(RabbitBinding binding, Subscribe spec, DeliveryProcessor processor, String queue, boolean durableQueue, int prefetch) {
+        this.binding = binding;
+        this.spec = spec;
+        this.queue = queue;
+        this.durableQueue = durableQueue;
+        this.prefetch = prefetch;
+        this.dispatcher = new OrderedDispatcher<>(binding.handlerExecutor(), spec.concurrency(), spec.ordering(), processor::process);
+    }
+
+    /** Opens the channel and registers the consumer; returns once the broker sent consume-ok. */
+    void start(Channel ch) throws IOException {
+        try {
+            ch.basicQos(prefetch);
+            this.channel = ch;
+            consumerTag = ch.basicConsume(queue, false, "courier." + UUID.randomUUID(), new Consumer(ch));
+        } catch (IOException | RuntimeException e) {
+            closeChannel(ch);
+            throw e;
+        }
+    }
+
+    private final class Consumer extends DefaultConsumer {
+        Consumer(Channel ch) {
+            super(ch);
+        }
+
+        @Override
+        public void handleDelivery(String tag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+            Channel ch = getChannel();
+            Channel deliveredOn = ch instanceof AutorecoveringChannel r ? r.getDelegate() : ch;
+            Message message;
+            try {
+                message = MessageMapping.toMessage(spec.topic(), envelope, properties, body);
+            } catch (RuntimeException e) {
+                log.error("cannot read a message from queue '{}' (tag {}); rejecting it: {}", queue, envelope.getDeliveryTag(), e.toString());
+                try {
+                    deliveredOn.basicReject(envelope.getDeliveryTag(), false);
+                } catch (IOException | AlreadyClosedException ex) {
+                    log.debug("rejecting failed: {}", ex.toString());
+                }
+                return;
+            }
+            RabbitDelivery d = new RabbitDelivery(RabbitSubscription.this, deliveredOn, envelope, properties, body, message);
+            synchronized (lock) {
+                if (paused && !closing) {
+                    held.add(d);
+                    return;
+                }
+                if (dispatcher.dispatch(message.key(), d)) {
+                    return;
+                }
+            }
+            d.requeue(); // closing: give it back
+        }
+
+        @Override
+        public void handleCancel(String tag) {
+            log.warn("the broker cancelled the consumer of queue '{}' (topic '{}'): the queue was deleted; no more messages arrive",
+                    queue, spec.topic());
+        }
+    }
+
+    void ack(RabbitDelivery d) {
+        try {
+            d.deliveredOn.basicAck(d.envelope.getDeliveryTag(), false);
+        } catch (IOException | AlreadyClosedException e) {
+            log.debug("ack of {} dropped, its channel is gone (the broker redelivers it): {}", d, e.toString());
+        }
+    }
+
+    void requeue(RabbitDelivery d) {
+        try {
+            d.deliveredOn.basicNack(d.envelope.getDeliveryTag(), false, true);
+        } catch (IOException | AlreadyClosedException e) {
+            log.debug("requeue of {} dropped, its channel is gone (the broker redelivers it): {}", d, e.toString());
+        }
+    }
+
+    /**
+     * Publishes a copy with the next attempt number to the delay queue of {@code delay} (or straight
+     * back to the queue for no delay), then acks the original once the copy is confirmed. If the
+     * copy cannot be published, the original goes back to the queue as it is.
+     */
+    void redeliver(RabbitDelivery d, Duration delay) {
+        CompletableFuture<Void> copy;
+        try {
+            String target = delay.isZero() || delay.isNegative() ? queue : binding.delayQueue(queue, delay, durableQueue);
+            copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.attempt() + 1), d.body);
+        } catch (RuntimeException e) {
+            copy = CompletableFuture.failedFuture(e);
+        }
+        CompletableFuture<Void> tracked = copy.handle((v, e) -> {
+            if (e == null) {
+                ack(d);
+            } else {
+                log.warn("could not hold {} from '{}' for redelivery ({}); returning it to the queue now", d, queue, e.toString());
+                requeue(d);
+            }
+            return null;
+        });
+        redeliveries.add(tracked);
+        tracked.whenComplete((v, e) -> redeliveries.remove(tracked));
+    }
+
+    @Override
+    public void pause() {
+        synchronized (lock) {
+            paused = true;
+        }
+    }
+
+    @Override
+    public void resume() {
+        synchronized (lock) {
+            if (!paused) {
+                return;
+            }
+            paused = false;
+            RabbitDelivery d;
+            while ((d = held.poll()) != null) {
+                if (!dispatcher.dispatch(d.message().key(), d)) {
+                    d.requeue();
+                }
+            }
+        }
+    }
+
+    boolean isPaused() {
+        synchronized (lock) {
+            return paused;
+        }
+    }
+
+    @Override
+    public CompletionStage<Void> close(Duration drainTimeout) {
+        List<RabbitDelivery> notStarted;
+        synchronized (lock) {
+            if (closing) {
+                return closed;
+            }
+            closing = true;
+            notStarted = new ArrayList<>(held);
+            held.clear();
+        }
+        long deadline = System.nanoTime() + drainTimeout.toNanos();
+        try {
+            String tag = consumerTag;
+            if (tag != null && channel.isOpen()) {
+                channel.basicCancel(tag);
+            }
+        } catch (IOException | AlreadyClosedException e) {
+            log.debug("cancelling the consumer of '{}': {}", queue, e.toString());
+        }
+        notStarted.addAll(dispatcher.close());
+        for (RabbitDelivery d : notStarted) {
+            d.requeue();
+        }
+        dispatcher.whenIdle().toCompletableFuture()
+                .completeOnTimeout(null, drainTimeout.toNanos(), TimeUnit.NANOSECONDS)
+                .thenCompose(v -> {
+                    // copies being published for redelivery: wait for them so their originals get acked
+                    long left = Math.max(0, deadline - System.nanoTime());
+                    return CompletableFuture.allOf(redeliveries.toArray(CompletableFuture[]::new))
+                            .completeOnTimeout(null, left, TimeUnit.NANOSECONDS);
+                })
+                .whenComplete((v, e) -> {
+                    if (dispatcher.running() > 0) {
+                        log.warn("{} handler(s) on '{}' did not finish within the drain timeout; their messages will be redelivered",
+                                dispatcher.running(), queue);
+                    }
+                    closeChannel(channel);
+                    binding.closed(this);
+                    closed.complete(null);
+                });
+        return closed;
+    }
+
+    private static void closeChannel(Channel ch) {
+        if (ch == null) {
+            return;
+        }
+        try {
+            if (ch.isOpen()) {
+                ch.close();
+            }
+        } catch (IOException | java.util.concurrent.TimeoutException | com.rabbitmq.client.ShutdownSignalException e) {
+            log.debug("closing a consumer channel: {}", e.toString());
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "RabbitSubscription{queue=" + queue + ", prefetch=" + prefetch + '}';
+    }
+}
