@@ -1,0 +1,113 @@
+package dev.courier.reliability.offset;
+
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Creates executors for running record handlers: one virtual thread per handler on a JVM that has
+ * them (Java 21 and later), otherwise a bounded pool of platform threads.
+ *
+ * <p>Virtual threads are looked up by reflection, so this code compiles for and runs on Java 17.
+ * The {@link OffsetCommitCoordinator} already caps how many handlers run at once, so the virtual
+ * thread executor needs no bound of its own, and the platform pool's queue never holds more than
+ * that cap.
+ *
+ * <p>Thread-safe; stateless. The caller owns and must shut down the executors it creates.
+ */
+public final class HandlerExecutors {
+
+    private HandlerExecutors() {
+    }
+
+    /**
+     * Whether this JVM offers final (non-preview) virtual threads.
+     */
+    public static boolean virtualThreadsAvailable() {
+        return virtualThreadFactory("courier-probe-") != null;
+    }
+
+    /**
+     * Virtual threads when available, else {@link #platformThreads(int, String)}.
+     *
+     * @param maxConcurrency   the most handlers that will run at once, between 1 and 32,767 (sizes the
+     *                         platform pool)
+     * @param threadNamePrefix prefix for thread names, not blank
+     * @throws IllegalArgumentException if an argument is out of range
+     */
+    public static ExecutorService create(int maxConcurrency, String threadNamePrefix) {
+        validate(maxConcurrency, threadNamePrefix);
+        ThreadFactory virtual = virtualThreadFactory(threadNamePrefix);
+        if (virtual != null) {
+            ExecutorService perTask = threadPerTask(virtual);
+            if (perTask != null) {
+                return perTask;
+            }
+        }
+        return platformThreads(maxConcurrency, threadNamePrefix);
+    }
+
+    /**
+     * A pool of up to {@code threads} daemon platform threads that time out when idle. Daemon,
+     * because an unclosed coordinator must not keep the JVM alive: records it had not finished were
+     * not committed, so they are redelivered.
+     *
+     * @param threads          pool size, between 1 and 32,767
+     * @param threadNamePrefix prefix for thread names, not blank
+     * @throws IllegalArgumentException if an argument is out of range
+     */
+    public static ExecutorService platformThreads(int threads, String threadNamePrefix) {
+        validate(threads, threadNamePrefix);
+        AtomicInteger counter = new AtomicInteger();
+        ThreadFactory factory = task -> {
+            Thread thread = new Thread(task, threadNamePrefix + counter.getAndIncrement());
+            thread.setDaemon(true);
+            return thread;
+        };
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), factory);
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
+    }
+
+    private static void validate(int threads, String prefix) {
+        if (threads < 1 || threads > Short.MAX_VALUE) {
+            throw new IllegalArgumentException(
+                    "thread count must be between 1 and " + Short.MAX_VALUE + " (was " + threads + ")");
+        }
+        if (prefix == null || prefix.isBlank()) {
+            throw new IllegalArgumentException("thread name prefix must not be blank");
+        }
+    }
+
+    /** Thread.ofVirtual().name(prefix, 0).factory(), or null where that is missing or preview-only. */
+    private static ThreadFactory virtualThreadFactory(String prefix) {
+        try {
+            Object builder = Thread.class.getMethod("ofVirtual").invoke(null);
+            Class<?> builderType = Class.forName("java.lang.Thread$Builder");
+            builder = builderType.getMethod("name", String.class, long.class).invoke(builder, prefix, 0L);
+            return (ThreadFactory) builderType.getMethod("factory").invoke(builder);
+        } catch (NoSuchMethodException | ClassNotFoundException | IllegalAccessException e) {
+            return null;
+        } catch (InvocationTargetException e) {
+            // Java 19 and 20 have the method but throw UnsupportedOperationException without
+            // --enable-preview.
+            return null;
+        }
+    }
+
+    private static ExecutorService threadPerTask(ThreadFactory factory) {
+        try {
+            Method method = Executors.class.getMethod("newThreadPerTaskExecutor", ThreadFactory.class);
+            return (ExecutorService) method.invoke(null, factory);
+        } catch (NoSuchMethodException | IllegalAccessException | InvocationTargetException e) {
+            return null;
+        }
+    }
+}

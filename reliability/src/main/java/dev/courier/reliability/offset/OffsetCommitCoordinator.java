@@ -1,0 +1,592 @@
+package dev.courier.reliability.offset;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Processes records from a partitioned log in parallel while committing only offsets whose records
+ * are all finished, so a crash or rebalance redelivers unfinished work instead of losing it.
+ *
+ * <h2>How a poll loop uses it</h2>
+ * <pre>{@code
+ * while (running) {
+ *     consumer.pause(coordinator.partitionsToPause());
+ *     consumer.resume(coordinator.partitionsToResume());
+ *     for (var r : consumer.poll(timeout)) {
+ *         coordinator.submit(PartitionId.of(r.topic(), r.partition()), r.offset(), r.key(), r);
+ *     }
+ *     var commits = coordinator.pollCommits(System.nanoTime());
+ *     if (!commits.isEmpty()) {
+ *         consumer.commitAsync(toKafka(commits), (done, error) -> ... onCommitted / onCommitFailed ...);
+ *     }
+ * }
+ * // in the rebalance listener:
+ * //   revoked: consumer.commitSync(toKafka(coordinator.onPartitionsRevoked(partitions, maxWait)))
+ * //   lost:    coordinator.onPartitionsLost(partitions)
+ * //   assigned: coordinator.onPartitionsAssigned(partitions)
+ * }</pre>
+ *
+ * <h2>Ordering and dispatch</h2>
+ * The {@link OrderingMode} decides which submitted records may run: the next of each partition,
+ * the next of each key, or any. A runnable record takes one of {@code maxConcurrency} permits and
+ * runs on the {@link Executor}; records waiting behind their key or partition take no permit. The
+ * {@link RecordProcessor}'s stage completing normally finishes the record and lets the next one of
+ * its key or partition run. A slow or stuck record holds up only its own key (or partition); the
+ * rest keeps flowing until the in-flight bound is reached.
+ *
+ * <h2>Failures</h2>
+ * A failed record (stage completed exceptionally, or the processor threw) is not finished. The
+ * {@link FailureHandler} is told, and the record keeps blocking its key and the commit watermark
+ * until someone calls {@link #retry(InFlightRecord)} (run it again, ahead of records that never
+ * ran) or {@link #markDone(InFlightRecord)} (for example once its dead-letter copy is confirmed).
+ * This class never retries or drops a record by itself.
+ *
+ * <h2>Commits</h2>
+ * Per partition the committable offset is the offset of the first unfinished submitted record, or
+ * the last submitted offset + 1 when every submitted record is finished (Kafka's convention: the
+ * next offset to read). Offsets that were never submitted (compaction, transaction markers) do not
+ * hold it back. A finished record above an unfinished one is never committed. The offsets handed
+ * out by {@link #pollCommits(long)} and {@link #committableOffsets()} only grow within an
+ * assignment, and {@link #onCommitted} ignores callbacks that would move the recorded committed
+ * offset backwards.
+ *
+ * <h2>Back-pressure</h2>
+ * A record is <em>held</em> from {@code submit} until the committable offset has passed it (a
+ * finished record above an unfinished one is still held: it occupies memory). When the held count
+ * reaches {@code maxInFlight}, {@link #partitionsToPause()} returns every assigned partition; once
+ * it is down to {@code resumeThreshold}, {@link #partitionsToResume()} returns them all. The held
+ * count can exceed {@code maxInFlight} by what polls returned before the poll loop applied the
+ * pause (at most one poll's worth when the loop asks every iteration). Resumption needs records to
+ * finish: a record that fails and is never resolved keeps its successors held, and may keep the
+ * consumer paused until it is resolved or its partition is revoked.
+ *
+ * <h2>Rebalances</h2>
+ * Every assignment of a partition is a new generation with fresh state. {@link
+ * #onPartitionsRevoked} stops dispatching the partitions' queued records, waits a bounded time for
+ * running and failed-but-unresolved ones, and returns the final offsets to commit; everything else
+ * is dropped for the next owner to process. {@link #onPartitionsLost} drops everything at once and
+ * commits nothing. Completions, retries and markDone calls that arrive later for a previous
+ * generation change nothing.
+ *
+ * <h2>Threads</h2>
+ * {@code submit}, the rebalance methods, {@code pollCommits}, {@code committableOffsets}, the pause
+ * and resume methods and {@code close} belong to the single poll thread. Handler completions,
+ * {@code retry}, {@code markDone}, {@code onCommitted}, {@code onCommitFailed} and the statistics
+ * methods may be called from any thread. Each partition has its own lock, so completions of
+ * different partitions do not contend, and dispatching takes no lock beyond the partition's.
+ *
+ * <h2>Memory</h2>
+ * Held records live in per-partition ring buffers of primitive arrays (offset, state, payload
+ * reference; plus a link for key lanes), so a million held records cost tens of megabytes and no
+ * object per record beyond the caller's payload and one handle per dispatched record. Finishing a
+ * record is O(1); the watermark advances by sweeping the finished prefix, amortised O(1).
+ *
+ * <h2>Close</h2>
+ * {@link #close(Duration)} revokes every partition as above, returns their final offsets, and shuts
+ * down the executor if this coordinator created it (a caller-supplied executor stays the caller's).
+ *
+ * @param <R> the record type, handed to the processor untouched
+ */
+public final class OffsetCommitCoordinator<R> {
+
+    private final OrderingMode mode;
+    private final int initialPartitionCapacity;
+    private final long commitIntervalNanos;
+    private final AtomicLong held = new AtomicLong();
+    private final AtomicLong generations = new AtomicLong();
+    private final Map<PartitionId, PartitionTrack<R>> tracks = new ConcurrentHashMap<>();
+    private final Dispatcher<R> dispatcher;
+    private final FlowControl flow;
+    private final ExecutorService ownedExecutor;
+
+    // Poll-thread state.
+    private long lastCommitNanos;
+    private boolean commitClockStarted;
+    private volatile boolean closed;
+
+    private OffsetCommitCoordinator(Builder<R> builder) {
+        this.mode = builder.mode;
+        this.initialPartitionCapacity = builder.initialPartitionCapacity;
+        this.commitIntervalNanos = builder.commitInterval.toNanos();
+        Executor executor = builder.executor;
+        if (executor == null) {
+            ownedExecutor = HandlerExecutors.create(Math.min(builder.maxConcurrency, Short.MAX_VALUE),
+                    builder.threadNamePrefix);
+            executor = ownedExecutor;
+        } else {
+            ownedExecutor = null;
+        }
+        this.dispatcher = new Dispatcher<>(builder.maxConcurrency, executor, builder.processor, builder.failureHandler);
+        this.flow = new FlowControl(builder.maxInFlight, builder.resumeThreshold, held);
+    }
+
+    /**
+     * Starts configuring a coordinator.
+     *
+     * @param processor      runs each record
+     * @param failureHandler decides what to do with failed records
+     */
+    public static <R> Builder<R> builder(RecordProcessor<R> processor, FailureHandler<R> failureHandler) {
+        return new Builder<>(processor, failureHandler);
+    }
+
+    // ---------------------------------------------------------------- poll thread
+
+    /**
+     * Accepts a polled record. It runs as soon as its ordering lane and a concurrency permit allow,
+     * possibly before this method returns. A partition seen for the first time counts as assigned.
+     *
+     * @param partition where the record came from
+     * @param offset    its offset; must be above every offset submitted for this partition since it
+     *                  was assigned
+     * @param key       its ordering key for {@link OrderingMode#KEY}, may be null (see there); ignored
+     *                  by the other modes
+     * @param record    the payload handed to the processor
+     * @throws IllegalArgumentException if the offset is negative or not above the last one submitted
+     * @throws IllegalStateException    if the coordinator is closed
+     */
+    public void submit(PartitionId partition, long offset, Object key, R record) {
+        Objects.requireNonNull(partition, "partition");
+        if (offset < 0) {
+            throw new IllegalArgumentException("offset must be between 0 and " + Long.MAX_VALUE + " (was " + offset + ")");
+        }
+        requireOpen("submit");
+        if (track(partition).append(offset, key, record)) {
+            dispatcher.drain();
+        }
+    }
+
+    /**
+     * Registers newly assigned partitions, so back-pressure also pauses those that have not
+     * delivered a record yet. Already assigned partitions are left as they are.
+     */
+    public void onPartitionsAssigned(Collection<PartitionId> partitions) {
+        requireOpen("onPartitionsAssigned");
+        for (PartitionId partition : partitions) {
+            track(partition);
+        }
+    }
+
+    /**
+     * Hands partitions over: stops dispatching their queued records, waits up to {@code maxWait}
+     * (shared by all of them) for their running and failed-but-unresolved records, then forgets
+     * them. Records still unfinished after the wait are left to the next owner; if they complete
+     * later, nothing changes here.
+     *
+     * @return the final offset to commit for each partition that made progress since its last
+     *         confirmed commit; only contiguous finished records count
+     * @throws IllegalArgumentException if maxWait is negative
+     */
+    public Map<PartitionId, Long> onPartitionsRevoked(Collection<PartitionId> partitions, Duration maxWait) {
+        if (maxWait == null || maxWait.isNegative()) {
+            throw new IllegalArgumentException("maxWait must be zero or positive (was " + maxWait + ")");
+        }
+        List<PartitionTrack<R>> revoked = new ArrayList<>();
+        for (PartitionId partition : partitions) {
+            PartitionTrack<R> track = tracks.get(partition);
+            if (track != null) {
+                track.beginDraining();
+                revoked.add(track);
+            }
+        }
+        long deadline = System.nanoTime() + saturatedNanos(maxWait);
+        for (PartitionTrack<R> track : revoked) {
+            track.awaitSettled(deadline);
+        }
+        Map<PartitionId, Long> finalOffsets = new LinkedHashMap<>();
+        for (PartitionTrack<R> track : revoked) {
+            long offset = forget(track);
+            if (offset >= 0) {
+                finalOffsets.put(track.partition(), offset);
+            }
+        }
+        return Collections.unmodifiableMap(finalOffsets);
+    }
+
+    /**
+     * Drops partitions that are already owned by someone else: nothing is waited for and nothing
+     * is committed for them.
+     */
+    public void onPartitionsLost(Collection<PartitionId> partitions) {
+        for (PartitionId partition : partitions) {
+            PartitionTrack<R> track = tracks.get(partition);
+            if (track != null) {
+                forget(track);
+            }
+        }
+    }
+
+    /**
+     * What to commit, when the commit interval has passed since the last time this returned
+     * (the first call starts the clock). Call it every poll-loop iteration.
+     *
+     * @param nowNanos the current {@link System#nanoTime()}
+     * @return partition to offset for each partition whose watermark moved; empty between intervals
+     */
+    public Map<PartitionId, Long> pollCommits(long nowNanos) {
+        if (!commitClockStarted) {
+            commitClockStarted = true;
+            lastCommitNanos = nowNanos;
+        }
+        if (nowNanos - lastCommitNanos < commitIntervalNanos) {
+            return Map.of();
+        }
+        lastCommitNanos = nowNanos;
+        return committableOffsets();
+    }
+
+    /**
+     * What to commit right now, regardless of the interval: each partition whose committable
+     * offset moved past what was already handed out or confirmed. The offsets returned count as
+     * handed out; report the outcome with {@link #onCommitted} or {@link #onCommitFailed}.
+     */
+    public Map<PartitionId, Long> committableOffsets() {
+        Map<PartitionId, Long> commits = new LinkedHashMap<>();
+        for (PartitionTrack<R> track : tracks.values()) {
+            long offset = track.takeCommittable();
+            if (offset >= 0) {
+                commits.put(track.partition(), offset);
+            }
+        }
+        return Collections.unmodifiableMap(commits);
+    }
+
+    /**
+     * Partitions the poll loop should pause now because too many records are held. Returns each
+     * partition once per pause; call it every iteration.
+     */
+    public Set<PartitionId> partitionsToPause() {
+        return flow.toPause(tracks.keySet());
+    }
+
+    /**
+     * Partitions the poll loop should resume now, because the held count is down to the resume
+     * threshold. Every partition returned by {@link #partitionsToPause()} (and not revoked or lost
+     * since) is returned here exactly once, after enough records finish.
+     */
+    public Set<PartitionId> partitionsToResume() {
+        return flow.toResume();
+    }
+
+    /**
+     * Revokes every partition (see {@link #onPartitionsRevoked}), refuses further submits and shuts
+     * down the executor if this coordinator created it. Running handlers are not interrupted.
+     * Calling it again returns an empty map.
+     *
+     * @return the final offsets to commit
+     */
+    public Map<PartitionId, Long> close(Duration maxWait) {
+        if (closed) {
+            return Map.of();
+        }
+        closed = true;
+        Map<PartitionId, Long> finalOffsets = onPartitionsRevoked(new ArrayList<>(tracks.keySet()), maxWait);
+        if (ownedExecutor != null) {
+            ownedExecutor.shutdown();
+        }
+        return finalOffsets;
+    }
+
+    // ---------------------------------------------------------------- any thread
+
+    /**
+     * Runs a failed record again, ahead of records that have not run yet. It keeps its place in
+     * its key's order meanwhile.
+     *
+     * @return true if it will run again; false if its partition was revoked or lost (including
+     *         while a revocation is waiting: the record is then left for the next owner)
+     * @throws IllegalStateException    if the record has not failed or was already resolved
+     * @throws IllegalArgumentException if the record came from another coordinator
+     */
+    public boolean retry(InFlightRecord<R> record) {
+        PartitionTrack<R> track = ownTrack(record, "retry");
+        boolean queued = track.retry(record);
+        if (queued) {
+            dispatcher.drain();
+        }
+        return queued;
+    }
+
+    /**
+     * Marks a failed record finished, for example once its dead-letter copy was confirmed, so the
+     * watermark can move past it and the next record of its key can run.
+     *
+     * @return true if marked; false if its partition was revoked or lost
+     * @throws IllegalStateException    if the record has not failed or was already resolved
+     * @throws IllegalArgumentException if the record came from another coordinator
+     */
+    public boolean markDone(InFlightRecord<R> record) {
+        PartitionTrack<R> track = ownTrack(record, "markDone");
+        boolean marked = track.markDone(record);
+        if (marked) {
+            dispatcher.drain();
+        }
+        return marked;
+    }
+
+    /**
+     * Records that a commit succeeded. Callbacks may arrive late and out of order: an offset below
+     * the recorded one, for a partition no longer assigned, or above anything this assignment
+     * handed out changes nothing.
+     */
+    public void onCommitted(PartitionId partition, long offset) {
+        PartitionTrack<R> track = tracks.get(partition);
+        if (track != null) {
+            track.confirm(offset);
+        }
+    }
+
+    /** {@link #onCommitted(PartitionId, long)} for each entry. */
+    public void onCommitted(Map<PartitionId, Long> offsets) {
+        offsets.forEach(this::onCommitted);
+    }
+
+    /**
+     * Records that a commit failed, so the same progress is offered again by the next {@link
+     * #pollCommits} or {@link #committableOffsets}.
+     */
+    public void onCommitFailed(PartitionId partition, long offset) {
+        PartitionTrack<R> track = tracks.get(partition);
+        if (track != null) {
+            track.commitFailed(offset);
+        }
+    }
+
+    /** Statistics of one assigned partition, or null if it is not assigned. */
+    public PartitionStats stats(PartitionId partition) {
+        PartitionTrack<R> track = tracks.get(partition);
+        return track == null ? null : track.stats();
+    }
+
+    /** Statistics of every assigned partition. */
+    public Map<PartitionId, PartitionStats> stats() {
+        Map<PartitionId, PartitionStats> all = new LinkedHashMap<>();
+        for (PartitionTrack<R> track : tracks.values()) {
+            all.put(track.partition(), track.stats());
+        }
+        return Collections.unmodifiableMap(all);
+    }
+
+    /** Records held across all partitions (what the in-flight bound counts). */
+    public long heldRecords() {
+        return held.get();
+    }
+
+    /** Handlers dispatched and not yet completed, including those of revoked partitions. */
+    public int runningHandlers() {
+        return dispatcher.running();
+    }
+
+    /** Partitions currently paused by back-pressure. */
+    public Set<PartitionId> pausedPartitions() {
+        return flow.paused();
+    }
+
+    /** The ordering mode this coordinator was built with. */
+    public OrderingMode orderingMode() {
+        return mode;
+    }
+
+    /** For tests: the current track of a partition. */
+    PartitionTrack<R> trackOf(PartitionId partition) {
+        return tracks.get(partition);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    private PartitionTrack<R> track(PartitionId partition) {
+        PartitionTrack<R> track = tracks.get(partition);
+        if (track == null) {
+            track = new PartitionTrack<>(partition, generations.incrementAndGet(), mode, initialPartitionCapacity,
+                    this, dispatcher.readyTracks(), held);
+            tracks.put(partition, track);
+        }
+        return track;
+    }
+
+    private long forget(PartitionTrack<R> track) {
+        tracks.remove(track.partition(), track);
+        flow.forget(track.partition());
+        return track.close();
+    }
+
+    private PartitionTrack<R> ownTrack(InFlightRecord<R> record, String operation) {
+        Objects.requireNonNull(record, "record");
+        PartitionTrack<R> track = record.track();
+        if (!track.ownedBy(this)) {
+            throw new IllegalArgumentException(operation + " was given " + record + ", which another coordinator dispatched");
+        }
+        return track;
+    }
+
+    private void requireOpen(String operation) {
+        if (closed) {
+            throw new IllegalStateException(operation + " called on a closed OffsetCommitCoordinator");
+        }
+    }
+
+    private static long saturatedNanos(Duration duration) {
+        try {
+            return duration.toNanos();
+        } catch (ArithmeticException tooLong) {
+            return Long.MAX_VALUE / 2;
+        }
+    }
+
+    /**
+     * Configures an {@link OffsetCommitCoordinator}. Not thread-safe; use from one thread, then
+     * {@link #build()}.
+     *
+     * @param <R> the record type
+     */
+    public static final class Builder<R> {
+
+        private static final int MAX_CONCURRENCY = 10_000_000;
+        private static final int MAX_IN_FLIGHT = 1 << 30;
+
+        private final RecordProcessor<R> processor;
+        private final FailureHandler<R> failureHandler;
+        private OrderingMode mode = OrderingMode.PARTITION;
+        private int maxConcurrency = 16;
+        private int maxInFlight = 10_000;
+        private int resumeThreshold = -1;
+        private Duration commitInterval = Duration.ofSeconds(5);
+        private Executor executor;
+        private String threadNamePrefix = "courier-handler-";
+        private int initialPartitionCapacity = 64;
+
+        private Builder(RecordProcessor<R> processor, FailureHandler<R> failureHandler) {
+            this.processor = Objects.requireNonNull(processor, "processor");
+            this.failureHandler = Objects.requireNonNull(failureHandler, "failureHandler");
+        }
+
+        /** How much order to keep; {@link OrderingMode#PARTITION} by default. */
+        public Builder<R> ordering(OrderingMode mode) {
+            this.mode = Objects.requireNonNull(mode, "mode");
+            return this;
+        }
+
+        /**
+         * The most handlers running at once, between 1 and 10,000,000; 16 by default.
+         *
+         * @throws IllegalArgumentException if out of range
+         */
+        public Builder<R> maxConcurrency(int maxConcurrency) {
+            if (maxConcurrency < 1 || maxConcurrency > MAX_CONCURRENCY) {
+                throw new IllegalArgumentException(
+                        "maxConcurrency must be between 1 and " + MAX_CONCURRENCY + " (was " + maxConcurrency + ")");
+            }
+            this.maxConcurrency = maxConcurrency;
+            return this;
+        }
+
+        /**
+         * How many records may be held before partitions are paused, between 1 and 2^30; 10,000 by
+         * default.
+         *
+         * @throws IllegalArgumentException if out of range
+         */
+        public Builder<R> maxInFlight(int maxInFlight) {
+            if (maxInFlight < 1 || maxInFlight > MAX_IN_FLIGHT) {
+                throw new IllegalArgumentException(
+                        "maxInFlight must be between 1 and " + MAX_IN_FLIGHT + " (was " + maxInFlight + ")");
+            }
+            this.maxInFlight = maxInFlight;
+            return this;
+        }
+
+        /**
+         * Paused partitions resume once the held count is at or below this, between 0 and
+         * maxInFlight - 1 (checked by {@link #build()}); half of maxInFlight by default.
+         *
+         * @throws IllegalArgumentException if negative
+         */
+        public Builder<R> resumeThreshold(int resumeThreshold) {
+            if (resumeThreshold < 0) {
+                throw new IllegalArgumentException(
+                        "resumeThreshold must be between 0 and maxInFlight - 1 (was " + resumeThreshold + ")");
+            }
+            this.resumeThreshold = resumeThreshold;
+            return this;
+        }
+
+        /**
+         * How often {@link OffsetCommitCoordinator#pollCommits} returns offsets; zero means every
+         * call. Five seconds by default.
+         *
+         * @throws IllegalArgumentException if negative
+         */
+        public Builder<R> commitInterval(Duration commitInterval) {
+            if (commitInterval == null || commitInterval.isNegative()) {
+                throw new IllegalArgumentException("commitInterval must be zero or positive (was " + commitInterval + ")");
+            }
+            this.commitInterval = commitInterval;
+            return this;
+        }
+
+        /**
+         * Where handlers run. By default the coordinator creates one with {@link
+         * HandlerExecutors#create} and shuts it down on close; a supplied executor is never shut
+         * down by the coordinator. It may run tasks inline (for example {@code Runnable::run}).
+         */
+        public Builder<R> executor(Executor executor) {
+            this.executor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * Thread-name prefix for the executor the coordinator creates; ignored with {@link
+         * #executor(Executor)}.
+         *
+         * @throws IllegalArgumentException if blank
+         */
+        public Builder<R> threadNamePrefix(String threadNamePrefix) {
+            if (threadNamePrefix == null || threadNamePrefix.isBlank()) {
+                throw new IllegalArgumentException("threadNamePrefix must not be blank");
+            }
+            this.threadNamePrefix = threadNamePrefix;
+            return this;
+        }
+
+        /**
+         * Starting size of each partition's record ring, between 2 and 2^20; it grows and shrinks
+         * with use. 64 by default.
+         *
+         * @throws IllegalArgumentException if out of range
+         */
+        public Builder<R> initialPartitionCapacity(int capacity) {
+            if (capacity < 2 || capacity > (1 << 20)) {
+                throw new IllegalArgumentException(
+                        "initialPartitionCapacity must be between 2 and " + (1 << 20) + " (was " + capacity + ")");
+            }
+            this.initialPartitionCapacity = capacity;
+            return this;
+        }
+
+        /**
+         * Creates the coordinator.
+         *
+         * @throws IllegalArgumentException if resumeThreshold is not below maxInFlight
+         */
+        public OffsetCommitCoordinator<R> build() {
+            if (resumeThreshold < 0) {
+                resumeThreshold = maxInFlight / 2;
+            } else if (resumeThreshold >= maxInFlight) {
+                throw new IllegalArgumentException("resumeThreshold must be between 0 and maxInFlight - 1 = "
+                        + (maxInFlight - 1) + " (was " + resumeThreshold + ")");
+            }
+            return new OffsetCommitCoordinator<>(this);
+        }
+    }
+}

@@ -1,0 +1,428 @@
+package dev.courier.reliability.offset;
+
+import java.util.Queue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Everything the coordinator knows about one assignment (generation) of one partition: the held
+ * records, which of them may run, the commit watermark and commit bookkeeping.
+ *
+ * <p>A new track is created for every assignment and never reused, so a completion that arrives
+ * after its partition was revoked or lost finds its own, closed track and changes nothing; it can
+ * never touch the records of a later assignment of the same partition.
+ *
+ * <p>Thread-safe: every method takes this partition's lock, so completions of different partitions
+ * never contend. All operations are O(1) apart from the amortised sweep of the finished prefix.
+ */
+final class PartitionTrack<R> {
+
+    /** What a completion did. */
+    enum Outcome {
+        /** The partition was revoked or lost in the meantime; nothing changed. */
+        STALE,
+        /** The record is finished. */
+        DONE,
+        /** The record failed and now waits for retry or markDone. */
+        FAILED
+    }
+
+    private final PartitionId partition;
+    private final long generation;
+    private final Object owner;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition settled = lock.newCondition();
+    private final RecordRing ring;
+    private final OrderingLanes lanes;
+    private final LongDeque ready = new LongDeque();
+    private final Queue<PartitionTrack<R>> readyTracks;
+    private final AtomicLong heldTotal;
+
+    private boolean inReadyTracks;
+    private boolean draining;
+    private boolean closed;
+    private long startOffset = -1;
+    private long lastOffset = -1;
+    private int queued;
+    private int running;
+    private int failed;
+    private long handedOut = -1;
+    private long confirmed = -1;
+
+    /**
+     * @param owner       identifies the coordinator, to reject handles from another one
+     * @param readyTracks where this track announces that it has runnable records
+     * @param heldTotal   the coordinator-wide count of held records, kept up to date by this track
+     */
+    PartitionTrack(PartitionId partition, long generation, OrderingMode mode, int initialCapacity,
+            Object owner, Queue<PartitionTrack<R>> readyTracks, AtomicLong heldTotal) {
+        this.partition = partition;
+        this.generation = generation;
+        this.owner = owner;
+        this.ring = new RecordRing(initialCapacity, mode == OrderingMode.KEY);
+        this.lanes = OrderingLanes.of(mode);
+        this.readyTracks = readyTracks;
+        this.heldTotal = heldTotal;
+    }
+
+    PartitionId partition() {
+        return partition;
+    }
+
+    long generation() {
+        return generation;
+    }
+
+    boolean ownedBy(Object candidate) {
+        return owner == candidate;
+    }
+
+    /**
+     * Holds a newly polled record.
+     *
+     * @return true if it became runnable at once, so the caller should dispatch
+     */
+    boolean append(long offset, Object key, R record) {
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
+            }
+            if (offset <= lastOffset) {
+                throw new IllegalArgumentException("offset " + offset + " for " + partition
+                        + " must be above the last submitted offset " + lastOffset
+                        + "; offsets only increase within an assignment (use retry to process a record again)");
+            }
+            if (startOffset < 0) {
+                startOffset = offset;
+            }
+            lastOffset = offset;
+            long seq = ring.append(offset, RecordRing.WAITING, record);
+            queued++;
+            heldTotal.incrementAndGet();
+            return lanes.admit(ring, seq, key) && makeReady(seq, false);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Hands out the next runnable record, marking it running. Called by the dispatcher after it
+     * took a concurrency permit and this track from the ready queue.
+     *
+     * @return the record to run, or null if there is none (revoked, lost, or already taken)
+     */
+    @SuppressWarnings("unchecked")
+    InFlightRecord<R> takeReady() {
+        lock.lock();
+        try {
+            if (closed || draining || ready.isEmpty()) {
+                inReadyTracks = false;
+                return null;
+            }
+            long seq = ready.removeFirst();
+            InFlightRecord<R> handle;
+            if (ring.state(seq) == RecordRing.READY_AGAIN) {
+                handle = (InFlightRecord<R>) ring.item(seq);
+                handle.nextAttempt();
+            } else {
+                handle = new InFlightRecord<>(this, seq, ring.offset(seq), (R) ring.item(seq));
+            }
+            // The handle now carries the payload; the ring no longer needs it.
+            ring.item(seq, null);
+            ring.state(seq, RecordRing.RUNNING);
+            queued--;
+            running++;
+            if (ready.isEmpty()) {
+                inReadyTracks = false;
+            } else {
+                // Back of the queue: partitions take turns for permits.
+                readyTracks.offer(this);
+            }
+            return handle;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Records the end of a handler run. */
+    Outcome complete(InFlightRecord<R> handle, boolean success) {
+        lock.lock();
+        try {
+            long seq = handle.seq();
+            if (closed || !ring.holds(seq) || ring.state(seq) != RecordRing.RUNNING) {
+                return Outcome.STALE;
+            }
+            running--;
+            Outcome outcome;
+            if (success) {
+                finish(seq);
+                outcome = Outcome.DONE;
+            } else {
+                ring.state(seq, RecordRing.FAILED);
+                failed++;
+                outcome = Outcome.FAILED;
+            }
+            if (draining) {
+                settled.signalAll();
+            }
+            return outcome;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Queues a failed record to run again, ahead of records that never ran.
+     *
+     * @return true if it will run again; false if its partition is gone or being revoked
+     */
+    boolean retry(InFlightRecord<R> handle) {
+        lock.lock();
+        try {
+            long seq = handle.seq();
+            if (!awaitsResolution(handle, "retry")) {
+                return false;
+            }
+            failed--;
+            if (draining) {
+                // Its partition is being handed over; the new owner will process it again.
+                ring.state(seq, RecordRing.ABANDONED);
+                settled.signalAll();
+                return false;
+            }
+            ring.item(seq, handle);
+            queued++;
+            makeReady(seq, true);
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Marks a failed record finished (for example once its dead-letter copy was confirmed).
+     *
+     * @return true if it was marked; false if its partition is gone
+     */
+    boolean markDone(InFlightRecord<R> handle) {
+        lock.lock();
+        try {
+            if (!awaitsResolution(handle, "markDone")) {
+                return false;
+            }
+            failed--;
+            finish(handle.seq());
+            if (draining) {
+                settled.signalAll();
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Returns the watermark if it moved past everything handed out or confirmed, and remembers it
+     * as handed out.
+     *
+     * @return the offset to commit, or -1 if there is nothing new
+     */
+    long takeCommittable() {
+        lock.lock();
+        try {
+            if (closed) {
+                return -1;
+            }
+            long watermark = watermark();
+            if (watermark > Math.max(handedOut, Math.max(confirmed, startOffset))) {
+                handedOut = watermark;
+                return watermark;
+            }
+            return -1;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Records a successful commit; never moves the confirmed offset backwards. */
+    void confirm(long offset) {
+        lock.lock();
+        try {
+            // Above what this assignment handed out, it cannot be a commit of ours (for example a
+            // late callback from an earlier assignment): ignore it rather than claim progress.
+            if (offset <= handedOut && offset > confirmed) {
+                confirmed = offset;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Records a failed commit so the same watermark is offered again. */
+    void commitFailed(long offset) {
+        lock.lock();
+        try {
+            // Only the latest hand-out matters: a newer pending commit covers an older failed one.
+            if (offset == handedOut) {
+                handedOut = confirmed;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Starts a revocation: nothing more is dispatched and runnable records are given up. */
+    void beginDraining() {
+        lock.lock();
+        try {
+            draining = true;
+            while (!ready.isEmpty()) {
+                ring.state(ready.removeFirst(), RecordRing.ABANDONED);
+                queued--;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until no record of this partition is running or awaiting resolution, or until the
+     * deadline. An interrupt ends the wait early and is kept set for the caller.
+     */
+    void awaitSettled(long deadlineNanos) {
+        lock.lock();
+        try {
+            while (running + failed > 0) {
+                long remaining = deadlineNanos - System.nanoTime();
+                if (remaining <= 0) {
+                    return;
+                }
+                settled.awaitNanos(Math.min(remaining, TimeUnit.SECONDS.toNanos(1)));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Ends this assignment: forgets all held records and ignores every later completion.
+     *
+     * @return the final offset worth committing (progress beyond what was confirmed), or -1
+     */
+    long close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return -1;
+            }
+            closed = true;
+            long watermark = watermark();
+            heldTotal.addAndGet(-ring.size());
+            ring.clear();
+            ready.clear();
+            settled.signalAll();
+            return watermark > Math.max(confirmed, startOffset) ? watermark : -1;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    PartitionStats stats() {
+        lock.lock();
+        try {
+            return new PartitionStats(partition, generation, confirmed, watermark(), ring.size(), queued,
+                    running, failed);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** For tests: the arrays of the record ring. */
+    Object[] storage() {
+        lock.lock();
+        try {
+            return ring.storage();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** For tests: the record ring's current capacity. */
+    int capacity() {
+        lock.lock();
+        try {
+            return ring.capacity();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private long watermark() {
+        if (ring.size() > 0) {
+            return ring.offset(ring.head());
+        }
+        return lastOffset < 0 ? -1 : lastOffset + 1;
+    }
+
+    private boolean awaitsResolution(InFlightRecord<R> handle, String operation) {
+        long seq = handle.seq();
+        if (closed || !ring.holds(seq)) {
+            return false;
+        }
+        byte state = ring.state(seq);
+        if (state == RecordRing.ABANDONED) {
+            return false;
+        }
+        if (state != RecordRing.FAILED) {
+            throw new IllegalStateException(operation + " applies only to a record whose processing failed and "
+                    + "that was not resolved yet, but " + handle + " is " + describe(state));
+        }
+        return true;
+    }
+
+    private void finish(long seq) {
+        ring.state(seq, RecordRing.DONE);
+        long next = lanes.release(ring, seq);
+        if (next >= 0 && !draining) {
+            makeReady(next, false);
+        }
+        heldTotal.addAndGet(-ring.sweepDone());
+    }
+
+    /** @return true if this track was added to the ready queue, so a dispatch pass is due */
+    private boolean makeReady(long seq, boolean again) {
+        ring.state(seq, again ? RecordRing.READY_AGAIN : RecordRing.READY);
+        if (again) {
+            ready.addFirst(seq);
+        } else {
+            ready.addLast(seq);
+        }
+        if (inReadyTracks || draining || closed) {
+            return false;
+        }
+        inReadyTracks = true;
+        readyTracks.offer(this);
+        return true;
+    }
+
+    private static String describe(byte state) {
+        switch (state) {
+            case RecordRing.WAITING:
+            case RecordRing.READY:
+                return "queued";
+            case RecordRing.READY_AGAIN:
+                return "already queued for a retry";
+            case RecordRing.RUNNING:
+                return "running";
+            case RecordRing.DONE:
+                return "already done";
+            default:
+                return "in state " + state;
+        }
+    }
+}
