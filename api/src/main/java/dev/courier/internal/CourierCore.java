@@ -114,7 +114,7 @@ public final class CourierCore {
 
     private Subscription subscribe(Subscribe spec, Function<Delivery, CompletionStage<Outcome>> terminal) {
         checkOpen();
-        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal);
+        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal, handlerExecutor);
         BindingSubscription inner = binding.subscribe(spec, pipeline);
         DefaultSubscription[] self = new DefaultSubscription[1];
         DefaultSubscription s = new DefaultSubscription(spec, inner, () -> subscriptions.remove(self[0]));

@@ -25,6 +25,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Function;
 
 /**
@@ -45,15 +47,22 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     private final List<Interceptor> interceptors;
     private final CourierListener listener;
     private final Function<Delivery, CompletionStage<Outcome>> terminal;
+    private final Executor continuation;
 
+    /**
+     * @param continuation runs what follows a dead-letter confirm, so settling never happens on a
+     *                     broker client's I/O thread (amqp-client's confirm listener, Kafka's
+     *                     producer callback)
+     */
     SubscriptionPipeline(Subscribe spec, Binding binding, Codecs codecs, List<Interceptor> interceptors,
-                         CourierListener listener, Function<Delivery, CompletionStage<Outcome>> terminal) {
+                         CourierListener listener, Function<Delivery, CompletionStage<Outcome>> terminal, Executor continuation) {
         this.spec = spec;
         this.binding = binding;
         this.codecs = codecs;
         this.interceptors = List.copyOf(interceptors);
         this.listener = listener;
         this.terminal = terminal;
+        this.continuation = continuation;
     }
 
     @Override
@@ -146,7 +155,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         } catch (RuntimeException e) {
             publish = CompletableFuture.failedFuture(e);
         }
-        publish.whenComplete((r, e) -> {
+        publish.whenCompleteAsync((r, e) -> {
             try {
                 if (e == null) {
                     d.inbound().reject();
@@ -163,7 +172,15 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
             } finally {
                 d.done.complete(null);
             }
-        });
+        }, this::runAfterPublish);
+    }
+
+    private void runAfterPublish(Runnable r) {
+        try {
+            continuation.execute(r);
+        } catch (RejectedExecutionException e) {
+            r.run(); // the Courier is closing: settle inline rather than leave the delivery hanging
+        }
     }
 
     Message deadLetterMessage(Delivery d, String dlq, String reason, Throwable cause) {

@@ -537,8 +537,10 @@ public final class OffsetCommitCoordinator<R> {
 
         /**
          * Where handlers run. By default the coordinator creates one with {@link
-         * HandlerExecutors#create} and shuts it down on close; a supplied executor is never shut
-         * down by the coordinator. It may run tasks inline (for example {@code Runnable::run}).
+         * HandlerExecutors#create} and shuts it down on close (on a JVM without virtual threads its
+         * platform pool has maxConcurrency threads, at most 32,767). A supplied executor is never
+         * shut down by the coordinator. It may run tasks inline (for example {@code Runnable::run});
+         * handlers then run on the thread that submitted or completed the record that freed them.
          */
         public Builder<R> executor(Executor executor) {
             this.executor = Objects.requireNonNull(executor, "executor");

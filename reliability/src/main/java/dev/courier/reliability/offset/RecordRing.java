@@ -82,10 +82,15 @@ final class RecordRing {
             }
             head++;
         }
-        // Shrinking at a quarter (to half) keeps resize work amortised O(1) and gives memory back
-        // after a burst of a million held records.
-        if (capacity() > minCapacity && size() <= capacity() >>> 2) {
-            resize(Math.max(minCapacity, capacity() >>> 1));
+        // Shrinking once at most a quarter full, to where it is at most half full, keeps resize
+        // work amortised O(1) and gives memory back after a burst of a million held records. One
+        // sweep can drop most of the ring, so shrink as far as that allows in one step.
+        int target = capacity();
+        while (target > minCapacity && size() <= target >>> 2) {
+            target >>>= 1;
+        }
+        if (target != capacity()) {
+            resize(target);
         }
         return (int) (head - start);
     }

@@ -425,6 +425,26 @@ class OffsetCommitCoordinatorTest extends CoordinatorFixture {
         }
 
         @Test
+        @DisplayName("while revocation waits, a finished record's successor is not started")
+        void noSuccessorWhileRevoking() throws Exception {
+            var c = coordinator(OrderingMode.PARTITION);
+            submit(c, P0, 0, 1, 2);
+            Thread completer = new Thread(() -> {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                processor.succeed(P0, 0);
+            });
+            completer.start();
+            assertThat(c.onPartitionsRevoked(List.of(P0), Duration.ofSeconds(30))).isEqualTo(Map.of(P0, 1L));
+            completer.join();
+            assertThat(executor.pending()).isZero();
+            assertThat(processor.startedOffsets(P0)).containsExactly(0L);
+        }
+
+        @Test
         @DisplayName("revocation gives up on records still running after maxWait")
         void revocationGivesUp() {
             var c = coordinator(OrderingMode.UNORDERED);
