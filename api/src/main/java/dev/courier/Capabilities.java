@@ -55,6 +55,16 @@ public final class Capabilities {
     }
 
     @Override
+    public boolean equals(Object o) {
+        return o instanceof Capabilities c && c.binding.equals(binding) && c.declared.equals(declared) && c.maxPayloadBytes == maxPayloadBytes;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(binding, declared, maxPayloadBytes);
+    }
+
+    @Override
     public String toString() {
         return binding + declared;
     }

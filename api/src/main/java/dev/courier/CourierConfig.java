@@ -99,7 +99,11 @@ public final class CourierConfig {
         if (v == null || v.isBlank()) {
             return defaultValue;
         }
-        return parseDuration(key, v);
+        Duration d = parseDuration(key, v);
+        if (d.isNegative()) {
+            throw new ConfigurationException(key + "=" + v + " is negative; durations must be zero or more");
+        }
+        return d;
     }
 
     public Duration publishTimeout() {
@@ -205,23 +209,53 @@ public final class CourierConfig {
         return "CourierConfig" + describe();
     }
 
-    /** {@code scheme://user:secret@host} becomes {@code scheme://user:****@host}. */
+    /**
+     * {@code scheme://user:secret@host} becomes {@code scheme://user:****@host}; query parameters
+     * whose names contain {@code pass} or {@code token} ({@code ?password=...}) are masked too.
+     */
     public static String maskUrl(String url) {
         if (url == null) {
             return null;
         }
         int scheme = url.indexOf("://");
-        int at = url.lastIndexOf('@');
-        if (scheme < 0 || at < scheme) {
+        if (scheme < 0) {
             return url;
         }
-        String userInfo = url.substring(scheme + 3, at);
-        int colon = userInfo.indexOf(':');
-        if (colon < 0) {
-            // a lone token (nats://token@host) is a secret too
-            return url.substring(0, scheme + 3) + "****" + url.substring(at);
+        int at = url.lastIndexOf('@');
+        String masked;
+        if (at < scheme) {
+            masked = url;
+        } else {
+            String userInfo = url.substring(scheme + 3, at);
+            int colon = userInfo.indexOf(':');
+            if (colon < 0) {
+                // a lone token (nats://token@host) is a secret too
+                masked = url.substring(0, scheme + 3) + "****" + url.substring(at);
+            } else {
+                masked = url.substring(0, scheme + 3) + userInfo.substring(0, colon) + ":****" + url.substring(at);
+            }
         }
-        return url.substring(0, scheme + 3) + userInfo.substring(0, colon) + ":****" + url.substring(at);
+        return maskQuery(masked, masked.indexOf('?', Math.max(scheme, masked.lastIndexOf('@'))));
+    }
+
+    private static String maskQuery(String url, int question) {
+        if (question < 0) {
+            return url;
+        }
+        StringBuilder sb = new StringBuilder(url.length()).append(url, 0, question + 1);
+        String[] params = url.substring(question + 1).split("&", -1);
+        for (int i = 0; i < params.length; i++) {
+            String p = params[i];
+            int eq = p.indexOf('=');
+            String name = (eq < 0 ? p : p.substring(0, eq)).toLowerCase(Locale.ROOT);
+            sb.append(i > 0 ? "&" : "");
+            if (eq >= 0 && (name.contains("pass") || name.contains("token"))) {
+                sb.append(p, 0, eq + 1).append("****");
+            } else {
+                sb.append(p);
+            }
+        }
+        return sb.toString();
     }
 
     private static boolean isSecret(String key) {

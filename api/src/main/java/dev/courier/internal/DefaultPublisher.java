@@ -72,13 +72,14 @@ public final class DefaultPublisher implements Publisher {
         if (!f.isDone()) {
             f = withTimeout(f, message);
         }
-        CompletableFuture<PublishReceipt> result = f;
         if (f.isDone()) {
             finished(message, f);
         } else {
-            result = f.whenComplete((r, e) -> finished(message, null, r, e));
+            // bookkeeping runs before the caller's own callbacks see the stage complete, and close()
+            // waits for the counter: so after close() every stage returned by publish is complete
+            f.whenComplete((r, e) -> finished(message, null, r, e));
         }
-        return result;
+        return f;
     }
 
     private void finished(Message message, CompletableFuture<PublishReceipt> f) {
@@ -139,13 +140,14 @@ public final class DefaultPublisher implements Publisher {
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
-        return f.whenComplete((r, e) -> {
+        f.whenComplete((r, e) -> {
             if (outstanding.addAndGet(-messages.size()) == 0 && closed) {
                 synchronized (flushLock) {
                     flushLock.notifyAll();
                 }
             }
         });
+        return f;
     }
 
     @Override

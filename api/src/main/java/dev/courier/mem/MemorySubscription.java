@@ -39,6 +39,8 @@ final class MemorySubscription implements BindingSubscription {
     private final Set<MemoryDelivery> outstanding = Collections.newSetFromMap(new IdentityHashMap<>());
     private int assigned;
     private int loops;
+    /** Loops inside a handler right now; a loop that is busy cannot take the next queued delivery. */
+    private int busy;
     private boolean paused;
     boolean closing;
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
@@ -64,7 +66,7 @@ final class MemorySubscription implements BindingSubscription {
         queue.add(d);
         outstanding.add(d);
         assigned++;
-        if (loops < concurrency && loops < queue.size()) {
+        if (loops < concurrency && loops - busy < queue.size()) {
             loops++;
             return true;
         }
@@ -83,14 +85,20 @@ final class MemorySubscription implements BindingSubscription {
     }
 
     private void loop() {
+        boolean wasBusy = false;
         while (true) {
             MemoryDelivery d;
             synchronized (lock) {
+                if (wasBusy) {
+                    busy--;
+                }
                 d = queue.poll();
                 if (d == null) {
                     loops--;
                     return;
                 }
+                busy++;
+                wasBusy = true;
             }
             try {
                 processor.process(d);

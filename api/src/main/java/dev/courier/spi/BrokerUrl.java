@@ -26,9 +26,11 @@ public final class BrokerUrl {
             return port < 0 ? defaultPort : port;
         }
 
+        /** {@code host:port}, with an IPv6 host in brackets. */
         @Override
         public String toString() {
-            return port < 0 ? host : host + ":" + port;
+            String h = host.contains(":") ? "[" + host + "]" : host;
+            return port < 0 ? h : h + ":" + port;
         }
     }
 
@@ -73,16 +75,16 @@ public final class BrokerUrl {
             rest = rest.substring(at + 1);
             int colon = info.indexOf(':');
             if (colon >= 0) {
-                user = decode(info.substring(0, colon));
-                password = decode(info.substring(colon + 1));
+                user = decode(url, info.substring(0, colon));
+                password = decode(url, info.substring(colon + 1));
             } else {
-                user = decode(info);
+                user = decode(url, info);
             }
         }
         String path = "";
         int slash = rest.indexOf('/');
         if (slash >= 0) {
-            path = decode(rest.substring(slash + 1));
+            path = decode(url, rest.substring(slash + 1));
             rest = rest.substring(0, slash);
         }
         List<HostPort> hosts = new ArrayList<>();
@@ -98,7 +100,7 @@ public final class BrokerUrl {
                     continue;
                 }
                 int eq = kv.indexOf('=');
-                params.put(decode(eq < 0 ? kv : kv.substring(0, eq)), eq < 0 ? "" : decode(kv.substring(eq + 1)));
+                params.put(decode(url, eq < 0 ? kv : kv.substring(0, eq)), eq < 0 ? "" : decode(url, kv.substring(eq + 1)));
             }
         }
         return new BrokerUrl(scheme, user, password, Collections.unmodifiableList(hosts), path, Collections.unmodifiableMap(params));
@@ -113,8 +115,12 @@ public final class BrokerUrl {
         int colon = hp.lastIndexOf(':');
         if (hp.startsWith("[")) { // IPv6 literal
             int close = hp.indexOf(']');
+            if (close < 2 || (close + 1 < hp.length() && hp.charAt(close + 1) != ':')) {
+                throw new ConfigurationException("'" + dev.courier.CourierConfig.maskUrl(url) + "' has a malformed IPv6 host '"
+                        + hp + "'; write it as [address] or [address]:port");
+            }
             host = hp.substring(1, close);
-            if (close + 1 < hp.length() && hp.charAt(close + 1) == ':') {
+            if (close + 1 < hp.length()) {
                 port = parsePort(url, hp.substring(close + 2));
             }
         } else if (colon >= 0) {
@@ -137,8 +143,18 @@ public final class BrokerUrl {
         }
     }
 
-    private static String decode(String s) {
-        return URLDecoder.decode(s, StandardCharsets.UTF_8);
+    /**
+     * Percent-decodes one part of {@code url}. A '+' stays a '+' (it is form encoding, not URL
+     * encoding, that turns it into a space; passwords and tokens often contain it).
+     */
+    private static String decode(String url, String s) {
+        try {
+            return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            // no cause: its message quotes the characters after the '%', which may be part of the password
+            throw new ConfigurationException("'" + dev.courier.CourierConfig.maskUrl(url)
+                    + "' has a malformed %-escape; write a literal % as %25");
+        }
     }
 
     /** Lower-case scheme, e.g. {@code kafka}. */
@@ -192,7 +208,9 @@ public final class BrokerUrl {
     public String toString() {
         StringBuilder sb = new StringBuilder(scheme).append("://");
         if (user != null) {
-            sb.append(user);
+            // a lone user part is a token for NATS (nats://token@host), so it is a secret there
+            boolean tokenScheme = scheme.equals("nats") || scheme.equals("tls");
+            sb.append(password == null && tokenScheme ? "****" : user);
             if (password != null) {
                 sb.append(":****");
             }

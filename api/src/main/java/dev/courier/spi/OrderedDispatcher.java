@@ -98,9 +98,20 @@ public final class OrderedDispatcher<T> {
         try {
             executor.execute(() -> runFrom(key, item));
         } catch (RuntimeException rejected) {
-            // the executor is shutting down: count the item as finished so close() is not stuck
-            finished(key);
-            throw rejected;
+            // the executor is shutting down: the item goes back to the head of the ready queue,
+            // still owning its key, so close() hands it back to the binding instead of losing it
+            CompletableFuture<Void> becameIdle = null;
+            synchronized (lock) {
+                ready.addFirst(new Object[] {key, item});
+                running--;
+                if (running == 0 && idle != null && closed) {
+                    becameIdle = idle;
+                    idle = null;
+                }
+            }
+            if (becameIdle != null) {
+                becameIdle.complete(null);
+            }
         }
     }
 

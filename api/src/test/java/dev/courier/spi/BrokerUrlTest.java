@@ -1,0 +1,254 @@
+package dev.courier.spi;
+
+import dev.courier.ConfigurationException;
+import dev.courier.spi.BrokerUrl.HostPort;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
+
+@DisplayName("BrokerUrl")
+class BrokerUrlTest {
+
+    @Test
+    @DisplayName("parses scheme, one host and port; no user, path or parameters")
+    void singleHost() {
+        BrokerUrl url = BrokerUrl.parse("kafka://localhost:9092");
+
+        assertThat(url.scheme()).isEqualTo("kafka");
+        assertThat(url.hosts()).containsExactly(new HostPort("localhost", 9092));
+        assertThat(url.user()).isNull();
+        assertThat(url.password()).isNull();
+        assertThat(url.path()).isEmpty();
+        assertThat(url.params()).isEmpty();
+        assertThat(url).hasToString("kafka://localhost:9092");
+    }
+
+    @Test
+    @DisplayName("lower-cases the scheme")
+    void schemeLowerCased() {
+        assertThat(BrokerUrl.parse("NATS://localhost:4222").scheme()).isEqualTo("nats");
+    }
+
+    @Test
+    @DisplayName("keeps several hosts in URL order, with or without ports")
+    void multipleHosts() {
+        BrokerUrl url = BrokerUrl.parse("kafka://k1:9092, k2:9093,k3");
+
+        assertThat(url.hosts()).containsExactly(new HostPort("k1", 9092), new HostPort("k2", 9093), new HostPort("k3", -1));
+        assertThat(url).hasToString("kafka://k1:9092,k2:9093,k3");
+    }
+
+    @Test
+    @DisplayName("hostList() fills in the default port and keeps explicit ones")
+    void hostListDefaultPort() {
+        BrokerUrl url = BrokerUrl.parse("kafka://k1,k2:9093");
+
+        assertThat(url.hostList(9092)).isEqualTo("k1:9092,k2:9093");
+    }
+
+    @Test
+    @DisplayName("a host without a port reports -1, and portOr() gives the default")
+    void missingPort() {
+        HostPort hp = BrokerUrl.parse("amqp://rabbit").hosts().get(0);
+
+        assertThat(hp.port()).isEqualTo(-1);
+        assertThat(hp.portOr(5672)).isEqualTo(5672);
+        assertThat(new HostPort("rabbit", 5671).portOr(5672)).isEqualTo(5671);
+    }
+
+    @Test
+    @DisplayName("reads bracketed IPv6 literals with and without a port, and brackets them again in hostList()")
+    void ipv6() {
+        BrokerUrl url = BrokerUrl.parse("nats://[::1]:4222,[2001:db8::7]");
+
+        assertThat(url.hosts()).containsExactly(new HostPort("::1", 4222), new HostPort("2001:db8::7", -1));
+        assertThat(url.hostList(4222)).isEqualTo("[::1]:4222,[2001:db8::7]:4222");
+    }
+
+    @Test
+    @DisplayName("splits user and password and URL-decodes both")
+    void userInfoDecoded() {
+        BrokerUrl url = BrokerUrl.parse("amqp://app%40corp:p%40ss%3Aw%2Fo%25rd@rabbit:5672/");
+
+        assertThat(url.user()).isEqualTo("app@corp");
+        assertThat(url.password()).isEqualTo("p@ss:w/o%rd");
+    }
+
+    @Test
+    @DisplayName("takes the last @ as the end of the user info, so a raw @ in the password survives")
+    void rawAtInPassword() {
+        BrokerUrl url = BrokerUrl.parse("amqp://guest:pa@ss@rabbit:5672");
+
+        assertThat(url.password()).isEqualTo("pa@ss");
+        assertThat(url.hosts()).containsExactly(new HostPort("rabbit", 5672));
+    }
+
+    @Test
+    @DisplayName("a user without a password has a null password")
+    void userOnly() {
+        BrokerUrl url = BrokerUrl.parse("kafka://alice@broker:9092");
+
+        assertThat(url.user()).isEqualTo("alice");
+        assertThat(url.password()).isNull();
+    }
+
+    @Test
+    @DisplayName("gives the path without its leading slash, decoded: an AMQP vhost")
+    void vhostPath() {
+        assertThat(BrokerUrl.parse("amqp://guest:guest@localhost:5672/%2F").path()).isEqualTo("/");
+        assertThat(BrokerUrl.parse("amqp://localhost/orders%2Fprod").path()).isEqualTo("orders/prod");
+        assertThat(BrokerUrl.parse("amqp://localhost/").path()).isEmpty();
+    }
+
+    @Test
+    @DisplayName("mem:// has no hosts and may name the broker in its path")
+    void memUrl() {
+        assertThat(BrokerUrl.parse("mem://").hosts()).isEmpty();
+        assertThat(BrokerUrl.parse("mem:///shared").path()).isEqualTo("shared");
+    }
+
+    @Test
+    @DisplayName("reads query parameters in order, decoded, with a bare name as an empty value")
+    void queryParams() {
+        BrokerUrl url = BrokerUrl.parse("kafka://localhost:9092?client.id=my%20app&acks=all&idempotent&&x=a%3Db");
+
+        assertThat(url.params()).containsExactly(
+                entry("client.id", "my app"), entry("acks", "all"), entry("idempotent", ""), entry("x", "a=b"));
+        assertThat(url.param("acks", "1")).isEqualTo("all");
+        assertThat(url.param("linger.ms", "5")).isEqualTo("5");
+    }
+
+    @Test
+    @DisplayName("parameters and hosts are unmodifiable")
+    void unmodifiable() {
+        BrokerUrl url = BrokerUrl.parse("kafka://localhost:9092?a=b");
+
+        assertThatThrownBy(() -> url.params().put("c", "d")).isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> url.hosts().clear()).isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    @ParameterizedTest(name = "port ''{0}''")
+    @ValueSource(strings = {"0", "65536", "-1", "abc", ""})
+    @DisplayName("an invalid port fails with a ConfigurationException quoting the masked URL, the port and the range")
+    void invalidPort(String port) {
+        assertThatThrownBy(() -> BrokerUrl.parse("amqp://guest:secret@rabbit:" + port + "/"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("'amqp://guest:****@rabbit:" + port + "/' has an invalid port '" + port + "'; ports are 1 to 65535")
+                .message().doesNotContain("secret");
+    }
+
+    @Test
+    @DisplayName("accepts the extreme ports 1 and 65535")
+    void portBounds() {
+        assertThat(BrokerUrl.parse("nats://a:1,b:65535").hosts()).extracting(HostPort::port).containsExactly(1, 65535);
+    }
+
+    @Test
+    @DisplayName("an empty entry in the host list is an error")
+    void emptyHost() {
+        assertThatThrownBy(() -> BrokerUrl.parse("kafka://k1:9092,,k2:9092"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("'kafka://k1:9092,,k2:9092' has an empty host in its host list");
+    }
+
+    @ParameterizedTest(name = "''{0}''")
+    @ValueSource(strings = {"localhost:9092", "://localhost", "kafka:/localhost"})
+    @DisplayName("a URL without a scheme is an error that shows the expected form")
+    void noScheme(String url) {
+        assertThatThrownBy(() -> BrokerUrl.parse(url))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("'" + url + "' is not a broker URL: expected scheme://host:port");
+    }
+
+    @Test
+    @DisplayName("an empty or null URL is an error that names courier.url")
+    void empty() {
+        assertThatThrownBy(() -> BrokerUrl.parse(" "))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageStartingWith("broker URL is empty; set courier.url");
+        assertThatThrownBy(() -> BrokerUrl.parse(null)).isInstanceOf(ConfigurationException.class);
+    }
+
+    @Test
+    @DisplayName("toString() masks the password and password- or token-like parameters and never contains them")
+    void toStringMasks() {
+        BrokerUrl url = BrokerUrl.parse("amqp://guest:hunter2@rabbit:5672/prod?heartbeat=30&password=pw-param&authToken=tk");
+
+        assertThat(url).hasToString("amqp://guest:****@rabbit:5672/prod?heartbeat=30&password=****&authToken=****");
+        assertThat(url.toString()).doesNotContain("hunter2", "pw-param", "tk");
+        assertThat(url.password()).isEqualTo("hunter2");
+        assertThat(url.params()).containsEntry("password", "pw-param");
+    }
+
+    @Test
+    @DisplayName("the password does not leak into toString() even when it equals a URL-encoded form")
+    void toStringMasksDecodedPassword() {
+        BrokerUrl url = BrokerUrl.parse("amqp://u:s%3Ac%40ret@h");
+
+        assertThat(url.toString()).isEqualTo("amqp://u:****@h").doesNotContain("s:c@ret", "s%3Ac%40ret");
+    }
+
+    @Test
+    @DisplayName("an empty password is masked like any other")
+    void emptyPassword() {
+        assertThat(BrokerUrl.parse("amqp://u:@h")).hasToString("amqp://u:****@h");
+    }
+
+    @Test
+    @DisplayName("parameters keep URL order in toString()")
+    void paramOrder() {
+        BrokerUrl url = BrokerUrl.parse("nats://n:4222?z=1&a=2");
+
+        assertThat(url.params().keySet()).containsExactly("z", "a");
+        assertThat(url).hasToString("nats://n:4222?z=1&a=2");
+        assertThat(url.params()).isEqualTo(Map.of("z", "1", "a", "2"));
+    }
+
+    @Test
+    @DisplayName("a '+' in the password, path or a parameter is kept as '+', not turned into a space")
+    void plusIsLiteral() {
+        BrokerUrl url = BrokerUrl.parse("nats://app:tok+en/with+plus@nats:4222/a+b?name=x+y");
+
+        assertThat(url.password()).isEqualTo("tok+en/with+plus");
+        assertThat(url.path()).isEqualTo("a+b");
+        assertThat(url.params()).containsEntry("name", "x+y");
+        assertThat(BrokerUrl.parse("amqp://u:a%2Bb@h").password()).isEqualTo("a+b");
+    }
+
+    @ParameterizedTest(name = "''{0}''")
+    @ValueSource(strings = {"amqp://guest:100%@rabbit", "amqp://guest:50%zz@rabbit", "amqp://rabbit/vh%4"})
+    @DisplayName("a malformed percent escape is a ConfigurationException that masks the password and explains %25")
+    void malformedEscape(String raw) {
+        assertThatThrownBy(() -> BrokerUrl.parse(raw))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageEndingWith("has a malformed %-escape; write a literal % as %25")
+                .message().doesNotContain("100%@", "50%zz");
+    }
+
+    @ParameterizedTest(name = "''{0}''")
+    @ValueSource(strings = {"nats://[::1:4222", "nats://[::1]4222", "nats://[]:4222"})
+    @DisplayName("a malformed IPv6 literal is a ConfigurationException naming the host")
+    void malformedIpv6(String raw) {
+        String host = raw.substring("nats://".length());
+
+        assertThatThrownBy(() -> BrokerUrl.parse(raw))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessage("'" + raw + "' has a malformed IPv6 host '" + host + "'; write it as [address] or [address]:port");
+    }
+
+    @Test
+    @DisplayName("toString() brackets IPv6 hosts so that it parses back to the same hosts")
+    void ipv6ToString() {
+        BrokerUrl url = BrokerUrl.parse("nats://u:secret@[::1]:4222,[2001:db8::7]");
+
+        assertThat(url).hasToString("nats://u:****@[::1]:4222,[2001:db8::7]");
+        assertThat(BrokerUrl.parse(url.toString()).hosts()).isEqualTo(url.hosts());
+    }
+}
