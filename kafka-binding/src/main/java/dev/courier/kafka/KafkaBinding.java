@@ -94,6 +94,11 @@ final class KafkaBinding implements Binding {
 
     /** Completes with the topic's partition count once it exists (created if provisioning is on). */
     CompletableFuture<Integer> ensureTopic(String topic) {
+        return ensureTopic(topic, settings.partitions);
+    }
+
+    /** As {@link #ensureTopic(String)}, creating the topic with {@code partitions} partitions if it is missing. */
+    CompletableFuture<Integer> ensureTopic(String topic, int partitions) {
         CompletableFuture<Integer> f = topics.get(topic);
         if (f != null) {
             return f;
@@ -103,7 +108,7 @@ final class KafkaBinding implements Binding {
         if (prior != null) {
             return prior;
         }
-        describeOrCreate(topic).whenComplete((n, e) -> {
+        describeOrCreate(topic, partitions).whenComplete((n, e) -> {
             if (e != null) {
                 topics.remove(topic, created);
                 created.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
@@ -114,7 +119,7 @@ final class KafkaBinding implements Binding {
         return created;
     }
 
-    private CompletableFuture<Integer> describeOrCreate(String topic) {
+    private CompletableFuture<Integer> describeOrCreate(String topic, int partitions) {
         CompletableFuture<Integer> out = new CompletableFuture<>();
         admin.describeTopics(List.of(topic)).topicNameValues().get(topic).whenComplete((d, e) -> {
             if (e == null) {
@@ -125,10 +130,10 @@ final class KafkaBinding implements Binding {
                 out.completeExceptionally(new ConfigurationException("Kafka topic '" + topic + "' does not exist and provisioning is off ("
                         + KafkaSettings.PROVISIONING + "=false); create it, or turn provisioning on"));
             } else {
-                admin.createTopics(List.of(new NewTopic(topic, settings.partitions, settings.replication))).all().whenComplete((v, ce) -> {
+                admin.createTopics(List.of(new NewTopic(topic, partitions, settings.replication))).all().whenComplete((v, ce) -> {
                     if (ce == null || ce instanceof TopicExistsException) {
-                        log.info("created Kafka topic '{}' with {} partition(s)", topic, settings.partitions);
-                        out.complete(settings.partitions);
+                        log.info("created Kafka topic '{}' with {} partition(s)", topic, partitions);
+                        out.complete(partitions);
                     } else {
                         out.completeExceptionally(ce);
                     }

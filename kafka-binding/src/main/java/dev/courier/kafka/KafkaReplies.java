@@ -78,7 +78,7 @@ final class KafkaReplies {
         }
         ready = new CompletableFuture<>();
         CompletableFuture<Void> r = ready;
-        binding.ensureTopic(replyTopic).whenComplete((n, e) -> {
+        binding.ensureTopic(replyTopic, 1).whenComplete((n, e) -> {
             if (e != null) {
                 synchronized (this) {
                     ready = null;
@@ -97,14 +97,16 @@ final class KafkaReplies {
         Map<String, Object> props = new HashMap<>(binding.settings.consumer);
         props.remove(ConsumerConfig.GROUP_ID_CONFIG);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
-        TopicPartition tp = new TopicPartition(replyTopic, 0);
         try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props)) {
             synchronized (this) {
                 consumer = c;
             }
-            c.assign(List.of(tp));
-            c.seekToEnd(List.of(tp));
-            c.position(tp);
+            // every partition, in case someone created the reply topic with more than one
+            List<TopicPartition> all = c.partitionsFor(replyTopic).stream()
+                    .map(p -> new TopicPartition(replyTopic, p.partition())).toList();
+            c.assign(all);
+            c.seekToEnd(all);
+            all.forEach(c::position);
             started.complete(null);
             while (!closed) {
                 for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {

@@ -4,7 +4,6 @@ import dev.courier.CourierConfig;
 import dev.courier.spi.BrokerUrl;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -68,7 +67,8 @@ final class KafkaSettings {
 
         consumer.putAll(common);
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        consumer.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+        // the consumer rebalance protocol (KIP-848): incremental, broker-driven assignment, no stop-the-world joins
+        consumer.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
         consumer.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         consumer.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         consumer.putAll(config.withPrefix(PREFIX + "consumer."));

@@ -68,6 +68,8 @@ final class KafkaSubscription implements BindingSubscription {
     private final Thread thread;
     private volatile boolean running = true;
     private volatile boolean userPaused;
+    private final Object pauseLock = new Object();
+    private CompletableFuture<Void> pausedGate;
     private volatile Duration drainTimeout = Duration.ZERO;
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
@@ -142,6 +144,18 @@ final class KafkaSubscription implements BindingSubscription {
     }
 
     private CompletionStage<?> process(KafkaRecord r) {
+        CompletableFuture<Void> gate;
+        synchronized (pauseLock) {
+            gate = pausedGate;
+        }
+        if (gate != null) {
+            // records the coordinator had already dispatched wait here until resume()
+            return gate.thenComposeAsync(v -> run(r), context.handlerExecutor());
+        }
+        return run(r);
+    }
+
+    private CompletionStage<Void> run(KafkaRecord r) {
         CompletableFuture<Void> settled = new CompletableFuture<>();
         processor.process(new KafkaDelivery(r, settled));
         return settled;
@@ -170,7 +184,9 @@ final class KafkaSubscription implements BindingSubscription {
                 applyPauses();
                 ConsumerRecords<String, byte[]> records = consumer.poll(POLL);
                 for (ConsumerRecord<String, byte[]> r : records) {
-                    coordinator.submit(PartitionId.of(r.topic(), r.partition()), r.offset(), r.key(), new KafkaRecord(r));
+                    // keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own
+                    Object lane = r.key() != null ? r.key() : (Object) r.offset();
+                    coordinator.submit(PartitionId.of(r.topic(), r.partition()), r.offset(), lane, new KafkaRecord(r));
                 }
                 commitAsync(coordinator.pollCommits(System.nanoTime()));
             }
@@ -315,12 +331,25 @@ final class KafkaSubscription implements BindingSubscription {
 
     @Override
     public void pause() {
-        userPaused = true;
+        synchronized (pauseLock) {
+            userPaused = true;
+            if (pausedGate == null) {
+                pausedGate = new CompletableFuture<>();
+            }
+        }
     }
 
     @Override
     public void resume() {
-        userPaused = false;
+        CompletableFuture<Void> gate;
+        synchronized (pauseLock) {
+            userPaused = false;
+            gate = pausedGate;
+            pausedGate = null;
+        }
+        if (gate != null) {
+            gate.complete(null);
+        }
     }
 
     @Override
