@@ -73,6 +73,7 @@ final class KafkaSubscription implements BindingSubscription {
     private volatile Duration drainTimeout = Duration.ZERO;
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
+    private final boolean broadcast;
 
     /** A polled record and how often it was delivered in this consumer. */
     static final class KafkaRecord {
@@ -100,7 +101,7 @@ final class KafkaSubscription implements BindingSubscription {
         this.settings = settings;
         this.context = context;
         Map<String, Object> props = new HashMap<>(settings.consumer);
-        boolean broadcast = spec.group() == null;
+        this.broadcast = spec.group() == null;
         props.put(ConsumerConfig.GROUP_ID_CONFIG, broadcast ? "courier-broadcast-" + UUID.randomUUID() : spec.group());
         StartPosition start = spec.startFrom();
         String reset = switch (start.kind()) {
@@ -295,7 +296,11 @@ final class KafkaSubscription implements BindingSubscription {
             for (TopicPartition tp : partitions) {
                 consumer.position(tp); // resolve "latest" now, so messages published after subscribe() are not skipped
             }
-            firstAssignment.countDown();
+            // a broadcast member is alone in its group and gets every partition; the consumer protocol may first
+            // report an empty assignment, and returning from subscribe() then would let "latest" skip messages
+            if (!broadcast || !assigned.isEmpty()) {
+                firstAssignment.countDown();
+            }
         }
     }
 
