@@ -1,0 +1,223 @@
+package dev.courier.kafka;
+
+import dev.courier.BrokerUnavailableException;
+import dev.courier.Capabilities;
+import dev.courier.Capability;
+import dev.courier.ConfigurationException;
+import dev.courier.DeliveryMetadata;
+import dev.courier.HeaderNames;
+import dev.courier.Message;
+import dev.courier.PublishException;
+import dev.courier.PublishReceipt;
+import dev.courier.Subscribe;
+import dev.courier.spi.Binding;
+import dev.courier.spi.BindingContext;
+import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.DeliveryProcessor;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The {@code kafka://} binding: one idempotent producer shared by all publishers, one consumer and
+ * offset-commit coordinator per subscription, an admin client for topics, and a private reply
+ * topic for request-reply.
+ */
+final class KafkaBinding implements Binding {
+
+    private static final Logger log = LoggerFactory.getLogger(KafkaBinding.class);
+
+    static final Capabilities CAPABILITIES = Capabilities.of("kafka", 1024L * 1024 - 1024,
+            Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
+            Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.DEAD_LETTER, Capability.REQUEST_REPLY,
+            Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
+
+    private final BindingContext context;
+    final KafkaSettings settings;
+    private final Admin admin;
+    private final KafkaProducer<String, byte[]> producer;
+    private final Map<String, CompletableFuture<Integer>> topics = new ConcurrentHashMap<>();
+    private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+    private final KafkaReplies replies;
+
+    KafkaBinding(BindingContext context) {
+        this.context = context;
+        this.settings = new KafkaSettings(context.url(), context.config());
+        this.admin = Admin.create(settings.admin);
+        try {
+            checkReachable();
+        } catch (RuntimeException e) {
+            admin.close(Duration.ZERO);
+            throw e;
+        }
+        this.producer = new KafkaProducer<>(settings.producer);
+        this.replies = new KafkaReplies(this, context);
+    }
+
+    private void checkReachable() {
+        long ms = settings.connectTimeout.toMillis();
+        try {
+            admin.describeCluster().nodes().get(ms, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new BrokerUnavailableException("Kafka at " + context.url() + " did not answer within " + ms
+                    + " ms (courier.connect.timeout); check the address and that the broker runs (scripts/kafka.sh start)", e);
+        } catch (ExecutionException e) {
+            throw new BrokerUnavailableException("cannot connect to Kafka at " + context.url() + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrokerUnavailableException("interrupted while connecting to Kafka at " + context.url(), e);
+        }
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return CAPABILITIES;
+    }
+
+    /** Completes with the topic's partition count once it exists (created if provisioning is on). */
+    CompletableFuture<Integer> ensureTopic(String topic) {
+        return ensureTopic(topic, settings.partitions);
+    }
+
+    /** As {@link #ensureTopic(String)}, creating the topic with {@code partitions} partitions if it is missing. */
+    CompletableFuture<Integer> ensureTopic(String topic, int partitions) {
+        CompletableFuture<Integer> f = topics.get(topic);
+        if (f != null) {
+            return f;
+        }
+        CompletableFuture<Integer> created = new CompletableFuture<>();
+        CompletableFuture<Integer> prior = topics.putIfAbsent(topic, created);
+        if (prior != null) {
+            return prior;
+        }
+        describeOrCreate(topic, partitions).whenComplete((n, e) -> {
+            if (e != null) {
+                topics.remove(topic, created);
+                created.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+            } else {
+                created.complete(n);
+            }
+        });
+        return created;
+    }
+
+    private CompletableFuture<Integer> describeOrCreate(String topic, int partitions) {
+        CompletableFuture<Integer> out = new CompletableFuture<>();
+        admin.describeTopics(List.of(topic)).topicNameValues().get(topic).whenComplete((d, e) -> {
+            if (e == null) {
+                out.complete(d.partitions().size());
+            } else if (!(e instanceof UnknownTopicOrPartitionException)) {
+                out.completeExceptionally(e);
+            } else if (!settings.provisioning) {
+                out.completeExceptionally(new ConfigurationException("Kafka topic '" + topic + "' does not exist and provisioning is off ("
+                        + KafkaSettings.PROVISIONING + "=false); create it, or turn provisioning on"));
+            } else {
+                admin.createTopics(List.of(new NewTopic(topic, partitions, settings.replication))).all().whenComplete((v, ce) -> {
+                    if (ce == null || ce instanceof TopicExistsException) {
+                        log.info("created Kafka topic '{}' with {} partition(s)", topic, partitions);
+                        out.complete(partitions);
+                    } else {
+                        out.completeExceptionally(ce);
+                    }
+                });
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public CompletionStage<PublishReceipt> publish(Message message) {
+        CompletableFuture<Integer> topic = ensureTopic(message.topic());
+        if (topic.isDone() && !topic.isCompletedExceptionally()) {
+            return send(message, topic.join());
+        }
+        return topic.handle((n, e) -> e).thenCompose(e -> e == null ? send(message, topic.join())
+                : CompletableFuture.failedFuture(e instanceof ConfigurationException ? e
+                : new PublishException(message.topic(), "topic is not available: " + e.getMessage(), e)));
+    }
+
+    private CompletableFuture<PublishReceipt> send(Message m, int partitions) {
+        // keyless messages go round-robin, so a group's members share them; keyed ones follow the key's partition
+        Integer partition = m.key() == null
+                ? Math.floorMod(roundRobin.computeIfAbsent(m.topic(), t -> new AtomicInteger()).getAndIncrement(), partitions)
+                : null;
+        ProducerRecord<String, byte[]> record = KafkaMessages.toRecord(m, partition);
+        CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
+        try {
+            producer.send(record, (md, e) -> {
+                if (e == null) {
+                    f.complete(new PublishReceipt(m.id(), m.topic(), DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
+                } else {
+                    f.completeExceptionally(new PublishException(m.topic(), e.getMessage(), e, e instanceof RetriableException));
+                }
+            });
+        } catch (RuntimeException e) {
+            f.completeExceptionally(new PublishException(m.topic(), e.getMessage(), e, e instanceof RetriableException));
+        }
+        return f;
+    }
+
+    @Override
+    public BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor) {
+        try {
+            ensureTopic(spec.topic()).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException re && re instanceof dev.courier.CourierException) {
+                throw re;
+            }
+            throw new BrokerUnavailableException("cannot prepare Kafka topic '" + spec.topic() + "': " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            throw new BrokerUnavailableException("Kafka topic '" + spec.topic() + "' was not ready within " + settings.assignTimeout.toMillis() + " ms", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BrokerUnavailableException("interrupted while preparing Kafka topic '" + spec.topic() + "'", e);
+        }
+        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context);
+        s.start();
+        return s;
+    }
+
+    @Override
+    public CompletionStage<Message> request(Message request, Duration timeout) {
+        return replies.request(request, timeout);
+    }
+
+    @Override
+    public CompletionStage<PublishReceipt> reply(Message request, Message reply) {
+        String replyTopic = request.header(HeaderNames.REPLY_TO);
+        if (replyTopic == null) {
+            return CompletableFuture.failedFuture(new PublishException(request.topic(),
+                    "request " + request.id() + " has no " + HeaderNames.REPLY_TO + " header; nowhere to reply", null, false));
+        }
+        return publish(reply.withTopic(replyTopic));
+    }
+
+    Admin admin() {
+        return admin;
+    }
+
+    @Override
+    public void close() {
+        replies.close();
+        producer.close(settings.closeTimeout);
+        admin.close(Duration.ofSeconds(5));
+    }
+}

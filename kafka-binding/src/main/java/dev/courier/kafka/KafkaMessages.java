@@ -1,0 +1,55 @@
+package dev.courier.kafka;
+
+import dev.courier.ContentTypes;
+import dev.courier.HeaderNames;
+import dev.courier.Headers;
+import dev.courier.Message;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Maps Courier messages to Kafka records and back; headers travel as UTF-8 Kafka headers. */
+final class KafkaMessages {
+
+    private KafkaMessages() {
+    }
+
+    static ProducerRecord<String, byte[]> toRecord(Message m, Integer partition) {
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(new RecordHeader(HeaderNames.MESSAGE_ID, m.id().getBytes(StandardCharsets.UTF_8)));
+        headers.add(new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8)));
+        for (Map.Entry<String, String> h : m.headers().asMap().entrySet()) {
+            headers.add(new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8)));
+        }
+        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), m.payload(), headers);
+    }
+
+    static Message toMessage(ConsumerRecord<String, byte[]> r) {
+        String id = null;
+        String contentType = ContentTypes.OCTET_STREAM;
+        Map<String, String> headers = new LinkedHashMap<>();
+        for (Header h : r.headers()) {
+            String value = h.value() == null ? "" : new String(h.value(), StandardCharsets.UTF_8);
+            switch (h.key()) {
+                case HeaderNames.MESSAGE_ID -> id = value;
+                case HeaderNames.CONTENT_TYPE -> contentType = value;
+                default -> headers.put(h.key(), value);
+            }
+        }
+        return Message.builder(r.topic())
+                .id(id != null && !id.isEmpty() ? id : r.topic() + "-" + r.partition() + "-" + r.offset())
+                .key(r.key())
+                .headers(Headers.of(headers))
+                .payload(r.value() == null ? new byte[0] : r.value())
+                .contentType(contentType)
+                .timestamp(Instant.ofEpochMilli(r.timestamp()))
+                .build();
+    }
+}

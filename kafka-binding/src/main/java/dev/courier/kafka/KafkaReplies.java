@@ -1,0 +1,156 @@
+package dev.courier.kafka;
+
+import dev.courier.HeaderNames;
+import dev.courier.Message;
+import dev.courier.RequestTimeoutException;
+import dev.courier.spi.BindingContext;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Request-reply over Kafka: each binding instance owns a one-partition reply topic
+ * {@code courier.replies.<id>}, read by its own consumer from the end. Requests carry it in
+ * {@link HeaderNames#REPLY_TO}; replies are matched by correlation id. Pending requests are
+ * removed at their timeout, and the reply topic is deleted when the binding closes.
+ */
+final class KafkaReplies {
+
+    private static final Logger log = LoggerFactory.getLogger(KafkaReplies.class);
+
+    private final KafkaBinding binding;
+    private final BindingContext context;
+    private final String replyTopic = "courier.replies." + UUID.randomUUID().toString().replace("-", "");
+    private final Map<String, Pending> pending = new ConcurrentHashMap<>();
+    private CompletableFuture<Void> ready;
+    private volatile boolean closed;
+    private Thread thread;
+    private KafkaConsumer<String, byte[]> consumer;
+
+    private static final class Pending {
+        final CompletableFuture<Message> reply = new CompletableFuture<>();
+        ScheduledFuture<?> timer;
+    }
+
+    KafkaReplies(KafkaBinding binding, BindingContext context) {
+        this.binding = binding;
+        this.context = context;
+    }
+
+    CompletionStage<Message> request(Message request, Duration timeout) {
+        String correlation = request.header(HeaderNames.CORRELATION_ID);
+        Pending p = new Pending();
+        pending.put(correlation, p);
+        p.timer = context.scheduler().schedule(() -> {
+            if (pending.remove(correlation, p)) {
+                p.reply.completeExceptionally(new RequestTimeoutException(request.topic(), timeout));
+            }
+        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        Message sent = request.toBuilder().header(HeaderNames.REPLY_TO, replyTopic).build();
+        listening().thenCompose(v -> binding.publish(sent)).whenComplete((r, e) -> {
+            if (e != null && pending.remove(correlation, p)) {
+                p.timer.cancel(false);
+                p.reply.completeExceptionally(e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e);
+            }
+        });
+        return p.reply;
+    }
+
+    /** Starts the reply consumer on first use; completes once it reads from the end of the reply topic. */
+    private synchronized CompletableFuture<Void> listening() {
+        if (ready != null) {
+            return ready;
+        }
+        ready = new CompletableFuture<>();
+        CompletableFuture<Void> r = ready;
+        binding.ensureTopic(replyTopic, 1).whenComplete((n, e) -> {
+            if (e != null) {
+                synchronized (this) {
+                    ready = null;
+                }
+                r.completeExceptionally(e);
+                return;
+            }
+            thread = new Thread(() -> run(r), "courier-kafka-replies");
+            thread.setDaemon(true);
+            thread.start();
+        });
+        return r;
+    }
+
+    private void run(CompletableFuture<Void> started) {
+        Map<String, Object> props = new HashMap<>(binding.settings.consumer);
+        props.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props)) {
+            synchronized (this) {
+                consumer = c;
+            }
+            // every partition, in case someone created the reply topic with more than one
+            List<TopicPartition> all = c.partitionsFor(replyTopic).stream()
+                    .map(p -> new TopicPartition(replyTopic, p.partition())).toList();
+            c.assign(all);
+            c.seekToEnd(all);
+            all.forEach(c::position);
+            started.complete(null);
+            while (!closed) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    Message reply = KafkaMessages.toMessage(r);
+                    String correlation = reply.header(HeaderNames.CORRELATION_ID);
+                    Pending p = correlation == null ? null : pending.remove(correlation);
+                    if (p != null) {
+                        p.timer.cancel(false);
+                        p.reply.complete(reply);
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } catch (RuntimeException e) {
+            started.completeExceptionally(e);
+            if (!closed) {
+                log.error("Kafka reply consumer for '{}' stopped; requests will time out", replyTopic, e);
+            }
+        }
+    }
+
+    void close() {
+        Thread t;
+        KafkaConsumer<String, byte[]> c;
+        synchronized (this) {
+            closed = true;
+            t = thread;
+            c = consumer;
+        }
+        if (c != null) {
+            c.wakeup();
+        }
+        if (t != null) {
+            try {
+                t.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            try {
+                binding.admin().deleteTopics(List.of(replyTopic)).all().get(5, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log.debug("could not delete reply topic {}: {}", replyTopic, e.toString());
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.courier.kafka;
+
+import dev.courier.CourierConfig;
+import dev.courier.spi.BrokerUrl;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The Kafka binding's configuration, read once from {@link CourierConfig} and the URL. Every
+ * native client property can be set: {@code courier.kafka.common.*} applies to producer,
+ * consumers and admin (SASL/SSL go here), {@code courier.kafka.producer.*},
+ * {@code courier.kafka.consumer.*} and {@code courier.kafka.admin.*} to one client; URL query
+ * parameters count as common properties ({@code kafka://host:9093?security.protocol=SSL}).
+ */
+final class KafkaSettings {
+
+    static final String PREFIX = "courier.kafka.";
+    /** Partitions of topics Courier creates. Default 3. */
+    static final String PARTITIONS = PREFIX + "topic.partitions";
+    /** Replication factor of topics Courier creates. Default 1. */
+    static final String REPLICATION = PREFIX + "topic.replication-factor";
+    /** Create missing topics (true) or fail with a clear error (false). Default true. */
+    static final String PROVISIONING = PREFIX + "provisioning";
+    /** How often finished offsets are committed. Default 500ms. */
+    static final String COMMIT_INTERVAL = PREFIX + "commit.interval";
+    /** How long a revoked partition waits for its running records before its offsets are committed. Default 10s. */
+    static final String REVOKE_TIMEOUT = PREFIX + "revoke.timeout";
+    /** How long subscribe() waits for the first partition assignment. Default 30s. */
+    static final String ASSIGN_TIMEOUT = PREFIX + "assign.timeout";
+
+    final String bootstrap;
+    final Map<String, Object> common = new HashMap<>();
+    final Map<String, Object> producer = new HashMap<>();
+    final Map<String, Object> consumer = new HashMap<>();
+    final Map<String, Object> admin = new HashMap<>();
+    final int partitions;
+    final short replication;
+    final boolean provisioning;
+    final Duration commitInterval;
+    final Duration revokeTimeout;
+    final Duration assignTimeout;
+    final Duration connectTimeout;
+    final Duration closeTimeout;
+
+    KafkaSettings(BrokerUrl url, CourierConfig config) {
+        this.bootstrap = url.hostList(9092);
+        common.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        common.putAll(url.params());
+        common.putAll(config.withPrefix(PREFIX + "common."));
+
+        producer.putAll(common);
+        producer.put(ProducerConfig.ACKS_CONFIG, "all");
+        producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        producer.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        producer.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        producer.putAll(config.withPrefix(PREFIX + "producer."));
+
+        consumer.putAll(common);
+        consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        // the consumer rebalance protocol (KIP-848): incremental, broker-driven assignment, no stop-the-world joins
+        consumer.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+        consumer.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        consumer.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        consumer.putAll(config.withPrefix(PREFIX + "consumer."));
+
+        admin.putAll(common);
+        admin.putAll(config.withPrefix(PREFIX + "admin."));
+
+        this.partitions = config.intValue(PARTITIONS, 3, 1, 10_000);
+        this.replication = (short) config.intValue(REPLICATION, 1, 1, 32);
+        this.provisioning = config.booleanValue(PROVISIONING, true);
+        this.commitInterval = config.duration(COMMIT_INTERVAL, Duration.ofMillis(500));
+        this.revokeTimeout = config.duration(REVOKE_TIMEOUT, Duration.ofSeconds(10));
+        this.assignTimeout = config.duration(ASSIGN_TIMEOUT, Duration.ofSeconds(30));
+        this.connectTimeout = config.connectTimeout();
+        this.closeTimeout = config.closeTimeout();
+    }
+}

@@ -1,0 +1,441 @@
+package dev.courier.kafka;
+
+import dev.courier.BrokerUnavailableException;
+import dev.courier.DeliveryMetadata;
+import dev.courier.Message;
+import dev.courier.Ordering;
+import dev.courier.StartPosition;
+import dev.courier.Subscribe;
+import dev.courier.reliability.offset.InFlightRecord;
+import dev.courier.reliability.offset.OffsetCommitCoordinator;
+import dev.courier.reliability.offset.OrderingMode;
+import dev.courier.reliability.offset.PartitionId;
+import dev.courier.spi.BindingContext;
+import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.DeliveryProcessor;
+import dev.courier.spi.InboundDelivery;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One subscription: a {@link KafkaConsumer} owned by its poll thread, feeding an
+ * {@link OffsetCommitCoordinator} that runs handlers in parallel (per key or per partition in
+ * order) and commits only the contiguous finished prefix of each partition.
+ *
+ * <p>Settlement: ack and reject finish the record; nack keeps it unfinished (holding its key and
+ * the commit watermark) and runs it again after the delay, in process. A consumer that dies
+ * meanwhile leaves the offset uncommitted, so the next owner gets the record again.
+ *
+ * <p>The poll thread keeps polling while partitions are paused (back-pressure or
+ * {@link #pause()}), so a slow handler never costs the group membership.
+ */
+final class KafkaSubscription implements BindingSubscription {
+
+    private static final Logger log = LoggerFactory.getLogger(KafkaSubscription.class);
+    private static final Duration POLL = Duration.ofMillis(100);
+
+    private final Subscribe spec;
+    private final DeliveryProcessor processor;
+    private final KafkaSettings settings;
+    private final BindingContext context;
+    private final KafkaConsumer<String, byte[]> consumer;
+    private final OffsetCommitCoordinator<KafkaRecord> coordinator;
+    private final CountDownLatch firstAssignment = new CountDownLatch(1);
+    private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    private final Thread thread;
+    private volatile boolean running = true;
+    private volatile boolean userPaused;
+    private final Object pauseLock = new Object();
+    private CompletableFuture<Void> pausedGate;
+    private volatile Duration drainTimeout = Duration.ZERO;
+    private volatile RuntimeException startFailure;
+    private final Set<TopicPartition> assigned = new HashSet<>();
+    private final boolean broadcast;
+
+    /** A polled record and how often it was delivered in this consumer. */
+    static final class KafkaRecord {
+        final ConsumerRecord<String, byte[]> record;
+        volatile int attempt = 1;
+
+        KafkaRecord(ConsumerRecord<String, byte[]> record) {
+            this.record = record;
+        }
+    }
+
+    /** A nack travels to the failure handler as this signal. */
+    private static final class Redeliver extends RuntimeException {
+        final Duration delay;
+
+        Redeliver(Duration delay) {
+            super(null, null, false, false);
+            this.delay = delay;
+        }
+    }
+
+    KafkaSubscription(Subscribe spec, DeliveryProcessor processor, KafkaSettings settings, BindingContext context) {
+        this.spec = spec;
+        this.processor = processor;
+        this.settings = settings;
+        this.context = context;
+        Map<String, Object> props = new HashMap<>(settings.consumer);
+        this.broadcast = spec.group() == null;
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, broadcast ? "courier-broadcast-" + UUID.randomUUID() : spec.group());
+        StartPosition start = spec.startFrom();
+        String reset = switch (start.kind()) {
+            case EARLIEST, SEQUENCE, TIME -> "earliest";
+            case LATEST -> "latest";
+            case DEFAULT -> broadcast ? "latest" : "earliest";
+        };
+        props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, reset);
+        props.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, Math.max(10, spec.maxInFlight()))));
+        this.consumer = new KafkaConsumer<>(props);
+        OrderingMode mode = spec.bindingOption(KafkaSubscribeOptions.class).map(KafkaSubscribeOptions::ordering)
+                .orElse(spec.ordering() == Ordering.BY_KEY ? OrderingMode.KEY : OrderingMode.UNORDERED);
+        this.coordinator = OffsetCommitCoordinator.<KafkaRecord>builder(this::process, this::onFailure)
+                .ordering(mode)
+                .maxConcurrency(spec.concurrency())
+                .maxInFlight(Math.max(spec.maxInFlight(), spec.concurrency()))
+                .commitInterval(settings.commitInterval)
+                .executor(context.handlerExecutor())
+                .build();
+        this.thread = new Thread(this::run, "courier-kafka-" + spec.topic() + (broadcast ? "" : "-" + spec.group()));
+        this.thread.setDaemon(true);
+    }
+
+    /** Starts polling and returns once this member got its first assignment (so nothing published afterwards is missed). */
+    void start() {
+        thread.start();
+        try {
+            if (!firstAssignment.await(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                close(Duration.ZERO);
+                throw new BrokerUnavailableException("no partition assignment for '" + spec.topic() + "' within "
+                        + settings.assignTimeout.toMillis() + " ms (" + KafkaSettings.ASSIGN_TIMEOUT + "); is the group coordinator reachable?", null);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            close(Duration.ZERO);
+            throw new BrokerUnavailableException("interrupted while subscribing to '" + spec.topic() + "'", e);
+        }
+        if (startFailure != null) {
+            throw startFailure;
+        }
+    }
+
+    private CompletionStage<?> process(KafkaRecord r) {
+        CompletableFuture<Void> gate;
+        synchronized (pauseLock) {
+            gate = pausedGate;
+        }
+        if (gate != null) {
+            // records the coordinator had already dispatched wait here until resume()
+            return gate.thenComposeAsync(v -> run(r), context.handlerExecutor());
+        }
+        return run(r);
+    }
+
+    private CompletionStage<Void> run(KafkaRecord r) {
+        CompletableFuture<Void> settled = new CompletableFuture<>();
+        processor.process(new KafkaDelivery(r, settled));
+        return settled;
+    }
+
+    private void onFailure(InFlightRecord<KafkaRecord> handle, Throwable cause) {
+        Duration delay = cause instanceof Redeliver r ? r.delay : spec.redeliveryDelay();
+        if (!(cause instanceof Redeliver)) {
+            log.warn("processing {} failed unexpectedly; redelivering", handle, cause);
+        }
+        Runnable again = () -> {
+            handle.record().attempt = handle.attempt() + 1;
+            coordinator.retry(handle);
+        };
+        if (delay.isZero()) {
+            again.run();
+        } else {
+            context.scheduler().schedule(again, delay.toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void run() {
+        try {
+            consumer.subscribe(List.of(spec.topic()), new Rebalance());
+            while (running) {
+                applyPauses();
+                ConsumerRecords<String, byte[]> records = consumer.poll(POLL);
+                for (ConsumerRecord<String, byte[]> r : records) {
+                    // keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own
+                    Object lane = r.key() != null ? r.key() : (Object) r.offset();
+                    coordinator.submit(PartitionId.of(r.topic(), r.partition()), r.offset(), lane, new KafkaRecord(r));
+                }
+                commitAsync(coordinator.pollCommits(System.nanoTime()));
+            }
+        } catch (WakeupException e) {
+            // close() woke us up
+        } catch (RuntimeException e) {
+            if (firstAssignment.getCount() > 0) {
+                startFailure = new BrokerUnavailableException("subscribing to '" + spec.topic() + "' failed: " + e.getMessage(), e);
+                firstAssignment.countDown();
+            } else {
+                log.error("Kafka consumer of '{}' stopped; unfinished records will be redelivered to another member", spec.topic(), e);
+            }
+        } finally {
+            shutdown();
+        }
+    }
+
+    private void applyPauses() {
+        if (assigned.isEmpty()) {
+            coordinator.partitionsToPause();
+            coordinator.partitionsToResume();
+            return;
+        }
+        Set<PartitionId> pauseIds = coordinator.partitionsToPause();
+        Set<PartitionId> resumeIds = coordinator.partitionsToResume();
+        if (userPaused) {
+            consumer.pause(assigned);
+            return;
+        }
+        if (!pauseIds.isEmpty()) {
+            consumer.pause(toKafka(pauseIds));
+        }
+        // resume what the coordinator allows, and whatever a user pause left paused
+        Set<TopicPartition> resume = new HashSet<>(consumer.paused());
+        Set<PartitionId> stillPaused = coordinator.pausedPartitions();
+        resume.removeIf(tp -> stillPaused.contains(PartitionId.of(tp.topic(), tp.partition())));
+        resume.addAll(toKafka(resumeIds));
+        resume.retainAll(assigned);
+        if (!resume.isEmpty()) {
+            consumer.resume(resume);
+        }
+    }
+
+    private void commitAsync(Map<PartitionId, Long> offsets) {
+        if (offsets.isEmpty()) {
+            return;
+        }
+        consumer.commitAsync(toOffsets(offsets), (done, e) -> {
+            if (e == null) {
+                coordinator.onCommitted(offsets);
+            } else {
+                log.debug("async commit of {} failed: {}", offsets, e.toString());
+                offsets.forEach(coordinator::onCommitFailed);
+            }
+        });
+    }
+
+    private void commitSync(Map<PartitionId, Long> offsets) {
+        if (offsets.isEmpty()) {
+            return;
+        }
+        try {
+            consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            coordinator.onCommitted(offsets);
+        } catch (RuntimeException e) {
+            log.warn("committing {} failed; those records will be redelivered: {}", offsets, e.toString());
+        }
+    }
+
+    private void shutdown() {
+        try {
+            Map<PartitionId, Long> last = coordinator.close(drainTimeout);
+            commitSync(last);
+        } catch (RuntimeException e) {
+            log.warn("closing the coordinator of '{}' failed: {}", spec.topic(), e.toString());
+        }
+        try {
+            consumer.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            log.debug("closing the Kafka consumer failed: {}", e.toString());
+        }
+        firstAssignment.countDown();
+        closed.complete(null);
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            assigned.removeAll(partitions);
+            if (!partitions.isEmpty()) {
+                commitSync(coordinator.onPartitionsRevoked(toIds(partitions), settings.revokeTimeout));
+            }
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            assigned.removeAll(partitions);
+            coordinator.onPartitionsLost(toIds(partitions));
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            assigned.addAll(partitions);
+            coordinator.onPartitionsAssigned(toIds(partitions));
+            seekToStart(partitions);
+            for (TopicPartition tp : partitions) {
+                consumer.position(tp); // resolve "latest" now, so messages published after subscribe() are not skipped
+            }
+            // a broadcast member is alone in its group and gets every partition; the consumer protocol may first
+            // report an empty assignment, and returning from subscribe() then would let "latest" skip messages
+            if (!broadcast || !assigned.isEmpty()) {
+                firstAssignment.countDown();
+            }
+        }
+    }
+
+    /** For TIME and SEQUENCE starts, partitions the group never committed start at the requested point. */
+    private void seekToStart(Collection<TopicPartition> partitions) {
+        StartPosition start = spec.startFrom();
+        if (partitions.isEmpty() || (start.kind() != StartPosition.Kind.TIME && start.kind() != StartPosition.Kind.SEQUENCE)) {
+            return;
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(partitions));
+        List<TopicPartition> fresh = new ArrayList<>();
+        for (TopicPartition tp : partitions) {
+            if (committed.get(tp) == null) {
+                fresh.add(tp);
+            }
+        }
+        if (start.kind() == StartPosition.Kind.SEQUENCE) {
+            fresh.forEach(tp -> consumer.seek(tp, start.sequence()));
+            return;
+        }
+        Map<TopicPartition, Long> query = new HashMap<>();
+        fresh.forEach(tp -> query.put(tp, start.time().toEpochMilli()));
+        Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+        for (TopicPartition tp : fresh) {
+            OffsetAndTimestamp o = found.get(tp);
+            if (o != null) {
+                consumer.seek(tp, o.offset());
+            } else {
+                consumer.seekToEnd(List.of(tp));
+            }
+        }
+    }
+
+    @Override
+    public void pause() {
+        synchronized (pauseLock) {
+            userPaused = true;
+            if (pausedGate == null) {
+                pausedGate = new CompletableFuture<>();
+            }
+        }
+    }
+
+    @Override
+    public void resume() {
+        CompletableFuture<Void> gate;
+        synchronized (pauseLock) {
+            userPaused = false;
+            gate = pausedGate;
+            pausedGate = null;
+        }
+        if (gate != null) {
+            gate.complete(null);
+        }
+    }
+
+    @Override
+    public CompletionStage<Void> close(Duration drainTimeout) {
+        this.drainTimeout = drainTimeout;
+        running = false;
+        if (Thread.currentThread() != thread) {
+            consumer.wakeup();
+        }
+        return closed;
+    }
+
+    private static Set<PartitionId> toIds(Collection<TopicPartition> partitions) {
+        Set<PartitionId> out = new HashSet<>();
+        for (TopicPartition tp : partitions) {
+            out.add(PartitionId.of(tp.topic(), tp.partition()));
+        }
+        return out;
+    }
+
+    private static Set<TopicPartition> toKafka(Collection<PartitionId> ids) {
+        Set<TopicPartition> out = new HashSet<>();
+        for (PartitionId p : ids) {
+            out.add(new TopicPartition(p.topic(), p.partition()));
+        }
+        return out;
+    }
+
+    private static Map<TopicPartition, OffsetAndMetadata> toOffsets(Map<PartitionId, Long> offsets) {
+        Map<TopicPartition, OffsetAndMetadata> out = new HashMap<>();
+        offsets.forEach((p, o) -> out.put(new TopicPartition(p.topic(), p.partition()), new OffsetAndMetadata(o)));
+        return out;
+    }
+
+    /** One delivery of a polled record; settles through the coordinator. */
+    private static final class KafkaDelivery implements InboundDelivery {
+        private final KafkaRecord record;
+        private final CompletableFuture<Void> settled;
+        private final Message message;
+        private final int attempt;
+
+        KafkaDelivery(KafkaRecord record, CompletableFuture<Void> settled) {
+            this.record = record;
+            this.settled = settled;
+            this.message = KafkaMessages.toMessage(record.record);
+            this.attempt = record.attempt;
+        }
+
+        @Override
+        public Message message() {
+            return message;
+        }
+
+        @Override
+        public int attempt() {
+            return attempt;
+        }
+
+        @Override
+        public DeliveryMetadata metadata() {
+            return DeliveryMetadata.partitionOffset(record.record.partition(), record.record.offset());
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) {
+            return type.isInstance(record.record) ? type.cast(record.record) : null;
+        }
+
+        @Override
+        public void ack() {
+            settled.complete(null);
+        }
+
+        @Override
+        public void nack(Duration delay) {
+            settled.completeExceptionally(new Redeliver(delay));
+        }
+
+        @Override
+        public void reject() {
+            settled.complete(null);
+        }
+    }
+}
