@@ -29,12 +29,12 @@ COURIER_CP="$ROOT/benchmarks/courier/target/classes:$(cat "$ROOT/benchmarks/cour
 PC_CP="$ROOT/benchmarks/confluent-pc/target/classes:$(cat "$ROOT/benchmarks/confluent-pc/target/runtime-classpath.txt")"
 
 clients() {
-    "$JAVA17" -Xms1g -Xmx2g "${OPTS[@]}" -Dbench.dir="$BENCH_DIR" \
+    "$JAVA17" -Xms1g -Xmx2g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn "${OPTS[@]}" -Dbench.dir="$BENCH_DIR" \
         -cp "$COURIER_CP" dev.courier.benchmarks.kafka.ClientThroughput
 }
 
 parallel() {
-    "$JAVA17" -Xmx1g "${OPTS[@]}" -Dbench.dir="$BENCH_DIR" \
+    "$JAVA17" -Xmx1g -Dorg.slf4j.simpleLogger.defaultLogLevel=warn "${OPTS[@]}" -Dbench.dir="$BENCH_DIR" \
         -Dbench.courier.cp="$COURIER_CP" -Dbench.pc.cp="$PC_CP" \
         -Dbench.java17="$(command -v "$JAVA17")" -Dbench.java25="$JAVA25" \
         -cp "$COURIER_CP" dev.courier.benchmarks.kafka.ParallelCompare

@@ -80,7 +80,7 @@ public final class ParallelCompare {
         EmbeddedKafka kafka = null;
         String bootstrap = System.getProperty("bench.bootstrap", "");
         if (harnesses.contains("broker") && bootstrap.isEmpty()) {
-            kafka = EmbeddedKafka.builder().build().start();
+            kafka = Brokers.start();
             bootstrap = kafka.bootstrapServers();
         }
         StringBuilder report = new StringBuilder();
