@@ -28,6 +28,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -67,7 +69,8 @@ public final class CourierParallelBench {
         String harness = args[0];
         Path dir = Path.of(args[1]);
         int rounds = Integer.getInteger("rounds", 3);
-        String side = "courier-jdk" + Stats.jdk();
+        boolean prestart = Boolean.getBoolean("bench.prestart") && !HandlerExecutors.virtualThreadsAvailable();
+        String side = "courier-jdk" + Stats.jdk() + (prestart ? "-prestarted" : "");
         List<Scenario> scenarios = Scenario.readAll(dir);
         Courier courier = harness.equals("broker")
                 ? Courier.connect(CourierConfig.builder().withoutEnvironment().url("kafka://" + args[2])
@@ -81,7 +84,7 @@ public final class CourierParallelBench {
                 Feed feed = harness.equals("mock") ? Feed.read(dir.resolve(s.topic() + ".feed"), s.records()) : null;
                 double[] ms = new double[rounds];
                 for (int r = -1; r < rounds; r++) {
-                    double elapsed = harness.equals("mock") ? runMock(s, feed) : runBroker(courier, s);
+                    double elapsed = harness.equals("mock") ? runMock(s, feed, prestart) : runBroker(courier, s);
                     if (r >= 0) {
                         ms[r] = elapsed;
                     }
@@ -103,13 +106,23 @@ public final class CourierParallelBench {
 
     // ------------------------------------------------------------------ MockConsumer harness
 
-    static double runMock(Scenario s, Feed feed) throws Exception {
+    /**
+     * @param prestart give the coordinator a platform pool whose {@code concurrency} threads are
+     *                 started before the run (what a warmed-up application has), instead of its
+     *                 default executor, which starts threads as the first records arrive
+     */
+    static double runMock(Scenario s, Feed feed, boolean prestart) throws Exception {
         Timing timing = new Timing(s.records());
         FeedConsumer consumer = new FeedConsumer(s.topic(), s.partitions(), feed, VALUE, MAX_POLL_RECORDS);
         CompletableFuture<Object> done = CompletableFuture.completedFuture(null);
         int sleep = s.handlerMs();
         OffsetCommitCoordinator<ConsumerRecord<String, byte[]>>[] holder = new OffsetCommitCoordinator[1];
-        OffsetCommitCoordinator<ConsumerRecord<String, byte[]>> coordinator = OffsetCommitCoordinator
+        ExecutorService pool = null;
+        if (prestart) {
+            pool = HandlerExecutors.platformThreads(s.concurrency(), "bench-handler-");
+            ((ThreadPoolExecutor) pool).prestartAllCoreThreads();
+        }
+        OffsetCommitCoordinator.Builder<ConsumerRecord<String, byte[]>> builder = OffsetCommitCoordinator
                 .<ConsumerRecord<String, byte[]>>builder(record -> {
                     timing.started();
                     if (sleep > 0) {
@@ -121,8 +134,11 @@ public final class CourierParallelBench {
                 .ordering(mode(s))
                 .maxConcurrency(s.concurrency())
                 .maxInFlight(maxInFlight(s))
-                .commitInterval(COMMIT_INTERVAL)
-                .build();
+                .commitInterval(COMMIT_INTERVAL);
+        if (pool != null) {
+            builder.executor(pool);
+        }
+        OffsetCommitCoordinator<ConsumerRecord<String, byte[]>> coordinator = builder.build();
         holder[0] = coordinator;
         Thread poller = new Thread(() -> pollLoop(consumer, coordinator, s.topic(), timing), "bench-poll");
         poller.start();
@@ -133,6 +149,9 @@ public final class CourierParallelBench {
         } finally {
             consumer.wakeup();
             poller.join();
+            if (pool != null) {
+                pool.shutdown();
+            }
         }
         return timing.elapsedMs();
     }

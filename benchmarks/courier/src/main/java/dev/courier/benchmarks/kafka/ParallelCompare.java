@@ -45,8 +45,11 @@ public final class ParallelCompare {
     private ParallelCompare() {
     }
 
-    /** One benchmark JVM: a label, its java executable, classpath and main class. */
-    record Side(String label, String java, String classpath, String mainClass) {
+    /** One benchmark JVM: a label, its java executable, classpath, main class, extra JVM options, and whether it also runs on the broker. */
+    record Side(String label, String java, String classpath, String mainClass, List<String> jvmOptions, boolean broker) {
+        Side(String label, String java, String classpath, String mainClass) {
+            this(label, java, classpath, mainClass, List.of(), true);
+        }
     }
 
     public static void main(String[] args) throws Exception {
@@ -63,6 +66,12 @@ public final class ParallelCompare {
 
         List<Side> sides = new ArrayList<>();
         sides.add(new Side("Courier JDK 17", java17, courierCp, CourierParallelBench.class.getName()));
+        if (!Boolean.getBoolean("bench.noPrestarted")) {
+            // the MockConsumer harness builds a new coordinator (and so a new pool) per run; this
+            // side shows the same with the pool's threads already started
+            sides.add(new Side("Courier JDK 17 prestarted pool", java17, courierCp, CourierParallelBench.class.getName(),
+                    List.of("-Dbench.prestart=true"), false));
+        }
         if (!java25.isEmpty() && Files.isExecutable(Path.of(java25))) {
             sides.add(new Side("Courier JDK 25", java25, courierCp, CourierParallelBench.class.getName()));
         } else {
@@ -92,10 +101,11 @@ public final class ParallelCompare {
             }
             for (String harness : harnesses) {
                 Map<String, Map<String, double[]>> results = new LinkedHashMap<>();
-                for (Side side : sides) {
+                List<Side> here = sides.stream().filter(s -> harness.equals("mock") || s.broker()).toList();
+                for (Side side : here) {
                     run(side, harness, dir, bootstrap, rounds, results);
                 }
-                String table = table(harness, scenarios, sides, results);
+                String table = table(harness, scenarios, here, results);
                 System.out.println(table);
                 report.append(table).append('\n');
             }
@@ -192,8 +202,9 @@ public final class ParallelCompare {
     static void run(Side side, String harness, Path dir, String bootstrap, int rounds,
                     Map<String, Map<String, double[]>> results) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(side.java(), "-Xms512m", "-Xmx2g", "-Drounds=" + rounds,
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-cp", side.classpath(), side.mainClass(), harness, dir.toString()));
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"));
+        command.addAll(side.jvmOptions());
+        command.addAll(List.of("-cp", side.classpath(), side.mainClass(), harness, dir.toString()));
         if (harness.equals("broker")) {
             command.add(bootstrap);
         }
