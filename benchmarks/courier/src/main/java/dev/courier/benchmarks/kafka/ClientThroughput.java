@@ -1,0 +1,288 @@
+package dev.courier.benchmarks.kafka;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.Publisher;
+import dev.courier.Subscribe;
+import dev.courier.Subscription;
+import dev.courier.testkit.kafka.EmbeddedKafka;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Courier over Kafka against the plain Kafka clients, on the same broker in the same JVM, rounds
+ * alternating between the two so that drift on a noisy machine hits both:
+ *
+ * <ul>
+ *   <li>publish: {@code KafkaProducer<String, byte[]>.send(record, callback)} against
+ *       {@code courier.publisher().publish(topic, key, bytes)}, N keyed records of 1 KiB, nothing
+ *       blocks per record, the clock stops when the last ack arrived. Both producers: acks=all,
+ *       idempotence on, the same linger.ms and batch.size, no compression.</li>
+ *   <li>consume: a {@code KafkaConsumer} poll loop (no-op per record, commitAsync every 500 ms)
+ *       against {@code courier.subscribe} with a no-op handler (concurrency 1 and 8), each reading
+ *       the same prepared topic from the earliest offset with a new group; the clock starts at the
+ *       first record and stops at the N-th. Both: max.poll.records=500.</li>
+ * </ul>
+ *
+ * <p>System properties: {@code records} (200000), {@code payload} (1024), {@code rounds} (3),
+ * {@code linger.ms} (5), {@code batch.size} (65536), {@code partitions} (6), {@code maxInFlight}
+ * (Courier subscription, 2048), {@code bench.bootstrap} (use this broker instead of starting one),
+ * {@code bench.dir} (where the result table is written).
+ */
+public final class ClientThroughput {
+
+    private static final int RECORDS = Integer.getInteger("records", 200_000);
+    private static final int PAYLOAD = Integer.getInteger("payload", 1024);
+    private static final int ROUNDS = Integer.getInteger("rounds", 3);
+    private static final String LINGER = System.getProperty("linger.ms", "5");
+    private static final String BATCH = System.getProperty("batch.size", "65536");
+    private static final int PARTITIONS = Integer.getInteger("partitions", 6);
+    private static final int MAX_IN_FLIGHT = Integer.getInteger("maxInFlight", 2048);
+    private static final int KEYS = 1000;
+
+    private ClientThroughput() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String bootstrap = System.getProperty("bench.bootstrap", "");
+        EmbeddedKafka kafka = null;
+        if (bootstrap.isEmpty()) {
+            kafka = Brokers.start();
+            bootstrap = kafka.bootstrapServers();
+        }
+        byte[] payload = new byte[PAYLOAD];
+        String[] keys = new String[KEYS];
+        for (int i = 0; i < KEYS; i++) {
+            keys[i] = "key-" + i;
+        }
+        StringBuilder report = new StringBuilder();
+        report.append(String.format(Locale.ROOT, "Courier vs plain Kafka clients: %,d records of %d B, %d partitions, linger.ms=%s, batch.size=%s, "
+                        + "JDK %s, %d cores; median of %d rounds after a warm-up%n%n", RECORDS, PAYLOAD, PARTITIONS, LINGER, BATCH,
+                Runtime.version(), Runtime.getRuntime().availableProcessors(), ROUNDS));
+        report.append("| benchmark | plain Kafka client | Courier | Courier / plain |\n| --- | --- | --- | --- |\n");
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
+             KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(bootstrap));
+             Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url("kafka://" + bootstrap)
+                     .set("courier.kafka.producer.acks", "all")
+                     .set("courier.kafka.producer.enable.idempotence", "true")
+                     .set("courier.kafka.producer.linger.ms", LINGER)
+                     .set("courier.kafka.producer.batch.size", BATCH)
+                     .set("courier.kafka.producer.compression.type", "none")
+                     .set("courier.kafka.consumer.max.poll.records", "500")
+                     .set("courier.kafka.provisioning", "false")
+                     .build())) {
+            String produceTopic = "bench.produce";
+            String consumeTopic = "bench.consume." + RECORDS;
+            createTopics(admin, produceTopic, consumeTopic);
+            Publisher publisher = courier.publisher();
+
+            // ---- publish
+            double[] raw = new double[ROUNDS];
+            double[] cou = new double[ROUNDS];
+            rawPublish(producer, produceTopic, keys, payload, RECORDS / 4);
+            courierPublish(publisher, produceTopic, keys, payload, RECORDS / 4);
+            for (int r = 0; r < ROUNDS; r++) {
+                raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
+                cou[r] = courierPublish(publisher, produceTopic, keys, payload, RECORDS);
+                progress("publish", r, raw[r], cou[r]);
+            }
+            row(report, "publish 1 KiB keyed, acks=all, idempotent", raw, cou);
+
+            // ---- consume
+            if (admin.listOffsets(Map.of(new org.apache.kafka.common.TopicPartition(consumeTopic, 0),
+                    org.apache.kafka.clients.admin.OffsetSpec.latest())).all().get().values().iterator().next().offset() == 0) {
+                rawPublish(producer, consumeTopic, keys, payload, RECORDS);
+            }
+            for (int concurrency : new int[] {1, 8}) {
+                raw = new double[ROUNDS];
+                cou = new double[ROUNDS];
+                rawConsume(bootstrap, consumeTopic);
+                courierConsume(courier, consumeTopic, concurrency);
+                for (int r = 0; r < ROUNDS; r++) {
+                    raw[r] = rawConsume(bootstrap, consumeTopic);
+                    cou[r] = courierConsume(courier, consumeTopic, concurrency);
+                    progress("consume c=" + concurrency, r, raw[r], cou[r]);
+                }
+                row(report, "consume no-op, Courier concurrency " + concurrency + " (BY_KEY, maxInFlight " + MAX_IN_FLIGHT + ")", raw, cou);
+            }
+        } finally {
+            if (kafka != null) {
+                kafka.close();
+            }
+        }
+        System.out.println();
+        System.out.println(report);
+        Path dir = Path.of(System.getProperty("bench.dir", "target/bench-kafka"));
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("client-results.md"), report.toString(), StandardCharsets.UTF_8);
+    }
+
+    private static void progress(String what, int round, double raw, double courier) {
+        System.err.printf(Locale.ROOT, "  %s round %d: plain %,.0f rec/s, Courier %,.0f rec/s (%.2f)%n", what, round + 1, raw, courier, courier / raw);
+    }
+
+    private static void row(StringBuilder report, String name, double[] raw, double[] courier) {
+        double r = Stats.median(raw);
+        double c = Stats.median(courier);
+        report.append(String.format(Locale.ROOT, "| %s | %,.0f rec/s | %,.0f rec/s | %.2f |%n", name, r, c, c / r));
+    }
+
+    static Map<String, Object> producerProps(String bootstrap) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, LINGER);
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, BATCH);
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        return p;
+    }
+
+    private static void createTopics(Admin admin, String... topics) throws Exception {
+        var existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+        List<NewTopic> create = new ArrayList<>();
+        for (String t : topics) {
+            if (!existing.contains(t)) {
+                create.add(new NewTopic(t, PARTITIONS, (short) 1));
+            }
+        }
+        if (!create.isEmpty()) {
+            admin.createTopics(create).all().get(60, TimeUnit.SECONDS);
+        }
+    }
+
+    /** @return records per second */
+    static double rawPublish(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n)
+            throws InterruptedException {
+        CountDownLatch acked = new CountDownLatch(n);
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            producer.send(new ProducerRecord<>(topic, keys[i % keys.length], payload), (md, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                acked.countDown();
+            });
+        }
+        acked.await();
+        long nanos = System.nanoTime() - start;
+        if (failure.get() != null) {
+            throw new IllegalStateException("a plain publish failed", failure.get());
+        }
+        return n / (nanos / 1e9);
+    }
+
+    static double courierPublish(Publisher publisher, String topic, String[] keys, byte[] payload, int n) throws InterruptedException {
+        CountDownLatch acked = new CountDownLatch(n);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            publisher.publish(topic, keys[i % keys.length], payload).whenComplete((receipt, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                acked.countDown();
+            });
+        }
+        acked.await();
+        long nanos = System.nanoTime() - start;
+        if (failure.get() != null) {
+            throw new IllegalStateException("a Courier publish failed", failure.get());
+        }
+        return n / (nanos / 1e9);
+    }
+
+    static double rawConsume(String bootstrap, String topic) {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "plain-" + UUID.randomUUID());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
+            consumer.subscribe(List.of(topic));
+            int seen = 0;
+            long start = 0;
+            long lastCommit = System.nanoTime();
+            long sink = 0;
+            while (seen < RECORDS) {
+                ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
+                if (!records.isEmpty() && start == 0) {
+                    start = System.nanoTime();
+                }
+                for (ConsumerRecord<String, byte[]> r : records) {
+                    sink += r.offset(); // the no-op handler
+                    seen++;
+                }
+                if (System.nanoTime() - lastCommit > 500_000_000L) {
+                    consumer.commitAsync();
+                    lastCommit = System.nanoTime();
+                }
+            }
+            long nanos = System.nanoTime() - start;
+            consumer.commitSync();
+            if (sink == -1) {
+                System.err.println(sink);
+            }
+            return seen / (nanos / 1e9);
+        }
+    }
+
+    static double courierConsume(Courier courier, String topic, int concurrency) throws InterruptedException {
+        AtomicInteger seen = new AtomicInteger();
+        long[] start = new long[1];
+        CountDownLatch done = new CountDownLatch(1);
+        long[] end = new long[1];
+        Subscription sub = courier.subscribe(Subscribe.to(topic).group("courier-" + UUID.randomUUID())
+                .concurrency(concurrency).maxInFlight(MAX_IN_FLIGHT), d -> {
+            int n = seen.incrementAndGet();
+            if (n == 1) {
+                start[0] = System.nanoTime();
+            }
+            if (n == RECORDS) {
+                end[0] = System.nanoTime();
+                done.countDown();
+            }
+        });
+        try {
+            if (!done.await(5, TimeUnit.MINUTES)) {
+                throw new IllegalStateException("only " + seen.get() + " of " + RECORDS + " records handled");
+            }
+        } finally {
+            sub.close();
+        }
+        return RECORDS / ((end[0] - start[0]) / 1e9);
+    }
+}
