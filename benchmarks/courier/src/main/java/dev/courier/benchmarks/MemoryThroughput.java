@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.LongAdder;
  * the clock stops when the last one was handled. Prints messages per second for several
  * concurrency and ordering settings, each after a warm-up run.
  *
- * <p>Run: {@code ./mvnw -q -pl benchmarks -am compile exec:java -Dcourier.sample=dev.courier.benchmarks.MemoryThroughput}
+ * <p>Run: {@code ./mvnw -q -pl benchmarks/courier -am compile exec:java -Dcourier.sample=dev.courier.benchmarks.MemoryThroughput}
  * (optional {@code -Dmessages=1000000 -Dpayload=100 -Drounds=3}).
  */
 public final class MemoryThroughput {
