@@ -1,5 +1,7 @@
 package dev.courier;
 
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 
 /**
@@ -14,6 +16,9 @@ public final class Destinations {
     public static final int MAX_LENGTH = 200;
 
     private static final Pattern VALID = Pattern.compile("[A-Za-z0-9_\\-]+(\\.[A-Za-z0-9_\\-]+)*");
+    /** Names already found valid: every message is checked, and applications use few topics. */
+    private static final int KNOWN_LIMIT = 10_000;
+    private static final Set<String> KNOWN_VALID = ConcurrentHashMap.newKeySet();
 
     private Destinations() {
     }
@@ -34,6 +39,9 @@ public final class Destinations {
     }
 
     private static String check(String what, String name) {
+        if (name != null && KNOWN_VALID.contains(name)) {
+            return name;
+        }
         if (name == null || name.isEmpty()) {
             throw new ConfigurationException(what + " name must not be empty");
         }
@@ -44,6 +52,9 @@ public final class Destinations {
         if (!VALID.matcher(name).matches()) {
             throw new ConfigurationException(what + " name '" + name + "' is invalid: use letters, digits, '_', '-' "
                     + "and single dots between segments (e.g. 'orders.created'); no spaces, wildcards or leading/trailing dots");
+        }
+        if (KNOWN_VALID.size() < KNOWN_LIMIT) {
+            KNOWN_VALID.add(name);
         }
         return name;
     }

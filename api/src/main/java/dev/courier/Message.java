@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.Arrays;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The envelope every binding carries: id, topic, optional key, headers, payload bytes, content
@@ -27,12 +28,24 @@ public final class Message {
 
     private Message(Builder b) {
         this.topic = Destinations.checkTopic(b.topic);
-        this.id = b.id != null ? b.id : UUID.randomUUID().toString();
+        this.id = b.id != null ? b.id : newId();
         this.key = b.key;
         this.headers = b.headers;
         this.payload = b.payload;
         this.contentType = b.contentType;
         this.timestamp = b.timestamp != null ? b.timestamp : Instant.now();
+    }
+
+    /**
+     * A random (version 4) UUID string. Drawn from {@link ThreadLocalRandom} rather than
+     * {@link UUID#randomUUID()}'s SecureRandom: ids must be unique, not unpredictable, and this
+     * runs once per published message.
+     */
+    public static String newId() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        long msb = (r.nextLong() & ~0xF000L) | 0x4000L;
+        long lsb = (r.nextLong() & ~(0xC000L << 48)) | (0x8000L << 48);
+        return new UUID(msb, lsb).toString();
     }
 
     /** A builder for a message to {@code topic}. */

@@ -16,6 +16,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -39,6 +40,8 @@ public final class DefaultPublisher implements Publisher {
     private final Object flushLock = new Object();
     private volatile boolean closed;
     private final Runnable onClose;
+    private final ConcurrentLinkedQueue<Deadline> timeouts = new ConcurrentLinkedQueue<>();
+    private volatile ScheduledFuture<?> sweeper;
 
     DefaultPublisher(Binding binding, Codecs codecs, CourierListener listener, ScheduledExecutorService scheduler,
                      Duration publishTimeout, Duration closeTimeout, Runnable onClose) {
@@ -108,21 +111,45 @@ public final class DefaultPublisher implements Publisher {
         }
     }
 
+    /**
+     * Arms the publish timeout. One sweeper per publisher, rather than a timer per message, fails
+     * what the broker has not confirmed in time: publishes are queued in the order they were made,
+     * which with one timeout is also deadline order, so a sweep looks only at the head.
+     */
     private CompletableFuture<PublishReceipt> withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
-        CompletableFuture<PublishReceipt> out = new CompletableFuture<>();
-        ScheduledFuture<?> timer = scheduler.schedule(() -> out.completeExceptionally(new PublishException(message.topic(),
-                "the broker did not confirm message " + message.id() + " within " + publishTimeout.toMillis()
-                        + " ms (courier.publish.timeout); it may or may not have been stored", null)),
-                publishTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        f.whenComplete((r, e) -> {
-            timer.cancel(false);
-            if (e == null) {
-                out.complete(r);
+        timeouts.add(new Deadline(f, message, System.nanoTime() + publishTimeout.toNanos()));
+        if (sweeper == null) {
+            startSweeper();
+        }
+        return f;
+    }
+
+    private record Deadline(CompletableFuture<PublishReceipt> future, Message message, long nanos) {
+    }
+
+    private synchronized void startSweeper() {
+        if (sweeper != null) {
+            return;
+        }
+        long period = Math.max(10, Math.min(1000, publishTimeout.toMillis() / 10));
+        sweeper = scheduler.scheduleWithFixedDelay(this::sweep, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private void sweep() {
+        long now = System.nanoTime();
+        Deadline d;
+        while ((d = timeouts.peek()) != null) {
+            if (d.future.isDone()) {
+                timeouts.poll();
+            } else if (d.nanos - now <= 0) {
+                timeouts.poll();
+                d.future.completeExceptionally(new PublishException(d.message.topic(), "the broker did not confirm message "
+                        + d.message.id() + " within " + publishTimeout.toMillis()
+                        + " ms (courier.publish.timeout); it may or may not have been stored", null));
             } else {
-                out.completeExceptionally(SubscriptionPipeline.unwrap(e));
+                break;
             }
-        });
-        return out;
+        }
     }
 
     @Override
@@ -177,6 +204,10 @@ public final class DefaultPublisher implements Publisher {
                     break;
                 }
             }
+        }
+        ScheduledFuture<?> s = sweeper;
+        if (s != null) {
+            s.cancel(false);
         }
         onClose.run();
     }

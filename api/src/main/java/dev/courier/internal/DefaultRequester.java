@@ -9,7 +9,6 @@ import dev.courier.spi.Binding;
 
 import java.time.Duration;
 import java.util.Objects;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.function.Supplier;
@@ -48,7 +47,7 @@ final class DefaultRequester implements Requester {
             return CompletableFuture.failedFuture(new dev.courier.ClosedException("courier"));
         }
         Message withCorrelation = request.header(HeaderNames.CORRELATION_ID) != null ? request
-                : request.toBuilder().header(HeaderNames.CORRELATION_ID, UUID.randomUUID().toString()).build();
+                : request.toBuilder().header(HeaderNames.CORRELATION_ID, Message.newId()).build();
         CompletionStage<Message> reply;
         try {
             reply = binding.request(withCorrelation, timeout);

@@ -24,7 +24,10 @@ final class KafkaMessages {
     static ProducerRecord<String, byte[]> toRecord(Message m, Integer partition) {
         RecordHeaders headers = new RecordHeaders();
         headers.add(new RecordHeader(HeaderNames.MESSAGE_ID, m.id().getBytes(StandardCharsets.UTF_8)));
-        headers.add(new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8)));
+        if (!ContentTypes.OCTET_STREAM.equals(m.contentType())) {
+            // absent means raw bytes, which saves the header on the most common binary payloads
+            headers.add(new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8)));
+        }
         for (Map.Entry<String, String> h : m.headers().asMap().entrySet()) {
             headers.add(new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8)));
         }

@@ -1,0 +1,115 @@
+package dev.courier.internal;
+
+import dev.courier.Capabilities;
+import dev.courier.ClosedException;
+import dev.courier.Codecs;
+import dev.courier.CourierListener;
+import dev.courier.Message;
+import dev.courier.PublishException;
+import dev.courier.PublishReceipt;
+import dev.courier.Subscribe;
+import dev.courier.spi.Binding;
+import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.DeliveryProcessor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class DefaultPublisherTest {
+
+    /** A binding whose confirms the test completes by hand. */
+    static final class ManualBinding implements Binding {
+        final List<CompletableFuture<PublishReceipt>> confirms = new ArrayList<>();
+
+        @Override
+        public Capabilities capabilities() {
+            return Capabilities.of("manual", 1024);
+        }
+
+        @Override
+        public synchronized CompletionStage<PublishReceipt> publish(Message message) {
+            CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
+            confirms.add(f);
+            return f;
+        }
+
+        @Override
+        public BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public CompletionStage<Message> request(Message request, Duration timeout) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public CompletionStage<PublishReceipt> reply(Message request, Message reply) {
+            throw new UnsupportedOperationException();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private final ScheduledExecutorService scheduler = HandlerExecutors.scheduler();
+    private final ManualBinding binding = new ManualBinding();
+
+    @AfterEach
+    void stop() {
+        scheduler.shutdownNow();
+    }
+
+    private DefaultPublisher publisher(Duration publishTimeout, Duration closeTimeout) {
+        return new DefaultPublisher(binding, Codecs.defaults(), CourierListener.NONE, scheduler, publishTimeout, closeTimeout, () -> { });
+    }
+
+    @Test
+    @DisplayName("a publish the broker never confirms fails with PublishException after the publish timeout")
+    void unconfirmedPublishTimesOut() {
+        DefaultPublisher p = publisher(Duration.ofMillis(100), Duration.ofSeconds(1));
+        CompletableFuture<PublishReceipt> f = p.publish("orders", "x").toCompletableFuture();
+        assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(PublishException.class)
+                .hasMessageContaining("courier.publish.timeout");
+        assertThat(p.outstanding()).isZero();
+    }
+
+    @Test
+    @DisplayName("a confirmed publish completes with the broker's receipt and is not failed later by the timeout")
+    void confirmedPublishCompletes() throws Exception {
+        DefaultPublisher p = publisher(Duration.ofMillis(100), Duration.ofSeconds(1));
+        CompletableFuture<PublishReceipt> f = p.publish("orders", "x").toCompletableFuture();
+        PublishReceipt receipt = new PublishReceipt("id", "orders", dev.courier.DeliveryMetadata.none(), false);
+        binding.confirms.get(0).complete(receipt);
+        Thread.sleep(300);
+        assertThat(f.get()).isSameAs(receipt);
+    }
+
+    @Test
+    @DisplayName("close waits for outstanding confirms, then refuses new publishes")
+    void closeFlushes() throws Exception {
+        DefaultPublisher p = publisher(Duration.ofSeconds(30), Duration.ofSeconds(10));
+        CompletableFuture<PublishReceipt> f = p.publish("orders", "x").toCompletableFuture();
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(p::close);
+        Thread.sleep(100);
+        assertThat(closing).isNotDone();
+        binding.confirms.get(0).complete(PublishReceipt.of(Message.builder("orders").build()));
+        closing.get(5, TimeUnit.SECONDS);
+        assertThat(f).isCompleted();
+        assertThatThrownBy(() -> p.publish("orders", "y").toCompletableFuture().join())
+                .isInstanceOf(CompletionException.class).hasCauseInstanceOf(ClosedException.class);
+    }
+}
