@@ -393,18 +393,21 @@ final class KafkaSubscription implements BindingSubscription {
     private static final class KafkaDelivery implements InboundDelivery {
         private final KafkaRecord record;
         private final CompletableFuture<Void> settled;
-        private final Message message;
+        private Message message;
         private final int attempt;
 
         KafkaDelivery(KafkaRecord record, CompletableFuture<Void> settled) {
             this.record = record;
             this.settled = settled;
-            this.message = KafkaMessages.toMessage(record.record);
             this.attempt = record.attempt;
         }
 
+        /** Built on first use: a handler that only acks never pays for the mapping. */
         @Override
-        public Message message() {
+        public synchronized Message message() {
+            if (message == null) {
+                message = KafkaMessages.toMessage(record.record);
+            }
             return message;
         }
 
