@@ -23,6 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class HandlerExecutors {
 
+    /** Platform pools up to this size start all their threads when created. */
+    static final int PRESTART_LIMIT = 256;
+
     private HandlerExecutors() {
     }
 
@@ -58,6 +61,18 @@ public final class HandlerExecutors {
      * because an unclosed coordinator must not keep the JVM alive: records it had not finished were
      * not committed, so they are redelivered.
      *
+     * <p>The pool has {@code threads} core threads and an unbounded queue, so a task never waits
+     * for a thread to be created when one is idle, and never more than {@code threads} run. A
+     * {@link ThreadPoolExecutor} creates a new core thread for every task it is given while it has
+     * fewer than its core size, on the calling thread (the coordinator's poll thread), at about a
+     * millisecond each on small machines. So that the first records do not pay for that, up to
+     * {@value #PRESTART_LIMIT} threads are started here, when the pool is created; larger pools
+     * start their threads as they are first needed (the coordinator needs one per busy worker loop,
+     * not one per record), since starting thousands of threads up front would cost seconds and
+     * memory that a lightly loaded consumer never uses. For concurrency in the thousands prefer a
+     * JVM with virtual threads (see {@link #create}). Idle threads, prestarted or not, end after 30
+     * seconds.
+     *
      * @param threads          pool size, between 1 and 32,767
      * @param threadNamePrefix prefix for thread names, not blank
      * @throws IllegalArgumentException if an argument is out of range
@@ -73,6 +88,9 @@ public final class HandlerExecutors {
         ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), factory);
         pool.allowCoreThreadTimeOut(true);
+        if (threads <= PRESTART_LIMIT) {
+            pool.prestartAllCoreThreads();
+        }
         return pool;
     }
 

@@ -39,11 +39,20 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <h2>Ordering and dispatch</h2>
  * The {@link OrderingMode} decides which submitted records may run: the next of each partition,
- * the next of each key, or any. A runnable record takes one of {@code maxConcurrency} permits and
- * runs on the {@link Executor}; records waiting behind their key or partition take no permit. The
- * {@link RecordProcessor}'s stage completing normally finishes the record and lets the next one of
- * its key or partition run. A slow or stuck record holds up only its own key (or partition); the
- * rest keeps flowing until the in-flight bound is reached.
+ * the next of each key, or any. A runnable record takes one of {@code maxConcurrency} permits when
+ * it starts and runs on the {@link Executor}; records waiting behind their key or partition take no
+ * permit. The {@link RecordProcessor}'s stage completing normally finishes the record and lets the
+ * next one of its key or partition run. A slow or stuck record holds up only its own key (or
+ * partition); the rest keeps flowing until the in-flight bound is reached.
+ *
+ * <p>Records run in worker loops: an executor task is started only when a record is runnable and a
+ * permit is free, and it keeps running the next runnable record (of any partition, in turn) after
+ * its own, so a busy coordinator hands no record from one thread to another. A handler that
+ * finished synchronously passes its permit to the loop's next record; an asynchronous one (stage
+ * not complete when {@code process} returns) frees its loop at once and keeps its permit until the
+ * stage completes. A loop ends when nothing is runnable, and after 64 records it resubmits itself
+ * so it cannot monopolise a small pool. So at most {@code maxConcurrency} executor tasks exist at
+ * once, and consecutive records of a key often run on the same thread.
  *
  * <h2>Failures</h2>
  * A failed record (stage completed exceptionally, or the processor threw) is not finished. The
@@ -539,8 +548,12 @@ public final class OffsetCommitCoordinator<R> {
          * Where handlers run. By default the coordinator creates one with {@link
          * HandlerExecutors#create} and shuts it down on close (on a JVM without virtual threads its
          * platform pool has maxConcurrency threads, at most 32,767). A supplied executor is never
-         * shut down by the coordinator. It may run tasks inline (for example {@code Runnable::run});
-         * handlers then run on the thread that submitted or completed the record that freed them.
+         * shut down by the coordinator. Each task is a worker loop that may run many records
+         * before it returns (see "Ordering and dispatch"); an executor with fewer threads than
+         * maxConcurrency works but limits concurrency to its thread count for synchronous handlers.
+         * It may run tasks inline (for example {@code Runnable::run}); handlers then run on the
+         * thread that submitted or completed the record that freed them, and that thread keeps
+         * running records until none is runnable.
          */
         public Builder<R> executor(Executor executor) {
             this.executor = Objects.requireNonNull(executor, "executor");

@@ -26,6 +26,18 @@ final class ManualExecutor implements Executor {
         }
     }
 
+    /** Runs the tasks queued now, but not the ones they queue. */
+    void runQueued() {
+        Runnable[] queued;
+        synchronized (this) {
+            queued = tasks.toArray(new Runnable[0]);
+            tasks.clear();
+        }
+        for (Runnable task : queued) {
+            task.run();
+        }
+    }
+
     private synchronized Runnable poll() {
         return tasks.poll();
     }

@@ -1,0 +1,227 @@
+package dev.courier.reliability.offset;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("Worker loops")
+class WorkerLoopTest {
+
+    private static final PartitionId P0 = PartitionId.of("loops", 0);
+    private static final RecordingFailures NO_FAILURES = new RecordingFailures();
+
+    /** Counts the tasks it passes on. */
+    private static final class CountingExecutor implements Executor {
+        final AtomicInteger executes = new AtomicInteger();
+        private final Executor delegate;
+
+        CountingExecutor(Executor delegate) {
+            this.delegate = delegate;
+        }
+
+        @Override
+        public void execute(Runnable task) {
+            executes.incrementAndGet();
+            delegate.execute(task);
+        }
+    }
+
+    @Test
+    @DisplayName("a chain of synchronous records of one key runs in a few loops, not one task per record")
+    void synchronousChainNeedsNoHandOffPerRecord() throws Exception {
+        ExecutorService pool = HandlerExecutors.platformThreads(4, "chain-test-");
+        try {
+            int records = 10_000;
+            var executor = new CountingExecutor(pool);
+            var gate = new CountDownLatch(1);
+            var finished = new CountDownLatch(records);
+            Set<String> threads = ConcurrentHashMap.newKeySet();
+            var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+                if (r.offset() == 0) {
+                    gate.await();
+                }
+                threads.add(Thread.currentThread().getName());
+                finished.countDown();
+                return CompletableFuture.completedFuture(null);
+            }, NO_FAILURES).ordering(OrderingMode.KEY).maxConcurrency(4).maxInFlight(records).executor(executor).build();
+            for (long offset = 0; offset < records; offset++) {
+                c.submit(P0, offset, "only-key", new TestRecord(P0, offset, "only-key"));
+            }
+            gate.countDown();
+            assertThat(finished.await(30, TimeUnit.SECONDS)).isTrue();
+            // One loop for the first record, then one resubmission per batch of records.
+            assertThat(executor.executes.get()).as("executor tasks for %d records", records)
+                    .isLessThan(records / 10)
+                    .isGreaterThanOrEqualTo(records / Dispatcher.BATCH);
+            assertThat(threads).hasSizeLessThanOrEqualTo(4);
+            assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, (long) records));
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    @DisplayName("a loop yields its thread after a batch by resubmitting itself")
+    void loopYieldsAfterBatch() {
+        var executor = new ManualExecutor();
+        var processed = new AtomicInteger();
+        var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            processed.incrementAndGet();
+            return CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.PARTITION).executor(executor).build();
+        int records = 3 * Dispatcher.BATCH + 10;
+        for (long offset = 0; offset < records; offset++) {
+            c.submit(P0, offset, null, new TestRecord(P0, offset, null));
+        }
+        assertThat(executor.pending()).as("one loop for the whole partition").isEqualTo(1);
+        assertThat(processed).hasValue(0);
+
+        for (int batch = 1; batch <= 3; batch++) {
+            runOne(executor);
+            assertThat(processed).hasValue(batch * Dispatcher.BATCH);
+            assertThat(executor.pending()).as("the loop resubmitted itself").isEqualTo(1);
+            assertThat(c.runningHandlers()).as("the resubmitted loop holds its next record's permit").isEqualTo(1);
+        }
+        runOne(executor);
+        assertThat(processed).hasValue(records);
+        assertThat(executor.pending()).isZero();
+        assertThat(c.runningHandlers()).isZero();
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(P0, (long) records));
+    }
+
+    @Test
+    @DisplayName("an asynchronous stage completed on a foreign thread starts a loop for the waiting work")
+    void foreignCompletionRestartsWork() throws Exception {
+        var executor = new ManualExecutor();
+        var processor = new ScriptedProcessor();
+        var c = OffsetCommitCoordinator.builder(processor, NO_FAILURES)
+                .ordering(OrderingMode.UNORDERED).maxConcurrency(2).executor(executor).build();
+        for (long offset = 0; offset < 5; offset++) {
+            c.submit(P0, offset, null, new TestRecord(P0, offset, null));
+        }
+        executor.runAll();
+        assertThat(processor.runningOffsets(P0)).containsExactly(0L, 1L);
+        assertThat(c.runningHandlers()).isEqualTo(2);
+        assertThat(executor.pending()).as("asynchronous handlers freed their loops").isZero();
+
+        Thread foreign = new Thread(() -> processor.succeed(P0, 0), "foreign-completer");
+        foreign.start();
+        foreign.join(TimeUnit.SECONDS.toMillis(30));
+        assertThat(executor.pending()).as("the completion started a loop for the next record").isEqualTo(1);
+        executor.runAll();
+        assertThat(processor.runningOffsets(P0)).containsExactly(1L, 2L);
+
+        for (long offset = 1; offset < 5; offset++) {
+            long done = offset;
+            Thread t = new Thread(() -> processor.succeed(P0, done));
+            t.start();
+            t.join(TimeUnit.SECONDS.toMillis(30));
+            executor.runAll();
+        }
+        assertThat(processor.runningCount()).isZero();
+        assertThat(c.runningHandlers()).isZero();
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(P0, 5L));
+    }
+
+    @Test
+    @DisplayName("mixed synchronous and asynchronous handlers never exceed maxConcurrency")
+    void concurrencyStaysBounded() throws Exception {
+        ExecutorService pool = HandlerExecutors.platformThreads(8, "bound-test-");
+        ExecutorService completer = HandlerExecutors.platformThreads(2, "completer-");
+        try {
+            int limit = 3;
+            int records = 5_000;
+            var active = new AtomicInteger();
+            var maxActive = new AtomicInteger();
+            var finished = new CountDownLatch(records);
+            var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+                int now = active.incrementAndGet();
+                maxActive.accumulateAndGet(now, Math::max);
+                if (r.offset() % 3 == 0) {
+                    // Asynchronous: the permit stays taken until another thread completes the stage.
+                    var stage = new CompletableFuture<Void>();
+                    completer.execute(() -> {
+                        active.decrementAndGet();
+                        finished.countDown();
+                        stage.complete(null);
+                    });
+                    return stage;
+                }
+                Thread.onSpinWait();
+                active.decrementAndGet();
+                finished.countDown();
+                return CompletableFuture.completedFuture(null);
+            }, NO_FAILURES).ordering(OrderingMode.KEY).maxConcurrency(limit).maxInFlight(records).executor(pool).build();
+            List<Integer> observed = new ArrayList<>();
+            for (long offset = 0; offset < records; offset++) {
+                String key = Long.toString(offset % 16);
+                c.submit(PartitionId.of("loops", (int) (offset % 4)), offset / 4, key,
+                        new TestRecord(P0, offset, key));
+                if (offset % 100 == 0) {
+                    observed.add(c.runningHandlers());
+                }
+            }
+            assertThat(finished.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(maxActive.get()).isBetween(1, limit);
+            assertThat(observed).allSatisfy(running -> assertThat(running).isBetween(0, limit));
+            c.close(Duration.ofSeconds(30));
+            assertThat(c.runningHandlers()).isZero();
+            assertThat(pool).isInstanceOfSatisfying(ThreadPoolExecutor.class,
+                    p -> assertThat(p.getLargestPoolSize()).isLessThanOrEqualTo(8));
+        } finally {
+            pool.shutdownNow();
+            completer.shutdownNow();
+        }
+    }
+
+    @Test
+    @DisplayName("an inline executor runs a long synchronous chain without growing the stack")
+    void inlineExecutorChain() {
+        var processed = new AtomicInteger();
+        var gate = new CompletableFuture<Void>();
+        var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            processed.incrementAndGet();
+            return r.offset() == 0 ? gate : CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.PARTITION).maxInFlight(200_000).executor(Runnable::run).build();
+        int records = 100_000;
+        for (long offset = 0; offset < records; offset++) {
+            c.submit(P0, offset, null, new TestRecord(P0, offset, null));
+        }
+        assertThat(processed).hasValue(1);
+        gate.complete(null);
+        assertThat(processed).hasValue(records);
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(P0, (long) records));
+    }
+
+    @Test
+    @DisplayName("a small platform pool starts its threads when created")
+    void platformPoolPrestarts() {
+        var pool = (ThreadPoolExecutor) HandlerExecutors.platformThreads(3, "prestart-test-");
+        try {
+            assertThat(pool.getPoolSize()).isEqualTo(3);
+            assertThat(pool.getCorePoolSize()).isEqualTo(3);
+            assertThat(pool.allowsCoreThreadTimeOut()).isTrue();
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static void runOne(ManualExecutor executor) {
+        assertThat(executor.pending()).isEqualTo(1);
+        executor.runQueued();
+    }
+}
