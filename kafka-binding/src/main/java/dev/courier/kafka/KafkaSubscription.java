@@ -1,11 +1,13 @@
 package dev.courier.kafka;
 
 import dev.courier.BrokerUnavailableException;
+import dev.courier.CourierConfig;
 import dev.courier.DeliveryMetadata;
 import dev.courier.Message;
 import dev.courier.Ordering;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
+import dev.courier.reliability.offset.HandlerExecutors;
 import dev.courier.reliability.offset.InFlightRecord;
 import dev.courier.reliability.offset.OffsetCommitCoordinator;
 import dev.courier.reliability.offset.OrderingMode;
@@ -38,6 +40,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -73,6 +76,7 @@ final class KafkaSubscription implements BindingSubscription {
     private volatile Duration drainTimeout = Duration.ZERO;
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
+    private final ExecutorService ownedExecutor;
     private final boolean broadcast;
 
     /** A polled record and how often it was delivered in this consumer. */
@@ -114,13 +118,22 @@ final class KafkaSubscription implements BindingSubscription {
         this.consumer = new KafkaConsumer<>(props);
         OrderingMode mode = spec.bindingOption(KafkaSubscribeOptions.class).map(KafkaSubscribeOptions::ordering)
                 .orElse(spec.ordering() == Ordering.BY_KEY ? OrderingMode.KEY : OrderingMode.UNORDERED);
-        this.coordinator = OffsetCommitCoordinator.<KafkaRecord>builder(this::process, this::onFailure)
+        OffsetCommitCoordinator.Builder<KafkaRecord> builder = OffsetCommitCoordinator.<KafkaRecord>builder(this::process, this::onFailure)
                 .ordering(mode)
                 .maxConcurrency(spec.concurrency())
                 .maxInFlight(Math.max(spec.maxInFlight(), spec.concurrency()))
                 .commitInterval(settings.commitInterval)
-                .executor(context.handlerExecutor())
-                .build();
+                .threadNamePrefix("courier-kafka-handler-");
+        // The coordinator's own executor: virtual threads on JDK 21+, else a bounded pool with a queue, whose
+        // worker loops run record after record without a hand-off. The Courier's shared cached pool would cost a
+        // thread wake-up per loop start on JDK 17.
+        if ("platform".equals(context.config().get(CourierConfig.HANDLER_THREADS))) {
+            ownedExecutor = HandlerExecutors.platformThreads(spec.concurrency(), "courier-kafka-handler-");
+            builder.executor(ownedExecutor);
+        } else {
+            ownedExecutor = null;
+        }
+        this.coordinator = builder.build();
         this.thread = new Thread(this::run, "courier-kafka-" + spec.topic() + (broadcast ? "" : "-" + spec.group()));
         this.thread.setDaemon(true);
     }
@@ -263,6 +276,9 @@ final class KafkaSubscription implements BindingSubscription {
             commitSync(last);
         } catch (RuntimeException e) {
             log.warn("closing the coordinator of '{}' failed: {}", spec.topic(), e.toString());
+        }
+        if (ownedExecutor != null) {
+            ownedExecutor.shutdown();
         }
         try {
             consumer.close(Duration.ofSeconds(5));
