@@ -2,6 +2,7 @@ package dev.courier.benchmarks.nats;
 
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
+import dev.courier.HeaderNames;
 import dev.courier.Publisher;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
@@ -14,18 +15,24 @@ import io.nats.client.JetStreamManagement;
 import io.nats.client.MessageConsumer;
 import io.nats.client.Nats;
 import io.nats.client.Options;
+import io.nats.client.PublishOptions;
+
 import io.nats.client.api.AckPolicy;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.DeliverPolicy;
+import io.nats.client.api.PublishAck;
 import io.nats.client.api.RetentionPolicy;
 import io.nats.client.api.StorageType;
 import io.nats.client.api.StreamConfiguration;
+import io.nats.client.impl.Headers;
 
 import java.time.Duration;
 import java.util.Locale;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -114,6 +121,14 @@ public final class NatsThroughput {
                     Comparison.progress("core publish", r, plain[r], cou[r]);
                 }
                 table.row("core publish 1 KiB, no subscriber (plain: publish + one final flush)", plain, cou);
+                plain = new double[ROUNDS];
+                cou = new double[ROUNDS];
+                for (int r = 0; r < ROUNDS; r++) {
+                    plain[r] = rawCorePublishWithHeaders(conn, coreTopic, keys, payload, MESSAGES);
+                    cou[r] = awaitAll(publisher, coreTopic, keys, payload, MESSAGES);
+                    Comparison.progress("core publish, plain with Courier's headers", r, plain[r], cou[r]);
+                }
+                table.row("core publish 1 KiB, plain sending Courier's four headers too", plain, cou);
 
                 // ---- JetStream publish
                 plain = new double[ROUNDS];
@@ -130,6 +145,16 @@ public final class NatsThroughput {
                     Comparison.progress("JetStream publish", r, plain[r], cou[r]);
                 }
                 table.row("JetStream publish 1 KiB, file stream (plain: publishAsync, window " + WINDOW + ")", plain, cou);
+                plain = new double[ROUNDS];
+                cou = new double[ROUNDS];
+                for (int r = 0; r < ROUNDS; r++) {
+                    plain[r] = rawJetStreamPublish(js, pubTopic, pubStream, keys, payload, MESSAGES);
+                    jsm.purgeStream(pubStream);
+                    cou[r] = awaitAll(publisher, pubTopic, keys, payload, MESSAGES);
+                    jsm.purgeStream(pubStream);
+                    Comparison.progress("JetStream publish, plain with Courier's headers", r, plain[r], cou[r]);
+                }
+                table.row("JetStream publish 1 KiB, plain sending Courier's headers, Nats-Msg-Id and expected stream too", plain, cou);
 
                 // ---- JetStream consume
                 awaitAll(publisher, conTopic, keys, payload, MESSAGES);
@@ -177,13 +202,54 @@ public final class NatsThroughput {
         return Comparison.rate(n, System.nanoTime() - start);
     }
 
+    /** What Courier puts on the wire besides the payload: id, content type, timestamp and key headers. */
+    private static Headers courierLikeHeaders(String id, String key) {
+        Headers h = new Headers();
+        h.put(HeaderNames.MESSAGE_ID, id);
+        h.put(HeaderNames.CONTENT_TYPE, "application/octet-stream");
+        h.put(HeaderNames.TIMESTAMP, Long.toString(System.currentTimeMillis()));
+        h.put(HeaderNames.KEY, key);
+        return h;
+    }
+
+    private static String newId() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return new UUID(r.nextLong(), r.nextLong()).toString();
+    }
+
+    static double rawCorePublishWithHeaders(Connection conn, String subject, String[] keys, byte[] payload, int n) throws Exception {
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            conn.publish(subject, courierLikeHeaders(newId(), keys[i % keys.length]), payload);
+        }
+        conn.flush(Duration.ofMinutes(1));
+        return Comparison.rate(n, System.nanoTime() - start);
+    }
+
     static double rawJetStreamPublish(JetStream js, String subject, byte[] payload, int n) throws Exception {
+        return rawJetStreamPublish(js, subject, null, null, payload, n);
+    }
+
+    /**
+     * With {@code stream} set, each message also carries Courier's headers, its id as
+     * {@code Nats-Msg-Id} and the expected stream, as the binding sends them.
+     */
+    static double rawJetStreamPublish(JetStream js, String subject, String stream, String[] keys, byte[] payload, int n)
+            throws Exception {
         Semaphore window = new Semaphore(WINDOW);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
             window.acquire();
-            js.publishAsync(subject, payload).whenComplete((ack, e) -> {
+            CompletableFuture<PublishAck> sent;
+            if (stream == null) {
+                sent = js.publishAsync(subject, payload);
+            } else {
+                String id = newId();
+                sent = js.publishAsync(subject, courierLikeHeaders(id, keys[i % keys.length]), payload,
+                        PublishOptions.builder().messageId(id).expectedStream(stream).build());
+            }
+            sent.whenComplete((ack, e) -> {
                 if (e != null) {
                     failure.compareAndSet(null, e);
                 }
