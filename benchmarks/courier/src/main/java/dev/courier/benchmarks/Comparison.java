@@ -1,0 +1,67 @@
+package dev.courier.benchmarks;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A "plain client vs Courier" table: each row holds the rounds of both sides measured in the same
+ * run; the table shows their medians and the ratio Courier / plain. Progress goes to stderr.
+ */
+public final class Comparison {
+
+    private final String title;
+    private final String plainName;
+    private final List<String> rows = new ArrayList<>();
+
+    public Comparison(String title, String plainName) {
+        this.title = title;
+        this.plainName = plainName;
+    }
+
+    public static double median(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+
+    public static void progress(String what, int round, double plain, double courier) {
+        System.err.printf(Locale.ROOT, "  %s round %d: plain %,.0f msg/s, Courier %,.0f msg/s (%.2f)%n",
+                what, round + 1, plain, courier, courier / plain);
+    }
+
+    public void row(String name, double[] plain, double[] courier) {
+        double p = median(plain);
+        double c = median(courier);
+        rows.add(String.format(Locale.ROOT, "| %s | %,.0f msg/s | %,.0f msg/s | %.2f |", name, p, c, c / p));
+    }
+
+    public String render() {
+        StringBuilder sb = new StringBuilder(title).append("\n\n");
+        sb.append("| benchmark | ").append(plainName).append(" | Courier | Courier / plain |\n");
+        sb.append("| --- | --- | --- | --- |\n");
+        rows.forEach(r -> sb.append(r).append('\n'));
+        return sb.toString();
+    }
+
+    /** Prints the table and writes it to {@code <bench.dir>/<file>}. */
+    public void print(String defaultDir, String file) throws IOException {
+        String table = render();
+        System.out.println();
+        System.out.println(table);
+        Path dir = Path.of(System.getProperty("bench.dir", defaultDir));
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(file), table, StandardCharsets.UTF_8);
+    }
+
+    /** Messages per second of {@code n} messages in {@code nanos}. */
+    public static double rate(int n, long nanos) {
+        return n / (nanos / 1e9);
+    }
+}
