@@ -86,14 +86,14 @@ final class KafkaReplies {
                 r.completeExceptionally(e);
                 return;
             }
-            thread = new Thread(() -> run(r), "courier-kafka-replies");
+            thread = new Thread(() -> run(r, n), "courier-kafka-replies");
             thread.setDaemon(true);
             thread.start();
         });
         return r;
     }
 
-    private void run(CompletableFuture<Void> started) {
+    private void run(CompletableFuture<Void> started, int partitions) {
         Map<String, Object> props = new HashMap<>(binding.settings.consumer);
         props.remove(ConsumerConfig.GROUP_ID_CONFIG);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
@@ -101,9 +101,10 @@ final class KafkaReplies {
             synchronized (this) {
                 consumer = c;
             }
-            // every partition, in case someone created the reply topic with more than one
-            List<TopicPartition> all = c.partitionsFor(replyTopic).stream()
-                    .map(p -> new TopicPartition(replyTopic, p.partition())).toList();
+            // every partition, in case someone created the reply topic with more than one; the count comes from the
+            // admin client because a consumer's metadata may not list a topic created a moment ago
+            List<TopicPartition> all = java.util.stream.IntStream.range(0, partitions)
+                    .mapToObj(p -> new TopicPartition(replyTopic, p)).toList();
             c.assign(all);
             c.seekToEnd(all);
             all.forEach(c::position);

@@ -59,6 +59,7 @@ final class KafkaSubscription implements BindingSubscription {
 
     private static final Logger log = LoggerFactory.getLogger(KafkaSubscription.class);
     private static final Duration POLL = Duration.ofMillis(100);
+    private static final Duration PAUSED_POLL = Duration.ofMillis(2);
 
     private final Subscribe spec;
     private final DeliveryProcessor processor;
@@ -196,11 +197,18 @@ final class KafkaSubscription implements BindingSubscription {
             consumer.subscribe(List.of(spec.topic()), new Rebalance());
             while (running) {
                 applyPauses();
-                ConsumerRecords<String, byte[]> records = consumer.poll(POLL);
+                // while back-pressure holds partitions paused, poll briefly so they resume as soon as handlers catch up
+                boolean backPressure = !userPaused && !coordinator.pausedPartitions().isEmpty();
+                ConsumerRecords<String, byte[]> records = consumer.poll(backPressure ? PAUSED_POLL : POLL);
+                PartitionId last = null;
                 for (ConsumerRecord<String, byte[]> r : records) {
                     // keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own
                     Object lane = r.key() != null ? r.key() : (Object) r.offset();
-                    coordinator.submit(PartitionId.of(r.topic(), r.partition()), r.offset(), lane, new KafkaRecord(r));
+                    // records come grouped by partition: reuse the id while the partition stays the same
+                    if (last == null || last.partition() != r.partition() || !last.topic().equals(r.topic())) {
+                        last = PartitionId.of(r.topic(), r.partition());
+                    }
+                    coordinator.submit(last, r.offset(), lane, new KafkaRecord(r));
                 }
                 commitAsync(coordinator.pollCommits(System.nanoTime()));
             }

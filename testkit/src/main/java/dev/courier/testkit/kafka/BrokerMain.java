@@ -150,6 +150,11 @@ final class BrokerMain {
         p.put("share.coordinator.state.topic.min.isr", "1");
         p.put("share.coordinator.state.topic.num.partitions", "5");
         p.put("group.initial.rebalance.delay.ms", "0");
+        // consumer-protocol groups (KIP-848) move partitions on heartbeats: 1 s instead of 5 s keeps rebalances in tests short
+        p.put("group.consumer.min.heartbeat.interval.ms", "1000");
+        p.put("group.consumer.heartbeat.interval.ms", "1000");
+        p.put("group.consumer.min.session.timeout.ms", "6000");
+        p.put("group.consumer.session.timeout.ms", "10000");
 
         // after a kill, the controller refuses the restarted broker's registration until the old
         // incarnation's session expires (default 9 s): keep that short for fast kill/restart tests
