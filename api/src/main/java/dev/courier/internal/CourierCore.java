@@ -101,21 +101,21 @@ public final class CourierCore {
     }
 
     public Subscription subscribe(Subscribe spec, MessageHandler handler) {
-        return subscribe(spec, Terminals.of(handler));
+        return subscribe(spec, Terminals.of(handler), false);
     }
 
     public Subscription subscribeAsync(Subscribe spec, AsyncMessageHandler handler) {
-        return subscribe(spec, Terminals.of(handler));
+        return subscribe(spec, Terminals.of(handler), false);
     }
 
     public Subscription respond(Subscribe spec, RequestHandler handler) {
-        return subscribe(spec, Terminals.of(handler, binding, codecs));
+        return subscribe(spec, Terminals.of(handler, binding, codecs), true);
     }
 
-    private Subscription subscribe(Subscribe spec, Function<Delivery, CompletionStage<Outcome>> terminal) {
+    private Subscription subscribe(Subscribe spec, Function<Delivery, CompletionStage<Outcome>> terminal, boolean responder) {
         checkOpen();
         SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal, handlerExecutor);
-        BindingSubscription inner = binding.subscribe(spec, pipeline);
+        BindingSubscription inner = responder ? binding.respond(spec, pipeline) : binding.subscribe(spec, pipeline);
         DefaultSubscription[] self = new DefaultSubscription[1];
         DefaultSubscription s = new DefaultSubscription(spec, inner, () -> subscriptions.remove(self[0]));
         self[0] = s;

@@ -52,6 +52,17 @@ public interface Binding extends AutoCloseable {
     BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor);
 
     /**
+     * Starts answering requests sent to {@code spec.topic()} with {@link #request}; the processor's
+     * chain sends the reply through {@link #reply}. The default subscribes like
+     * {@link #subscribe}, for brokers where requests are ordinary messages of the topic; a binding
+     * whose requests travel apart (NATS core subjects) overrides it so plain subscribers never see
+     * requests and responders see nothing else.
+     */
+    default BindingSubscription respond(Subscribe spec, DeliveryProcessor processor) {
+        return subscribe(spec, processor);
+    }
+
+    /**
      * Sends {@code request} and completes with the first reply correlated to it
      * ({@link dev.courier.HeaderNames#CORRELATION_ID} is already set by the core). Fails with
      * {@link dev.courier.RequestTimeoutException} after {@code timeout}, or earlier with

@@ -185,6 +185,32 @@ final class NatsBinding implements Binding {
 
     // ------------------------------------------------------------------ subscribe
 
+    /**
+     * Requests travel on core NATS subjects {@code <request-prefix>.<topic>} whatever the topic's
+     * mode, so a stream never stores or acknowledges them: a responder listens there only (with its
+     * group as queue group), and plain subscribers never see requests.
+     */
+    @Override
+    public BindingSubscription respond(Subscribe spec, DeliveryProcessor processor) {
+        NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io);
+        try {
+            sub.subscribeCore(settings.requestSubject(spec.topic()), spec.group());
+            flusher.flushAndWait();
+        } catch (TimeoutException e) {
+            sub.close(Duration.ZERO);
+            throw new BrokerUnavailableException("the NATS server at " + context.url() + " did not confirm the responder on '"
+                    + spec.topic() + "' in time", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            sub.close(Duration.ZERO);
+            throw new BrokerUnavailableException("interrupted while starting the responder on '" + spec.topic() + "'", e);
+        } catch (RuntimeException e) {
+            sub.close(Duration.ZERO);
+            throw e;
+        }
+        return sub;
+    }
+
     @Override
     public BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor) {
         String topic = spec.topic();
@@ -197,8 +223,6 @@ final class NatsBinding implements Binding {
         NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io);
         try {
             String queue = spec.group();
-            // requests travel on core NATS whatever the topic's mode: every subscription listens for them
-            sub.subscribeCore(settings.requestSubject(topic), queue);
             if (settings.isCore(topic)) {
                 String subject = filter != null ? filter : (settings.keyAsSubject(topic) ? topic + ".>" : topic);
                 sub.subscribeCore(subject, queue);

@@ -226,4 +226,22 @@ class NatsJetStreamTest {
         assertThatThrownBy(() -> courier.subscribe(Subscribe.to(topic).group("x"), d -> { }))
                 .hasMessageContaining("deadLetterTopic");
     }
+
+    @org.junit.jupiter.api.Test
+    @org.junit.jupiter.api.DisplayName("requests reach responders only: a plain subscriber of the topic never sees them, and without a responder the request fails fast")
+    void plainSubscribersNeverSeeRequests() throws Exception {
+        Courier c = connect();
+        String t = topic("rr");
+        List<String> plain = new java.util.concurrent.CopyOnWriteArrayList<>();
+        c.subscribe(dev.courier.Subscribe.to(t).group("plain"), d -> plain.add(d.payload(String.class)));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.requester()
+                        .request(t, "ping", String.class, java.time.Duration.ofSeconds(5)).toCompletableFuture().join())
+                .hasCauseInstanceOf(dev.courier.NoResponderException.class);
+        c.respond(dev.courier.Subscribe.to(t).group("svc"), d -> "pong:" + d.payload(String.class));
+        org.assertj.core.api.Assertions.assertThat(c.requester()
+                .request(t, "ping", String.class, java.time.Duration.ofSeconds(10)).toCompletableFuture().get()).isEqualTo("pong:ping");
+        c.publisher().publish(t, "event").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await("the plain subscriber gets the published event", () -> plain.contains("event"));
+        org.assertj.core.api.Assertions.assertThat(plain).containsExactly("event");
+    }
 }
