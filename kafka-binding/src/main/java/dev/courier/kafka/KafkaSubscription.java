@@ -122,7 +122,7 @@ final class KafkaSubscription implements BindingSubscription {
         OffsetCommitCoordinator.Builder<KafkaRecord> builder = OffsetCommitCoordinator.<KafkaRecord>builder(this::process, this::onFailure)
                 .ordering(mode)
                 .maxConcurrency(spec.concurrency())
-                .maxInFlight(Math.max(spec.maxInFlight(), spec.concurrency()))
+                .maxInFlight(Math.max(settings.maxHeld, Math.max(spec.maxInFlight(), spec.concurrency())))
                 .commitInterval(settings.commitInterval)
                 .threadNamePrefix("courier-kafka-handler-");
         // The coordinator's own executor: virtual threads on JDK 21+, else a bounded pool with a queue, whose
