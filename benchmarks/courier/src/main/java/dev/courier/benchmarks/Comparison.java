@@ -64,4 +64,34 @@ public final class Comparison {
     public static double rate(int n, long nanos) {
         return n / (nanos / 1e9);
     }
+
+    /**
+     * Courier's side of a consume row: a group subscription with a no-op handler, timed from the
+     * first delivery to the {@code n}-th.
+     */
+    public static double courierConsume(dev.courier.Courier courier, String topic, String group, int concurrency,
+                                        int maxInFlight, int n) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong();
+        long[] last = new long[1];
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+        dev.courier.Subscription sub = courier.subscribe(dev.courier.Subscribe.to(topic).group(group).concurrency(concurrency)
+                .maxInFlight(maxInFlight), d -> {
+            if (first.get() == 0) {
+                first.compareAndSet(0, System.nanoTime());
+            }
+            if (seen.incrementAndGet() == n) {
+                last[0] = System.nanoTime();
+                done.countDown();
+            }
+        });
+        try {
+            if (!done.await(5, java.util.concurrent.TimeUnit.MINUTES)) {
+                throw new IllegalStateException("only " + seen.get() + " of " + n + " messages handled");
+            }
+        } finally {
+            sub.close();
+        }
+        return rate(n, last[0] - first.get());
+    }
 }

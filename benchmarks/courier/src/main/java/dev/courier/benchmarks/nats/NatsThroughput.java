@@ -163,10 +163,10 @@ public final class NatsThroughput {
                     plain = new double[ROUNDS];
                     cou = new double[ROUNDS];
                     rawConsume(conn, jsm, conStream, conTopic, "plain" + consumers, MESSAGES / 4);
-                    courierConsume(courier, conTopic, "courier" + consumers++, concurrency, MESSAGES / 4);
+                    Comparison.courierConsume(courier, conTopic, "courier" + consumers++, concurrency, MAX_IN_FLIGHT, MESSAGES / 4);
                     for (int r = 0; r < ROUNDS; r++) {
                         plain[r] = rawConsume(conn, jsm, conStream, conTopic, "plain" + consumers, MESSAGES);
-                        cou[r] = courierConsume(courier, conTopic, "courier" + consumers++, concurrency, MESSAGES);
+                        cou[r] = Comparison.courierConsume(courier, conTopic, "courier" + consumers++, concurrency, MAX_IN_FLIGHT, MESSAGES);
                         Comparison.progress("JetStream consume c=" + concurrency, r, plain[r], cou[r]);
                     }
                     table.row("JetStream consume no-op, pull, explicit ack per message, max_ack_pending " + MAX_IN_FLIGHT
@@ -325,27 +325,4 @@ public final class NatsThroughput {
         return Comparison.rate(n, last[0] - first.get());
     }
 
-    static double courierConsume(Courier courier, String topic, String group, int concurrency, int n) throws InterruptedException {
-        AtomicInteger seen = new AtomicInteger();
-        AtomicLong first = new AtomicLong();
-        long[] last = new long[1];
-        CountDownLatch done = new CountDownLatch(1);
-        Subscription sub = courier.subscribe(Subscribe.to(topic).group(group).concurrency(concurrency).maxInFlight(MAX_IN_FLIGHT), d -> {
-            if (first.get() == 0) {
-                first.compareAndSet(0, System.nanoTime());
-            }
-            if (seen.incrementAndGet() == n) {
-                last[0] = System.nanoTime();
-                done.countDown();
-            }
-        });
-        try {
-            if (!done.await(5, TimeUnit.MINUTES)) {
-                throw new IllegalStateException("only " + seen.get() + " of " + n + " messages handled");
-            }
-        } finally {
-            sub.close();
-        }
-        return Comparison.rate(n, last[0] - first.get());
-    }
 }

@@ -122,12 +122,12 @@ public final class RabbitThroughput {
                     fill(publisher, conTopic, keys, payload, MESSAGES / 4);
                     rawConsume(conn, conQueue, MESSAGES / 4);
                     fill(publisher, conTopic, keys, payload, MESSAGES / 4);
-                    courierConsume(courier, conTopic, concurrency, MESSAGES / 4);
+                    Comparison.courierConsume(courier, conTopic, GROUP, concurrency, MAX_IN_FLIGHT, MESSAGES / 4);
                     for (int r = 0; r < ROUNDS; r++) {
                         fill(publisher, conTopic, keys, payload, MESSAGES);
                         plain[r] = rawConsume(conn, conQueue, MESSAGES);
                         fill(publisher, conTopic, keys, payload, MESSAGES);
-                        cou[r] = courierConsume(courier, conTopic, concurrency, MESSAGES);
+                        cou[r] = Comparison.courierConsume(courier, conTopic, GROUP, concurrency, MAX_IN_FLIGHT, MESSAGES);
                         Comparison.progress("consume c=" + concurrency, r, plain[r], cou[r]);
                     }
                     table.row("consume no-op, manual ack per message, prefetch " + MAX_IN_FLIGHT + "; Courier concurrency "
@@ -249,27 +249,4 @@ public final class RabbitThroughput {
         }
     }
 
-    static double courierConsume(Courier courier, String topic, int concurrency, int n) throws InterruptedException {
-        AtomicInteger seen = new AtomicInteger();
-        AtomicLong first = new AtomicLong();
-        long[] last = new long[1];
-        CountDownLatch done = new CountDownLatch(1);
-        Subscription sub = courier.subscribe(Subscribe.to(topic).group(GROUP).concurrency(concurrency).maxInFlight(MAX_IN_FLIGHT), d -> {
-            if (first.get() == 0) {
-                first.compareAndSet(0, System.nanoTime());
-            }
-            if (seen.incrementAndGet() == n) {
-                last[0] = System.nanoTime();
-                done.countDown();
-            }
-        });
-        try {
-            if (!done.await(5, TimeUnit.MINUTES)) {
-                throw new IllegalStateException("only " + seen.get() + " of " + n + " messages handled");
-            }
-        } finally {
-            sub.close();
-        }
-        return Comparison.rate(n, last[0] - first.get());
-    }
 }
