@@ -94,4 +94,28 @@ public final class Comparison {
         }
         return rate(n, last[0] - first.get());
     }
+
+    /** Courier's side of a publish row: {@code n} keyed messages without waiting per message, then every stage. */
+    public static double courierPublish(dev.courier.Publisher publisher, String topic, String[] keys, byte[] payload, int n)
+            throws InterruptedException {
+        java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(n);
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            publisher.publish(topic, keys[i % keys.length], payload).whenComplete((receipt, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                done.countDown();
+            });
+        }
+        if (!done.await(5, java.util.concurrent.TimeUnit.MINUTES)) {
+            throw new IllegalStateException(done.getCount() + " Courier publishes never completed");
+        }
+        long nanos = System.nanoTime() - start;
+        if (failure.get() != null) {
+            throw new IllegalStateException("a Courier publish failed", failure.get());
+        }
+        return rate(n, nanos);
+    }
 }

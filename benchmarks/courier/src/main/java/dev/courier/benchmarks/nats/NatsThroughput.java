@@ -114,10 +114,10 @@ public final class NatsThroughput {
                 double[] plain = new double[ROUNDS];
                 double[] cou = new double[ROUNDS];
                 rawCorePublish(conn, coreTopic, payload, MESSAGES / 4);
-                awaitAll(publisher, coreTopic, keys, payload, MESSAGES / 4);
+                Comparison.courierPublish(publisher, coreTopic, keys, payload, MESSAGES / 4);
                 for (int r = 0; r < ROUNDS; r++) {
                     plain[r] = rawCorePublish(conn, coreTopic, payload, MESSAGES);
-                    cou[r] = awaitAll(publisher, coreTopic, keys, payload, MESSAGES);
+                    cou[r] = Comparison.courierPublish(publisher, coreTopic, keys, payload, MESSAGES);
                     Comparison.progress("core publish", r, plain[r], cou[r]);
                 }
                 table.row("core publish 1 KiB, no subscriber (plain: publish + one final flush)", plain, cou);
@@ -125,7 +125,7 @@ public final class NatsThroughput {
                 cou = new double[ROUNDS];
                 for (int r = 0; r < ROUNDS; r++) {
                     plain[r] = rawCorePublishWithHeaders(conn, coreTopic, keys, payload, MESSAGES);
-                    cou[r] = awaitAll(publisher, coreTopic, keys, payload, MESSAGES);
+                    cou[r] = Comparison.courierPublish(publisher, coreTopic, keys, payload, MESSAGES);
                     Comparison.progress("core publish, plain with Courier's headers", r, plain[r], cou[r]);
                 }
                 table.row("core publish 1 KiB, plain sending Courier's four headers too", plain, cou);
@@ -135,12 +135,12 @@ public final class NatsThroughput {
                 cou = new double[ROUNDS];
                 rawJetStreamPublish(js, pubTopic, payload, MESSAGES / 4);
                 jsm.purgeStream(pubStream);
-                awaitAll(publisher, pubTopic, keys, payload, MESSAGES / 4);
+                Comparison.courierPublish(publisher, pubTopic, keys, payload, MESSAGES / 4);
                 jsm.purgeStream(pubStream);
                 for (int r = 0; r < ROUNDS; r++) {
                     plain[r] = rawJetStreamPublish(js, pubTopic, payload, MESSAGES);
                     jsm.purgeStream(pubStream);
-                    cou[r] = awaitAll(publisher, pubTopic, keys, payload, MESSAGES);
+                    cou[r] = Comparison.courierPublish(publisher, pubTopic, keys, payload, MESSAGES);
                     jsm.purgeStream(pubStream);
                     Comparison.progress("JetStream publish", r, plain[r], cou[r]);
                 }
@@ -150,14 +150,14 @@ public final class NatsThroughput {
                 for (int r = 0; r < ROUNDS; r++) {
                     plain[r] = rawJetStreamPublish(js, pubTopic, pubStream, keys, payload, MESSAGES);
                     jsm.purgeStream(pubStream);
-                    cou[r] = awaitAll(publisher, pubTopic, keys, payload, MESSAGES);
+                    cou[r] = Comparison.courierPublish(publisher, pubTopic, keys, payload, MESSAGES);
                     jsm.purgeStream(pubStream);
                     Comparison.progress("JetStream publish, plain with Courier's headers", r, plain[r], cou[r]);
                 }
                 table.row("JetStream publish 1 KiB, plain sending Courier's headers, Nats-Msg-Id and expected stream too", plain, cou);
 
                 // ---- JetStream consume
-                awaitAll(publisher, conTopic, keys, payload, MESSAGES);
+                Comparison.courierPublish(publisher, conTopic, keys, payload, MESSAGES);
                 int consumers = 0;
                 for (int concurrency : new int[] {1, 8}) {
                     plain = new double[ROUNDS];
@@ -262,29 +262,6 @@ public final class NatsThroughput {
         long nanos = System.nanoTime() - start;
         if (failure.get() != null) {
             throw new IllegalStateException("a plain JetStream publish failed", failure.get());
-        }
-        return Comparison.rate(n, nanos);
-    }
-
-    /** Publishes {@code n} keyed messages through Courier and waits for every stage; returns messages per second. */
-    static double awaitAll(Publisher publisher, String topic, String[] keys, byte[] payload, int n) throws InterruptedException {
-        CountDownLatch done = new CountDownLatch(n);
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        long start = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-            publisher.publish(topic, keys[i % keys.length], payload).whenComplete((receipt, e) -> {
-                if (e != null) {
-                    failure.compareAndSet(null, e);
-                }
-                done.countDown();
-            });
-        }
-        if (!done.await(5, TimeUnit.MINUTES)) {
-            throw new IllegalStateException(done.getCount() + " Courier publishes never completed");
-        }
-        long nanos = System.nanoTime() - start;
-        if (failure.get() != null) {
-            throw new IllegalStateException("a Courier publish failed", failure.get());
         }
         return Comparison.rate(n, nanos);
     }

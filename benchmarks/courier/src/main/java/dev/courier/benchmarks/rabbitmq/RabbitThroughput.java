@@ -104,12 +104,12 @@ public final class RabbitThroughput {
                 double[] cou = new double[ROUNDS];
                 rawPublish(conn, pubTopic, keys, payload, MESSAGES / 4);
                 purge(conn, pubQueue);
-                courierPublish(publisher, pubTopic, keys, payload, MESSAGES / 4);
+                Comparison.courierPublish(publisher, pubTopic, keys, payload, MESSAGES / 4);
                 purge(conn, pubQueue);
                 for (int r = 0; r < ROUNDS; r++) {
                     plain[r] = rawPublish(conn, pubTopic, keys, payload, MESSAGES);
                     purge(conn, pubQueue);
-                    cou[r] = courierPublish(publisher, pubTopic, keys, payload, MESSAGES);
+                    cou[r] = Comparison.courierPublish(publisher, pubTopic, keys, payload, MESSAGES);
                     purge(conn, pubQueue);
                     Comparison.progress("publish", r, plain[r], cou[r]);
                 }
@@ -192,31 +192,9 @@ public final class RabbitThroughput {
         return settled;
     }
 
-    static double courierPublish(Publisher publisher, String topic, String[] keys, byte[] payload, int n) throws InterruptedException {
-        CountDownLatch acked = new CountDownLatch(n);
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        long start = System.nanoTime();
-        for (int i = 0; i < n; i++) {
-            publisher.publish(topic, keys[i % keys.length], payload).whenComplete((receipt, e) -> {
-                if (e != null) {
-                    failure.compareAndSet(null, e);
-                }
-                acked.countDown();
-            });
-        }
-        if (!acked.await(5, TimeUnit.MINUTES)) {
-            throw new IllegalStateException(acked.getCount() + " Courier publishes never completed");
-        }
-        long nanos = System.nanoTime() - start;
-        if (failure.get() != null) {
-            throw new IllegalStateException("a Courier publish failed", failure.get());
-        }
-        return Comparison.rate(n, nanos);
-    }
-
     /** Puts {@code n} messages in the consume queue as Courier publishes them (not timed). */
     private static void fill(Publisher publisher, String topic, String[] keys, byte[] payload, int n) throws InterruptedException {
-        courierPublish(publisher, topic, keys, payload, n);
+        Comparison.courierPublish(publisher, topic, keys, payload, n);
     }
 
     static double rawConsume(Connection conn, String queue, int n) throws Exception {
