@@ -31,6 +31,30 @@ public interface CourierListener {
     default void deadLetterFailed(Delivery delivery, String deadLetterTopic, Throwable error) {
     }
 
+    /**
+     * A handler attempt failed and will be tried again: in process after {@code delay}
+     * ({@code inProcess}), or by the broker after {@code delay}.
+     *
+     * @param attempt the attempt that failed, 1-based, counting in-process and broker attempts
+     */
+    default void retrying(Delivery delivery, int attempt, java.time.Duration delay, boolean inProcess, Throwable cause) {
+    }
+
+    /** A delivery was recognised as a duplicate of one already processed (or being processed) and skipped. */
+    default void duplicateSkipped(Delivery delivery, String idempotencyKey, boolean stillInProgress) {
+    }
+
+    /**
+     * A circuit breaker around the handlers of {@code subscription} changed state
+     * ({@code CLOSED}, {@code OPEN}, {@code HALF_OPEN}, ...).
+     */
+    default void circuitStateChanged(Subscribe subscription, String breakerName, String fromState, String toState) {
+    }
+
+    /** A handler attempt ran longer than the configured timeout and was counted as failed. */
+    default void handlerTimedOut(Delivery delivery, java.time.Duration timeout) {
+    }
+
     /** No-op listener. */
     CourierListener NONE = new CourierListener() {
     };

@@ -47,6 +47,21 @@ public final class HeaderNames {
     /** Where it sat in the original destination: partition/offset or sequence, as the binding knows it. */
     public static final String DLQ_POSITION = "courier-dlq-position";
 
+    /** Dead letters: the message of the failure that dead-lettered the message. */
+    public static final String DLQ_EXCEPTION_MESSAGE = "courier-dlq-exception-message";
+
+    /** Dead letters: when the first attempt failed (ISO-8601), where known. */
+    public static final String DLQ_FIRST_FAILURE = "courier-dlq-first-failure";
+
+    /** Dead letters: when the last attempt failed (ISO-8601). */
+    public static final String DLQ_LAST_FAILURE = "courier-dlq-last-failure";
+
+    /**
+     * Carried by a message the reliability layer sent back to the broker for a delayed retry: when
+     * its first attempt failed (ISO-8601), so the dead letter can say so.
+     */
+    public static final String FIRST_FAILURE = "courier-first-failure";
+
     private HeaderNames() {
     }
 }

@@ -1,6 +1,7 @@
 package dev.courier;
 
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 
 /**
  * One link of the handler chain around every subscription's handler: observe, transform, retry
@@ -29,5 +30,30 @@ public interface Interceptor {
 
         /** Runs the remaining links and the handler; handler exceptions arrive as {@link Outcome.Kind#FAILED}. */
         CompletionStage<Outcome> proceed(Delivery delivery);
+
+        /**
+         * The executor handlers run on (virtual threads on 21+, a bounded pool otherwise). An
+         * interceptor that calls {@link #proceed(Delivery)} again later, after a backoff, does it
+         * on this executor, never on a timer or broker thread.
+         */
+        Executor executor();
+
+        /** Pauses and resumes the subscription this delivery belongs to (e.g. while a circuit breaker is open). */
+        Flow flow();
+
+        /** The Courier's listener, for interceptors that report events of their own (retries, duplicates, breaker states). */
+        CourierListener listener();
+    }
+
+    /** Flow control of one running subscription, as seen from the chain. Thread-safe and idempotent. */
+    interface Flow {
+
+        /** Stops fetching new deliveries; those already in flight continue. */
+        void pause();
+
+        /** Fetches again after {@link #pause()}. */
+        void resume();
+
+        boolean isPaused();
     }
 }

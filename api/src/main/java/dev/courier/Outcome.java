@@ -1,6 +1,9 @@
 package dev.courier;
 
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -20,18 +23,20 @@ public final class Outcome {
     /** The kinds of outcome. */
     public enum Kind { ACK, NACK, FAILED, DEAD_LETTER }
 
-    private static final Outcome ACK = new Outcome(Kind.ACK, null, null, null);
+    private static final Outcome ACK = new Outcome(Kind.ACK, null, null, null, Map.of());
 
     private final Kind kind;
     private final Duration delay;
     private final String reason;
     private final Throwable cause;
+    private final Map<String, String> headers;
 
-    private Outcome(Kind kind, Duration delay, String reason, Throwable cause) {
+    private Outcome(Kind kind, Duration delay, String reason, Throwable cause, Map<String, String> headers) {
         this.kind = kind;
         this.delay = delay;
         this.reason = reason;
         this.cause = cause;
+        this.headers = headers;
     }
 
     public static Outcome ack() {
@@ -40,15 +45,30 @@ public final class Outcome {
 
     /** Redeliver after {@code delay}, or after the subscription's default delay when {@code null}. */
     public static Outcome nack(Duration delay) {
-        return new Outcome(Kind.NACK, delay, null, null);
+        return new Outcome(Kind.NACK, delay, null, null, Map.of());
     }
 
     public static Outcome failed(Throwable cause) {
-        return new Outcome(Kind.FAILED, null, null, Objects.requireNonNull(cause, "cause"));
+        return new Outcome(Kind.FAILED, null, null, Objects.requireNonNull(cause, "cause"), Map.of());
     }
 
     public static Outcome deadLetter(String reason, Throwable cause) {
-        return new Outcome(Kind.DEAD_LETTER, null, Objects.requireNonNull(reason, "reason"), cause);
+        return new Outcome(Kind.DEAD_LETTER, null, Objects.requireNonNull(reason, "reason"), cause, Map.of());
+    }
+
+    /**
+     * This outcome with {@code headers} added to the dead letter it produces (for instance
+     * {@link HeaderNames#DLQ_FIRST_FAILURE}); ignored by other kinds.
+     */
+    public Outcome withDeadLetterHeaders(Map<String, String> headers) {
+        Map<String, String> merged = new LinkedHashMap<>(this.headers);
+        merged.putAll(headers);
+        return new Outcome(kind, delay, reason, cause, Collections.unmodifiableMap(merged));
+    }
+
+    /** Headers to add to the dead letter this outcome produces; empty unless set. */
+    public Map<String, String> deadLetterHeaders() {
+        return headers;
     }
 
     public Kind kind() {

@@ -114,11 +114,13 @@ public final class CourierCore {
 
     private Subscription subscribe(Subscribe spec, Function<Delivery, CompletionStage<Outcome>> terminal, boolean responder) {
         checkOpen();
-        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal, handlerExecutor);
+        LateFlow flow = new LateFlow();
+        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal, handlerExecutor, flow);
         BindingSubscription inner = responder ? binding.respond(spec, pipeline) : binding.subscribe(spec, pipeline);
         DefaultSubscription[] self = new DefaultSubscription[1];
         DefaultSubscription s = new DefaultSubscription(spec, inner, () -> subscriptions.remove(self[0]));
         self[0] = s;
+        flow.attach(s);
         subscriptions.add(s);
         return s;
     }
@@ -190,6 +192,47 @@ public final class CourierCore {
     private void checkOpen() {
         if (closed) {
             throw new ClosedException("courier for " + url);
+        }
+    }
+
+    /**
+     * The chain's view of a subscription's flow control. Deliveries can reach the chain before
+     * {@code subscribe} returns, so a pause asked for before the subscription exists is applied
+     * as soon as it does.
+     */
+    private static final class LateFlow implements Interceptor.Flow {
+        private DefaultSubscription subscription;
+        private Boolean pending;
+
+        synchronized void attach(DefaultSubscription s) {
+            subscription = s;
+            if (Boolean.TRUE.equals(pending)) {
+                s.pause();
+            }
+            pending = null;
+        }
+
+        @Override
+        public synchronized void pause() {
+            if (subscription != null) {
+                subscription.pause();
+            } else {
+                pending = Boolean.TRUE;
+            }
+        }
+
+        @Override
+        public synchronized void resume() {
+            if (subscription != null) {
+                subscription.resume();
+            } else {
+                pending = Boolean.FALSE;
+            }
+        }
+
+        @Override
+        public synchronized boolean isPaused() {
+            return subscription != null ? subscription.isPaused() : Boolean.TRUE.equals(pending);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.courier.internal;
 
+import dev.courier.CourierListener;
 import dev.courier.Delivery;
 import dev.courier.Interceptor;
 import dev.courier.Outcome;
@@ -8,6 +9,7 @@ import dev.courier.Subscribe;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.function.Function;
 
 /**
@@ -21,14 +23,35 @@ final class HandlerChain implements Interceptor.Chain {
     private final Delivery delivery;
     private final Subscribe spec;
     private final Function<Delivery, CompletionStage<Outcome>> terminal;
+    private final ChainContext context;
 
     HandlerChain(List<Interceptor> interceptors, int index, Delivery delivery, Subscribe spec,
-                 Function<Delivery, CompletionStage<Outcome>> terminal) {
+                 Function<Delivery, CompletionStage<Outcome>> terminal, ChainContext context) {
         this.interceptors = interceptors;
         this.index = index;
         this.delivery = delivery;
         this.spec = spec;
         this.terminal = terminal;
+        this.context = context;
+    }
+
+    /** What every chain of one subscription shares. */
+    record ChainContext(Executor executor, Interceptor.Flow flow, CourierListener listener) {
+    }
+
+    @Override
+    public Executor executor() {
+        return context.executor();
+    }
+
+    @Override
+    public Interceptor.Flow flow() {
+        return context.flow();
+    }
+
+    @Override
+    public CourierListener listener() {
+        return context.listener();
     }
 
     @Override
@@ -49,7 +72,7 @@ final class HandlerChain implements Interceptor.Chain {
         Interceptor interceptor = interceptors.get(index);
         CompletionStage<Outcome> result;
         try {
-            result = interceptor.intercept(new HandlerChain(interceptors, index + 1, d, spec, terminal));
+            result = interceptor.intercept(new HandlerChain(interceptors, index + 1, d, spec, terminal, context));
         } catch (RuntimeException | Error e) {
             return CompletableFuture.completedFuture(Outcome.failed(e));
         }

@@ -21,6 +21,7 @@ import java.io.StringWriter;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -48,6 +49,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     private final CourierListener listener;
     private final Function<Delivery, CompletionStage<Outcome>> terminal;
     private final Executor continuation;
+    private final HandlerChain.ChainContext chainContext;
 
     /**
      * @param continuation runs what follows a dead-letter confirm, so settling never happens on a
@@ -55,7 +57,8 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
      *                     producer callback)
      */
     SubscriptionPipeline(Subscribe spec, Binding binding, Codecs codecs, List<Interceptor> interceptors,
-                         CourierListener listener, Function<Delivery, CompletionStage<Outcome>> terminal, Executor continuation) {
+                         CourierListener listener, Function<Delivery, CompletionStage<Outcome>> terminal, Executor continuation,
+                         Interceptor.Flow flow) {
         this.spec = spec;
         this.binding = binding;
         this.codecs = codecs;
@@ -63,6 +66,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         this.listener = listener;
         this.terminal = terminal;
         this.continuation = continuation;
+        this.chainContext = new HandlerChain.ChainContext(continuation, flow, listener);
     }
 
     @Override
@@ -75,7 +79,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         }
         CompletionStage<Outcome> outcome;
         try {
-            outcome = new HandlerChain(interceptors, 0, delivery, spec, terminal).proceed(delivery);
+            outcome = new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext).proceed(delivery);
         } catch (RuntimeException | Error e) {
             outcome = CompletableFuture.completedFuture(Outcome.failed(e));
         }
@@ -128,16 +132,16 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                 case FAILED -> {
                     Throwable cause = o.cause();
                     if (isNonRetryable(cause)) {
-                        deadLetter(d, reasonFor(cause), cause);
+                        deadLetter(d, reasonFor(cause), cause, Map.of());
                     } else if (d.attempt() >= spec.maxAttempts()) {
-                        deadLetter(d, "gave up after " + d.attempt() + " attempt(s): " + describe(cause), cause);
+                        deadLetter(d, "gave up after " + d.attempt() + " attempt(s): " + describe(cause), cause, Map.of());
                     } else {
                         log.debug("handler failed on {} (attempt {} of {}); redelivering", d, d.attempt(), spec.maxAttempts(), cause);
                         in.nack(spec.redeliveryDelay());
                         d.done.complete(null);
                     }
                 }
-                case DEAD_LETTER -> deadLetter(d, o.reason(), o.cause());
+                case DEAD_LETTER -> deadLetter(d, o.reason(), o.cause(), o.deadLetterHeaders());
                 default -> throw new IllegalStateException("unknown outcome " + o);
             }
         } catch (RuntimeException e) {
@@ -146,9 +150,9 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         }
     }
 
-    private void deadLetter(DeliveryImpl d, String reason, Throwable cause) {
+    private void deadLetter(DeliveryImpl d, String reason, Throwable cause, Map<String, String> extraHeaders) {
         String dlq = spec.deadLetterTopic();
-        Message dead = deadLetterMessage(d, dlq, reason, cause);
+        Message dead = deadLetterMessage(d, dlq, reason, cause, extraHeaders);
         CompletionStage<?> publish;
         try {
             publish = binding.publish(dead);
@@ -184,14 +188,19 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     }
 
     Message deadLetterMessage(Delivery d, String dlq, String reason, Throwable cause) {
+        return deadLetterMessage(d, dlq, reason, cause, Map.of());
+    }
+
+    Message deadLetterMessage(Delivery d, String dlq, String reason, Throwable cause, Map<String, String> extraHeaders) {
         Message m = d.message();
+        String now = Instant.now().toString();
         Message.Builder b = m.toBuilder().topic(dlq)
-                .headers(m.headers().without(HeaderNames.ATTEMPT))
+                .headers(m.headers().without(HeaderNames.ATTEMPT).without(HeaderNames.FIRST_FAILURE))
                 .header(HeaderNames.DLQ_REASON, truncate(reason, 1024))
                 .header(HeaderNames.DLQ_ORIGINAL_TOPIC, m.topic())
                 .header(HeaderNames.DLQ_ORIGINAL_GROUP, spec.group() == null ? "" : spec.group())
                 .header(HeaderNames.DLQ_ATTEMPTS, Integer.toString(d.attempt()))
-                .header(HeaderNames.DLQ_TIME, Instant.now().toString());
+                .header(HeaderNames.DLQ_TIME, now);
         String position = d.metadata().position();
         if (!position.isEmpty()) {
             b.header(HeaderNames.DLQ_POSITION, position);
@@ -199,7 +208,14 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         if (cause != null) {
             b.header(HeaderNames.DLQ_EXCEPTION, cause.getClass().getName());
             b.header(HeaderNames.DLQ_STACK, stackOf(cause));
+            if (cause.getMessage() != null) {
+                b.header(HeaderNames.DLQ_EXCEPTION_MESSAGE, truncate(cause.getMessage(), 1024));
+            }
+            b.header(HeaderNames.DLQ_LAST_FAILURE, now);
+            String first = m.header(HeaderNames.FIRST_FAILURE);
+            b.header(HeaderNames.DLQ_FIRST_FAILURE, first != null ? first : now);
         }
+        extraHeaders.forEach(b::header);
         return b.build();
     }
 

@@ -39,6 +39,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 @DisplayName("SubscriptionPipeline failure policy")
 class SubscriptionPipelineTest {
 
+    private static final dev.courier.Interceptor.Flow NO_FLOW = new dev.courier.Interceptor.Flow() {
+        @Override
+        public void pause() {
+        }
+
+        @Override
+        public void resume() {
+        }
+
+        @Override
+        public boolean isPaused() {
+            return false;
+        }
+    };
+
     private static final Subscribe SPEC = Subscribe.to("orders").group("inventory")
             .maxAttempts(3).redeliveryDelay(Duration.ofMillis(250));
 
@@ -176,11 +191,11 @@ class SubscriptionPipelineTest {
     }
 
     private SubscriptionPipeline pipeline(MessageHandler handler, Interceptor... interceptors) {
-        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(interceptors), listener, Terminals.of(handler), Runnable::run);
+        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(interceptors), listener, Terminals.of(handler), Runnable::run, NO_FLOW);
     }
 
     private SubscriptionPipeline asyncPipeline(AsyncMessageHandler handler) {
-        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(), listener, Terminals.of(handler), Runnable::run);
+        return new SubscriptionPipeline(SPEC, binding, codecs, List.of(), listener, Terminals.of(handler), Runnable::run, NO_FLOW);
     }
 
     private static FakeDelivery attempt(int n) {
