@@ -16,7 +16,6 @@ import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.UnifiedJedis;
-import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
 import redis.clients.jedis.params.SetParams;
@@ -164,7 +163,8 @@ final class RedisCommands implements AutoCloseable {
     }
 
     private IdempotencyStoreException failure(String command, String key, JedisException e) {
-        boolean retriable = !(e instanceof JedisDataException) || e instanceof JedisConnectionException;
+        // a connection fault may heal; a command Redis refused (wrong type, no permission) will not
+        boolean retriable = !(e instanceof JedisDataException);
         return new IdempotencyStoreException(command + " of key '" + key + "' failed on Redis at " + target + ": "
                 + e.getMessage(), e, retriable);
     }
