@@ -87,9 +87,17 @@ final class KafkaBinding implements Binding {
         }
     }
 
+    /**
+     * With retry topics off every delayed redelivery waits in process and keeps its key, so the
+     * binding also declares {@link Capability#ORDERED_DELAYED_REDELIVERY}.
+     */
+    static final Capabilities CAPABILITIES_WITHOUT_RETRY_TOPICS = Capabilities.of("kafka", CAPABILITIES.maxPayloadBytes(),
+            java.util.stream.Stream.concat(CAPABILITIES.all().stream(), java.util.stream.Stream.of(Capability.ORDERED_DELAYED_REDELIVERY))
+                    .toArray(Capability[]::new));
+
     @Override
     public Capabilities capabilities() {
-        return CAPABILITIES;
+        return settings.retryThreshold == null ? CAPABILITIES_WITHOUT_RETRY_TOPICS : CAPABILITIES;
     }
 
     /** Completes with the topic's partition count once it exists (created if provisioning is on). */
@@ -177,8 +185,12 @@ final class KafkaBinding implements Binding {
 
     @Override
     public BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor) {
+        String retryTopic = spec.group() != null && settings.retryThreshold != null ? KafkaSettings.retryTopic(spec.topic(), spec.group()) : null;
         try {
             ensureTopic(spec.topic()).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (retryTopic != null) {
+                ensureTopic(retryTopic).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            }
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re && re instanceof dev.courier.CourierException) {
                 throw re;
@@ -190,9 +202,26 @@ final class KafkaBinding implements Binding {
             Thread.currentThread().interrupt();
             throw new BrokerUnavailableException("interrupted while preparing Kafka topic '" + spec.topic() + "'", e);
         }
-        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context);
+        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context, retryTopic, this::sendRetry);
         s.start();
         return s;
+    }
+
+    /** Sends a record to a retry topic; completes when the broker acknowledged it. */
+    private CompletableFuture<Void> sendRetry(ProducerRecord<String, byte[]> record) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        try {
+            producer.send(record, (md, e) -> {
+                if (e == null) {
+                    f.complete(null);
+                } else {
+                    f.completeExceptionally(e);
+                }
+            });
+        } catch (RuntimeException e) {
+            f.completeExceptionally(e);
+        }
+        return f;
     }
 
     @Override

@@ -882,6 +882,26 @@ public abstract class CourierContractSuite {
         }
 
         @Test
+        @RequiresCapability(Capability.ORDERED_DELAYED_REDELIVERY)
+        @DisplayName("a message waiting for its delayed redelivery holds back later messages of its key")
+        void delayedRedeliveryHoldsTheKey() {
+            Courier courier = connect();
+            String topic = topic("held");
+            List<String> handled = new CopyOnWriteArrayList<>();
+            courier.subscribe(inGroup(topic, group("g")), d -> {
+                String text = new String(d.message().payload(), StandardCharsets.UTF_8);
+                handled.add(text + "#" + d.attempt());
+                if (text.equals("first") && d.attempt() == 1) {
+                    d.nack(Duration.ofMillis(500));
+                }
+            });
+            join(courier.publisher().publish(topic, "k", "first"), "publish first");
+            join(courier.publisher().publish(topic, "k", "second"), "publish second");
+            await.until("three deliveries", () -> handled.size() >= 3, handled::toString);
+            assertThat(handled).containsExactly("first#1", "first#2", "second#1");
+        }
+
+        @Test
         @RequiresCapability({Capability.CONSUMER_GROUPS, Capability.AT_LEAST_ONCE})
         @DisplayName("after several consumers nacked everything for a while, a fresh consumer of the group gets every message")
         void freshConsumerGetsWhatOthersNacked() {
