@@ -189,7 +189,17 @@ final class KafkaBinding implements Binding {
         try {
             ensureTopic(spec.topic()).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
             if (retryTopic != null) {
-                ensureTopic(retryTopic).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                try {
+                    ensureTopic(retryTopic).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof ConfigurationException)) {
+                        throw e;
+                    }
+                    // provisioning is off and nobody created it: long delays wait in process, as without retry topics
+                    log.warn("retry topic '{}' does not exist and provisioning is off; nacks of '{}' wait in process. Create it, or set {}=off",
+                            retryTopic, spec.topic(), KafkaSettings.RETRY_TOPIC_THRESHOLD);
+                    retryTopic = null;
+                }
             }
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re && re instanceof dev.courier.CourierException) {
