@@ -45,10 +45,11 @@ final class KafkaBinding implements Binding {
 
     private static final Logger log = LoggerFactory.getLogger(KafkaBinding.class);
 
+    /** The default declaration: retry topics off, so a delayed redelivery waits in process and keeps its key. */
     static final Capabilities CAPABILITIES = Capabilities.of("kafka", 1024L * 1024 - 1024,
             Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
-            Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.DEAD_LETTER, Capability.REQUEST_REPLY,
-            Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
+            Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.ORDERED_DELAYED_REDELIVERY, Capability.DEAD_LETTER,
+            Capability.REQUEST_REPLY, Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
 
     private final BindingContext context;
     final KafkaSettings settings;
@@ -88,16 +89,15 @@ final class KafkaBinding implements Binding {
     }
 
     /**
-     * With retry topics off every delayed redelivery waits in process and keeps its key, so the
-     * binding also declares {@link Capability#ORDERED_DELAYED_REDELIVERY}.
+     * With retry topics on, a message waiting in the retry topic no longer holds its key, so the
+     * binding does not declare {@link Capability#ORDERED_DELAYED_REDELIVERY}.
      */
-    static final Capabilities CAPABILITIES_WITHOUT_RETRY_TOPICS = Capabilities.of("kafka", CAPABILITIES.maxPayloadBytes(),
-            java.util.stream.Stream.concat(CAPABILITIES.all().stream(), java.util.stream.Stream.of(Capability.ORDERED_DELAYED_REDELIVERY))
-                    .toArray(Capability[]::new));
+    static final Capabilities CAPABILITIES_WITH_RETRY_TOPICS = Capabilities.of("kafka", CAPABILITIES.maxPayloadBytes(),
+            CAPABILITIES.all().stream().filter(c -> c != Capability.ORDERED_DELAYED_REDELIVERY).toArray(Capability[]::new));
 
     @Override
     public Capabilities capabilities() {
-        return settings.retryThreshold == null ? CAPABILITIES_WITHOUT_RETRY_TOPICS : CAPABILITIES;
+        return settings.retryThreshold == null ? CAPABILITIES : CAPABILITIES_WITH_RETRY_TOPICS;
     }
 
     /** Completes with the topic's partition count once it exists (created if provisioning is on). */

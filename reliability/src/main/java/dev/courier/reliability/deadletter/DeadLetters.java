@@ -75,9 +75,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <h2>Stopping</h2>
  * A list or redrive stops when {@code limit} dead letters were taken or when no new one arrived for
- * the idle timeout, counted from the start as well: an unknown or empty destination gives an empty
- * result after the idle timeout. The idle timeout must cover the broker's subscribe latency (a
- * Kafka consumer-group join can take seconds).
+ * the idle timeout, counted from when the subscription is ready as well: an unknown or empty
+ * destination gives an empty result after the idle timeout. It must cover the time the broker takes
+ * to deliver the first messages after a subscribe (a few seconds after a Kafka group join).
  *
  * <h2>Concurrency</h2>
  * Instances are thread-safe; each call runs on its own subscription and blocks the caller.
@@ -157,6 +157,7 @@ public final class DeadLetters {
             }
             return null;
         });
+        run.activity(); // the idle clock starts once the subscription is ready (a Kafka subscribe waits for its assignment)
         run.awaitEnd(sub);
         synchronized (found) {
             return List.copyOf(found);
@@ -224,6 +225,7 @@ public final class DeadLetters {
             }
             return null;
         });
+        run.activity(); // the idle clock starts once the subscription is ready (a Kafka subscribe waits for its assignment)
         run.awaitEnd(sub);
         RedriveResult result = new RedriveResult(redriven.get(), skipped.get(), failed.get(), new LinkedHashMap<>(failures));
         log.info("redrive of '{}' in group '{}': {} redriven, {} skipped, {} failed", from, group, result.redriven(), result.skipped(),

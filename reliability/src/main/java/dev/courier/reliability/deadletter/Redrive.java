@@ -65,8 +65,8 @@ public final class Redrive {
     }
 
     /**
-     * Stops once no new dead letter arrived for this long (counted from the start too, so it must
-     * cover the broker's subscribe latency, e.g. a Kafka group join). Positive.
+     * Stops once no new dead letter arrived for this long (counted from when the subscription is
+     * ready too, so it must cover the broker's first delivery after a subscribe). Positive.
      */
     public Redrive idleTimeout(Duration idleTimeout) {
         if (idleTimeout == null || idleTimeout.isNegative() || idleTimeout.isZero()) {
