@@ -27,7 +27,7 @@ import java.util.stream.Collectors;
  * <p>The scenario is fixed: three orders complete (one after two gateway timeouts, one sent twice),
  * one is cancelled for insufficient funds after its stock was released, one is cancelled for lack
  * of stock, and one cannot be decoded and is dead-lettered. The run waits until every order is in a
- * final state, prints a summary and exits 0; if that takes longer than {@code saga.timeout}
+ * final state, prints a summary and exits 0; if that takes longer than {@code courier.sample.timeout}
  * (default 60s) it fails with a message naming the orders that are stuck and exits 1.
  *
  * <p>Runs on {@code mem://} by default; set {@code COURIER_URL} (or {@code -Dcourier.url}) to run
@@ -36,7 +36,7 @@ import java.util.stream.Collectors;
 public final class SagaSample {
 
     /** Config key: how long to wait for every order to reach a final state. */
-    public static final String TIMEOUT = "saga.timeout";
+    public static final String TIMEOUT = "courier.sample.timeout";
     /** Default of {@link #TIMEOUT}. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
 
