@@ -18,6 +18,8 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -106,17 +108,19 @@ public final class PaymentsSample {
             Subscribe spec = Subscribe.to(topic).group("ledger").concurrency(settings.concurrency())
                     .ordering(Ordering.BY_KEY).maxInFlight(4 * settings.concurrency()).redeliveryDelay(Duration.ofMillis(200));
 
-            Consumer first = new Consumer("consumer-1", config, spec, ledger, progress, timeline, settings.handlerTime());
+            int crashAt = Math.max(1, (int) (settings.total() * settings.crashAt()));
+            CrashPoint crashPoint = new CrashPoint(crashAt);
+            Consumer first = new Consumer("consumer-1", config, spec, ledger, progress, timeline, settings.handlerTime(), crashPoint);
             Thread publishing = startPublishing(producer, topic, payments, progress, timeline);
 
-            int crashAt = (int) (settings.total() * settings.crashAt());
-            awaitUntil(() -> ledger.appliedCount() >= crashAt, timeout, "the first consumer to apply " + crashAt + " payments", progress, ledger);
+            awaitUntil(() -> crashPoint.reached.getCount() == 0, timeout, "the first consumer to apply " + crashAt + " payments",
+                    progress, ledger);
             int settledAtCrash = first.crash();
             int beforeCrash = ledger.appliedCount();
             timeline.event("consumer-1", "CRASH after %d applied; settled position %d, %d published",
                     beforeCrash, settledAtCrash, progress.published.get());
 
-            Consumer second = new Consumer("consumer-2", config, spec, ledger, progress, timeline, settings.handlerTime());
+            Consumer second = new Consumer("consumer-2", config, spec, ledger, progress, timeline, settings.handlerTime(), null);
             timeline.event("consumer-2", "restarted in group 'ledger'");
             awaitUntil(() -> progress.published.get() == settings.total() && ledger.appliedCount() == settings.total()
                             && progress.settledPosition() == settings.total(),
@@ -218,17 +222,48 @@ public final class PaymentsSample {
         }
     }
 
+    /** Where the first consumer crashes: right after the {@code at}-th payment was applied, before it is acknowledged. */
+    private static final class CrashPoint {
+        final int at;
+        final CountDownLatch reached = new CountDownLatch(1);
+        final CountDownLatch crashed = new CountDownLatch(1);
+
+        CrashPoint(int at) {
+            this.at = at;
+        }
+
+        /** Blocks the handler until the consumer is gone, even if close interrupts it. */
+        void awaitCrash() {
+            boolean interrupted = false;
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < deadline) {
+                try {
+                    if (crashed.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS)) {
+                        break;
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** One incarnation of the ledger consumer: its own Courier, one subscription in group "ledger". */
     private static final class Consumer {
         private final String name;
         private final Courier courier;
         private final Subscription subscription;
         private final Progress progress;
+        private final CrashPoint crashPoint;
 
         Consumer(String name, CourierConfig config, Subscribe spec, Ledger ledger, Progress progress, Timeline timeline,
-                 Duration handlerTime) {
+                 Duration handlerTime, CrashPoint crashPoint) {
             this.name = name;
             this.progress = progress;
+            this.crashPoint = crashPoint;
             this.courier = Courier.builder().config(config).listener(new CourierListener() {
                 @Override
                 public void settled(Delivery delivery, Outcome outcome) {
@@ -254,7 +289,12 @@ public final class PaymentsSample {
                 }
                 Thread.sleep(handlerTime.toMillis()); // the slow part: a call to the bank
                 if (ledger.apply(p)) {
-                    progress.processed.incrementAndGet();
+                    int processed = progress.processed.incrementAndGet();
+                    if (crashPoint != null && processed == crashPoint.at) {
+                        // the crash strikes after this payment was written, before its acknowledgement
+                        crashPoint.reached.countDown();
+                        crashPoint.awaitCrash();
+                    }
                 } else {
                     progress.duplicates.incrementAndGet();
                     timeline.event(name, "payment %d of %s was already applied: redelivery ignored", p.sequence(), p.account());
@@ -269,6 +309,9 @@ public final class PaymentsSample {
         int crash() {
             int settled = progress.freezeAtCrash();
             subscription.close(Duration.ZERO);
+            if (crashPoint != null) {
+                crashPoint.crashed.countDown(); // the handler that was writing at the crash may return now: too late to ack
+            }
             courier.close();
             return settled;
         }
