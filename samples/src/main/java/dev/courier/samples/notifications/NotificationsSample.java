@@ -51,6 +51,10 @@ public final class NotificationsSample {
     private NotificationsSample() {
     }
 
+    /**
+     * Runs the notifications demo; options {@code --port N} and {@code --serve};
+     * exit code 0 when it saw what it expected, 2 for bad options.
+     */
     public static void main(String[] args) {
         CourierConfig config = CourierConfig.load();
         int port;

@@ -78,6 +78,10 @@ public final class PaymentsSample {
     private PaymentsSample() {
     }
 
+    /**
+     * Runs the payments sample on the broker of {@code courier.url} / {@code COURIER_URL};
+     * exit code 0 when nothing was lost or applied twice.
+     */
     public static void main(String[] args) {
         CourierConfig config = CourierConfig.load();
         try {

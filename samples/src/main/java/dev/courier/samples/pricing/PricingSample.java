@@ -62,6 +62,10 @@ public final class PricingSample {
     private PricingSample() {
     }
 
+    /**
+     * Runs the pricing sample on the broker of {@code courier.url} / {@code COURIER_URL};
+     * exit code 0 when every case ended as expected.
+     */
     public static void main(String[] args) {
         CourierConfig config = CourierConfig.load();
         try {

@@ -65,6 +65,10 @@ public final class SagaSample {
     private SagaSample() {
     }
 
+    /**
+     * 
+     * Runs the saga on the broker of {@code courier.url} / {@code COURIER_URL} (default {@code mem://}); exit code 0 when every order ended.
+     */
     public static void main(String[] args) {
         CourierConfig config = CourierConfig.load();
         try {
