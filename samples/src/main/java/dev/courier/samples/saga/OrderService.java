@@ -1,0 +1,153 @@
+package dev.courier.samples.saga;
+
+import dev.courier.ContentTypes;
+import dev.courier.Courier;
+import dev.courier.HeaderNames;
+import dev.courier.Message;
+import dev.courier.Ordering;
+import dev.courier.Subscribe;
+import dev.courier.Subscription;
+import dev.courier.samples.Timeline;
+import dev.courier.samples.saga.SagaEvents.InventoryEvent;
+import dev.courier.samples.saga.SagaEvents.OrderOutcome;
+import dev.courier.samples.saga.SagaEvents.OrderPlaced;
+import dev.courier.samples.saga.SagaEvents.OrderState;
+import dev.courier.samples.saga.SagaEvents.PaymentEvent;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Places orders and drives each one to a final state from the events of the other services:
+ * stock reserved and payment charged completes it; out of stock cancels it; a declined payment
+ * waits for the inventory service to release the stock, then cancels it (compensation). An order
+ * that reaches the dead-letter topic is final too. Every final state is announced on the outcomes
+ * topic for the notification service.
+ */
+final class OrderService {
+
+    static final String GROUP = "order";
+    static final String OPERATIONS_GROUP = "operations";
+
+    /** States an order passes through; the last three are final. */
+    enum Status { PLACED, RESERVED, PAYMENT_DECLINED, COMPLETED, CANCELLED, DEAD_LETTERED }
+
+    private final Courier courier;
+    private final SagaTopics topics;
+    private final Timeline timeline;
+    private final Map<String, Status> status = new LinkedHashMap<>();
+    private final Map<String, String> reasons = new LinkedHashMap<>();
+
+    OrderService(Courier courier, SagaTopics topics, Timeline timeline) {
+        this.courier = courier;
+        this.topics = topics;
+        this.timeline = timeline;
+    }
+
+    List<Subscription> start(String ordersDeadLetterTopic) {
+        Subscribe events = Subscribe.to(topics.inventory()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY)
+                .redeliveryDelay(Duration.ofMillis(200));
+        Subscription inventory = courier.subscribe(events, d -> onInventory(d.payload(InventoryEvent.class)));
+        Subscription payments = courier.subscribe(Subscribe.to(topics.payments()).group(GROUP).concurrency(4)
+                .ordering(Ordering.BY_KEY).redeliveryDelay(Duration.ofMillis(200)), d -> onPayment(d.payload(PaymentEvent.class)));
+        // operations watch the orders' dead-letter topic; the key of a dead letter is still the order id
+        Subscription deadLetters = courier.subscribe(Subscribe.to(ordersDeadLetterTopic).group(OPERATIONS_GROUP), d -> {
+            String orderId = d.message().key();
+            String reason = d.message().header(HeaderNames.DLQ_REASON);
+            timeline.event("operations", "dead letter %s from '%s', reason: %s", orderId,
+                    d.message().header(HeaderNames.DLQ_ORIGINAL_TOPIC), reason);
+            int colon = reason == null ? -1 : reason.indexOf(':');
+            finish(orderId, null, Status.DEAD_LETTERED, colon > 0 ? reason.substring(0, colon) : reason);
+        });
+        return List.of(inventory, payments, deadLetters);
+    }
+
+    /** Publishes an order and waits for the broker's confirm. */
+    void place(OrderPlaced o) {
+        synchronized (this) {
+            status.putIfAbsent(o.orderId(), Status.PLACED);
+        }
+        courier.publisher().publish(topics.orders(), o.orderId(), o).toCompletableFuture().join();
+        timeline.event("order", "placed %s: %s buys %d x %s for %s", o.orderId(), o.customer(), o.quantity(), o.sku(),
+                SagaEvents.money(o.amountCents()));
+    }
+
+    /** Publishes the same order again as a new message, as an upstream retry would. */
+    void placeAgain(OrderPlaced o) {
+        courier.publisher().publish(topics.orders(), o.orderId(), o).toCompletableFuture().join();
+        timeline.event("order", "sent %s a second time (duplicate message on purpose)", o.orderId());
+    }
+
+    /** Publishes bytes that do not decode as an order, under {@code orderId}. */
+    void placePoisoned(String orderId, String json) {
+        synchronized (this) {
+            status.putIfAbsent(orderId, Status.PLACED);
+        }
+        Message m = Message.builder(topics.orders()).key(orderId).contentType(ContentTypes.JSON)
+                .header(HeaderNames.PAYLOAD_TYPE, OrderPlaced.class.getName())
+                .payload(json.getBytes(StandardCharsets.UTF_8)).build();
+        courier.publisher().publish(m).toCompletableFuture().join();
+        timeline.event("order", "placed %s with a broken payload: %s", orderId, json);
+    }
+
+    private void onInventory(InventoryEvent e) {
+        switch (e.change()) {
+            case RESERVED -> advance(e.orderId(), Status.RESERVED);
+            case OUT_OF_STOCK -> finish(e.orderId(), e.customer(), Status.CANCELLED, "out of stock: " + e.reason());
+            case RELEASED -> finish(e.orderId(), e.customer(), Status.CANCELLED, e.reason() + ", stock released");
+            default -> throw new IllegalStateException("unknown stock change " + e.change());
+        }
+    }
+
+    private void onPayment(PaymentEvent p) {
+        switch (p.result()) {
+            case CHARGED -> finish(p.orderId(), p.customer(), Status.COMPLETED, null);
+            case DECLINED -> {
+                advance(p.orderId(), Status.PAYMENT_DECLINED);
+                timeline.event("order", "%s payment declined, waiting for inventory to release the stock", p.orderId());
+            }
+            default -> throw new IllegalStateException("unknown payment result " + p.result());
+        }
+    }
+
+    private synchronized void advance(String orderId, Status next) {
+        Status now = status.get(orderId);
+        if (now == null || !isFinal(now)) {
+            status.put(orderId, next);
+        }
+    }
+
+    private void finish(String orderId, String customer, Status end, String reason) {
+        synchronized (this) {
+            Status now = status.get(orderId);
+            if (now != null && isFinal(now)) {
+                return; // a redelivered event; the order already ended
+            }
+            status.put(orderId, end);
+            if (reason != null) {
+                reasons.put(orderId, reason);
+            }
+        }
+        timeline.event("order", "%s %s%s", orderId, end, reason == null ? "" : " (" + reason + ")");
+        if (customer != null) {
+            OrderState state = end == Status.COMPLETED ? OrderState.COMPLETED : OrderState.CANCELLED;
+            courier.publisher().publish(topics.outcomes(), orderId, new OrderOutcome(orderId, customer, state, reason))
+                    .toCompletableFuture().join();
+        }
+    }
+
+    static boolean isFinal(Status s) {
+        return s == Status.COMPLETED || s == Status.CANCELLED || s == Status.DEAD_LETTERED;
+    }
+
+    synchronized Map<String, Status> statuses() {
+        return new LinkedHashMap<>(status);
+    }
+
+    synchronized Map<String, String> reasons() {
+        return new LinkedHashMap<>(reasons);
+    }
+}
