@@ -88,8 +88,7 @@ public final class InMemoryIdempotencyStore implements IdempotencyStore {
                 return false; // another owner claimed or completed it after our lease ran out
             }
             put(key, new Entry(true, owner, plus(now, retention)));
-            boolean mine = true;
-            return mine;
+            return true;
         }
     }
 
