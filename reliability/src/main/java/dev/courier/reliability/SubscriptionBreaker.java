@@ -115,13 +115,6 @@ final class SubscriptionBreaker {
     private synchronized void onTransition(CircuitBreaker.StateTransition t) {
         changes.incrementAndGet();
         log.info("circuit breaker '{}' of subscription {}: {} -> {}", breaker.getName(), spec, t.getFromState(), t.getToState());
-        for (CourierListener l : listeners) {
-            try {
-                l.circuitStateChanged(spec, breaker.getName(), t.getFromState().name(), t.getToState().name());
-            } catch (RuntimeException e) {
-                log.warn("listener.circuitStateChanged threw; ignored", e);
-            }
-        }
         if (t.getToState() == CircuitBreaker.State.OPEN) {
             scheduleHalfOpen();
         }
@@ -132,6 +125,14 @@ final class SubscriptionBreaker {
         } else {
             flows.forEach(Interceptor.Flow::resume);
             release();
+        }
+        // flows first, then listeners: a listener sees the subscription already paused or resumed
+        for (CourierListener l : listeners) {
+            try {
+                l.circuitStateChanged(spec, breaker.getName(), t.getFromState().name(), t.getToState().name());
+            } catch (RuntimeException e) {
+                log.warn("listener.circuitStateChanged threw; ignored", e);
+            }
         }
     }
 

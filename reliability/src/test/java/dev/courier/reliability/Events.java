@@ -28,6 +28,8 @@ final class Events implements CourierListener {
     final List<String> deadLettered = new CopyOnWriteArrayList<>();
     final List<String> acked = new CopyOnWriteArrayList<>();
     final List<String> settled = new CopyOnWriteArrayList<>();
+    final java.util.concurrent.atomic.AtomicReference<dev.courier.Subscription> watched = new java.util.concurrent.atomic.AtomicReference<>();
+    final List<Boolean> pausedWhenOpened = new CopyOnWriteArrayList<>();
 
     @Override
     public void retrying(Delivery delivery, int attempt, Duration delay, boolean inProcess, Throwable cause) {
@@ -41,6 +43,10 @@ final class Events implements CourierListener {
 
     @Override
     public void circuitStateChanged(Subscribe subscription, String breakerName, String fromState, String toState) {
+        dev.courier.Subscription sub = watched.get();
+        if (toState.equals("OPEN") && sub != null) {
+            pausedWhenOpened.add(sub.isPaused());
+        }
         transitions.add(new Transition(fromState, toState));
     }
 
