@@ -68,8 +68,7 @@ public final class CircuitBreakerPolicy {
                 .slidingWindowSize(slidingWindow)
                 .minimumNumberOfCalls(minimumCalls)
                 .waitDurationInOpenState(waitInOpen)
-                .automaticTransitionFromOpenToHalfOpenEnabled(true)
-                .build());
+                .build()); // the policy schedules the move to half-open itself (on its daemon timer)
     }
 
     public CircuitBreakerConfig config() {

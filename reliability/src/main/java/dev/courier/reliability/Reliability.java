@@ -15,7 +15,6 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
@@ -117,12 +116,7 @@ public final class Reliability implements Interceptor {
     private final CircuitBreakerPolicy breakerPolicy;
     private final Idempotency idempotency;
     private final Map<String, SubscriptionBreaker> breakers = new ConcurrentHashMap<>();
-    private final Map<String, Instant> firstFailures = new LinkedHashMap<>(64, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Instant> eldest) {
-            return size() > FIRST_FAILURES_REMEMBERED;
-        }
-    };
+    private final Map<String, Instant> firstFailures = new ConcurrentHashMap<>();
 
     private Reliability(Builder b) {
         this.retry = b.retry;
@@ -330,19 +324,18 @@ public final class Reliability implements Interceptor {
     }
 
     private void decide(Chain chain, Delivery d, SubscriptionBreaker breaker, int n, Outcome out, CompletableFuture<Outcome> result) {
-        String failureKey = failureKey(d);
         if (out.kind() != Outcome.Kind.FAILED || retry == null) {
             if (out.kind() == Outcome.Kind.ACK) {
-                forgetFirstFailure(failureKey);
+                forgetFirstFailure(d);
             }
             result.complete(out);
             return;
         }
         Throwable cause = out.cause();
         int total = (Math.max(1, d.attempt()) - 1) * retry.attempts() + n;
-        Instant first = rememberFirstFailure(failureKey, d);
+        Instant first = rememberFirstFailure(failureKey(d), d);
         if (!retry.isRetryable(cause)) {
-            forgetFirstFailure(failureKey);
+            forgetFirstFailure(d);
             result.complete(deadLetter(reasonFor(cause), cause, total, first));
             return;
         }
@@ -360,7 +353,7 @@ public final class Reliability implements Interceptor {
             result.complete(Outcome.nack(delay));
             return;
         }
-        forgetFirstFailure(failureKey);
+        forgetFirstFailure(d);
         result.complete(deadLetter("gave up after " + total + " attempt(s): " + describe(cause), cause, total, first));
     }
 
@@ -385,17 +378,21 @@ public final class Reliability implements Interceptor {
                 // not ours to judge; use the local time
             }
         }
-        synchronized (firstFailures) {
-            Instant first = firstFailures.putIfAbsent(key, now);
-            return first != null ? first : now;
+        if (firstFailures.size() >= FIRST_FAILURES_REMEMBERED) {
+            // bounded: forget some (a later dead letter of those says its first failure was its last delivery's)
+            var it = firstFailures.keySet().iterator();
+            for (int i = 0; i < FIRST_FAILURES_REMEMBERED / 10 && it.hasNext(); i++) {
+                it.next();
+                it.remove();
+            }
         }
+        Instant first = firstFailures.putIfAbsent(key, now);
+        return first != null ? first : now;
     }
 
-    private void forgetFirstFailure(String key) {
-        synchronized (firstFailures) {
-            if (!firstFailures.isEmpty()) {
-                firstFailures.remove(key);
-            }
+    private void forgetFirstFailure(Delivery d) {
+        if (!firstFailures.isEmpty()) {
+            firstFailures.remove(failureKey(d));
         }
     }
 
