@@ -10,6 +10,7 @@ import dev.courier.NonRetryableException;
 import dev.courier.Ordering;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
+import dev.courier.reliability.idempotency.IdempotencyStore;
 import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
@@ -386,6 +387,46 @@ class ReliabilityTest {
         Poll.until("the redriven copy is acked", () -> events.acked.contains(m.id()), () -> events);
         assertThat(runs.get()).isEqualTo(2);
         assertThat(events.duplicates).isEmpty();
+    }
+
+    @Test
+    @DisplayName("while the idempotency store fails, messages are nacked unprocessed; once it is back they are processed")
+    void storeFailureNacksWithoutProcessing() {
+        Events events = new Events();
+        AtomicBoolean storeDown = new AtomicBoolean(true);
+        InMemoryIdempotencyStore real = new InMemoryIdempotencyStore();
+        IdempotencyStore flaky = new IdempotencyStore() {
+            @Override
+            public Claim claim(String key, String owner, Duration lease) {
+                if (storeDown.get()) {
+                    throw new IllegalStateException("store unreachable");
+                }
+                return real.claim(key, owner, lease);
+            }
+
+            @Override
+            public boolean complete(String key, String owner, Duration retention) {
+                return real.complete(key, owner, retention);
+            }
+
+            @Override
+            public void release(String key, String owner) {
+                real.release(key, owner);
+            }
+        };
+        Courier courier = connect(events, Reliability.builder()
+                .idempotency(Idempotency.with(flaky).inProgressRetryDelay(Duration.ofMillis(30))).build());
+        AtomicInteger runs = new AtomicInteger();
+        courier.subscribe(spec(topic).maxAttempts(1), d -> runs.incrementAndGet());
+        Message m = publish(courier, topic, "x");
+
+        Poll.until("the message is nacked twice while the store is down", () -> events.settled.stream().filter(s -> s.endsWith(":NACK")).count() >= 2,
+                () -> events);
+        assertThat(runs.get()).as("handler runs while the store is down").isZero();
+        storeDown.set(false);
+        Poll.until("the message is acked", () -> events.acked.contains(m.id()), () -> events);
+        assertThat(runs.get()).isEqualTo(1);
+        assertThat(events.deadLettered).isEmpty();
     }
 
     @Test
