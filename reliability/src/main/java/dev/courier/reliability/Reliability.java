@@ -474,7 +474,7 @@ public final class Reliability implements Interceptor {
         }
     }
 
-    // ---------------------------------------------------------------- helpers
+    // ---------------------------------------------------------------- small pieces
 
     private static void report(Chain chain, java.util.function.Consumer<CourierListener> event) {
         try {
