@@ -2,6 +2,7 @@ package dev.courier;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.courier.internal.CourierCore;
+import dev.courier.internal.InterceptorProviders;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -136,7 +137,11 @@ public final class Courier implements AutoCloseable {
             return this;
         }
 
-        /** Appends {@code interceptor} to the chain; the first added runs outermost. */
+        /**
+         * Appends {@code interceptor} to the chain; the first added runs outermost. Interceptors
+         * that configuration installs ({@link dev.courier.spi.InterceptorProvider}, e.g.
+         * {@code courier.reliability.*}) come after these, unless one of the same type is added here.
+         */
         public Builder interceptor(Interceptor interceptor) {
             interceptors.add(Objects.requireNonNull(interceptor, "interceptor"));
             return this;
@@ -164,7 +169,7 @@ public final class Courier implements AutoCloseable {
             if (cs == null && objectMapper != null) {
                 cs = new Codecs(objectMapper, c.trustedPackages());
             }
-            return new Courier(new CourierCore(c, cs, interceptors, listener));
+            return new Courier(new CourierCore(c, cs, InterceptorProviders.withConfigured(interceptors, c), listener));
         }
     }
 }

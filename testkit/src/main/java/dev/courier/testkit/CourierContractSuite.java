@@ -8,6 +8,7 @@ import dev.courier.Courier;
 import dev.courier.CourierListener;
 import dev.courier.Delivery;
 import dev.courier.HeaderNames;
+import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.NoResponderException;
 import dev.courier.NonRetryableException;
@@ -20,6 +21,11 @@ import dev.courier.RequestTimeoutException;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
+import dev.courier.reliability.CircuitBreakerPolicy;
+import dev.courier.reliability.Idempotency;
+import dev.courier.reliability.Reliability;
+import dev.courier.reliability.RetryPolicy;
+import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
 import dev.courier.spi.BindingProvider;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -181,7 +187,16 @@ public abstract class CourierContractSuite {
 
     /** A new connection observed by {@code listener}, closed after the case. */
     protected final Courier connect(CourierListener listener) {
-        Courier c = Courier.builder().config(broker().courierConfig()).listener(listener).connect();
+        return connect(listener, new Interceptor[0]);
+    }
+
+    /** A new connection observed by {@code listener} with {@code interceptors} (outermost first), closed after the case. */
+    protected final Courier connect(CourierListener listener, Interceptor... interceptors) {
+        Courier.Builder b = Courier.builder().config(broker().courierConfig()).listener(listener);
+        for (Interceptor i : interceptors) {
+            b.interceptor(i);
+        }
+        Courier c = b.connect();
         closeAfterCase(c);
         return c;
     }
@@ -264,7 +279,7 @@ public abstract class CourierContractSuite {
     }
 
     /** Records what the chain decided for each message id, from a {@link CourierListener}. */
-    static final class Settlements implements CourierListener {
+    static class Settlements implements CourierListener {
         final Map<String, List<Outcome.Kind>> byId = new ConcurrentHashMap<>();
 
         @Override
@@ -1333,6 +1348,215 @@ public abstract class CourierContractSuite {
             });
             Throwable failure = failureOf(courier.requester().request(topic, new Query(1), Answer.class, Duration.ofSeconds(20)), "request");
             assertThat(failure).isInstanceOf(RequestFailedException.class).hasMessageContaining("no such order");
+        }
+    }
+
+    @Nested
+    @DisplayName("Reliability policy")
+    class ReliabilityPolicy {
+
+        private final RetryPolicy quick = RetryPolicy.fixed(Duration.ofMillis(20)).jitter(0);
+
+        /** Listener events of the policy, per message id. */
+        final class PolicyEvents extends Settlements {
+            final List<String> retries = new CopyOnWriteArrayList<>();
+            final List<String> duplicates = new CopyOnWriteArrayList<>();
+            final List<String> transitions = new CopyOnWriteArrayList<>();
+            final List<String> deadLettered = new CopyOnWriteArrayList<>();
+            final AtomicReference<Subscription> watched = new AtomicReference<>();
+            final List<Boolean> pausedWhenOpened = new CopyOnWriteArrayList<>();
+
+            @Override
+            public void retrying(Delivery delivery, int attempt, Duration delay, boolean inProcess, Throwable cause) {
+                retries.add(delivery.message().id() + "#" + attempt + (inProcess ? "" : " (broker)"));
+            }
+
+            @Override
+            public void duplicateSkipped(Delivery delivery, String idempotencyKey, boolean stillInProgress) {
+                duplicates.add(delivery.message().id() + (stillInProgress ? " (in progress)" : ""));
+            }
+
+            @Override
+            public void circuitStateChanged(Subscribe subscription, String breakerName, String fromState, String toState) {
+                Subscription sub = watched.get();
+                if (toState.equals("OPEN") && sub != null) {
+                    pausedWhenOpened.add(sub.isPaused());
+                }
+                transitions.add(toState);
+            }
+
+            @Override
+            public void deadLettered(Delivery delivery, String deadLetterTopic, String reason) {
+                deadLettered.add(delivery.message().id());
+            }
+
+            @Override
+            public String toString() {
+                return super.toString() + ", retries " + retries + ", duplicates " + duplicates + ", breaker " + transitions
+                        + ", dead-lettered " + deadLettered;
+            }
+        }
+
+        @Test
+        @DisplayName("a handler that fails twice succeeds on its third in-process attempt, within one broker delivery")
+        void retryThenSuccess() {
+            PolicyEvents events = new PolicyEvents();
+            Courier courier = connect(events, Reliability.builder().retry(quick.attempts(3)).build());
+            String topic = topic("flaky");
+            Received attempts = new Received();
+            courier.subscribe(inGroup(topic, group("g")).maxAttempts(2), d -> {
+                attempts.record(d);
+                if (attempts.count() < 3) {
+                    throw new IllegalStateException("flaky " + attempts.count());
+                }
+            });
+            Message m = courier.publisher().message(topic, "hello").build();
+            join(courier.publisher().publish(m), "publish");
+
+            await.until("the message is acked", () -> events.of(m.id()).contains(Outcome.Kind.ACK), events::toString);
+            assertThat(attempts.attempts(m.id())).as("handler runs, all in broker delivery 1").containsExactly(1, 1, 1);
+            assertThat(events.of(m.id())).as("settlements").containsExactly(Outcome.Kind.ACK);
+            assertThat(events.retries).containsExactly(m.id() + "#1", m.id() + "#2");
+        }
+
+        @Test
+        @RequiresCapability(Capability.DEAD_LETTER)
+        @DisplayName("a handler that keeps failing is dead-lettered after its in-process attempts, with the failure headers")
+        void retryThenDeadLetter() {
+            PolicyEvents events = new PolicyEvents();
+            Courier courier = connect(events, Reliability.builder().retry(quick.attempts(3)).build());
+            String topic = topic("fails");
+            String group = group("g");
+            Subscribe spec = inGroup(topic, group).maxAttempts(10);
+            Received dlq = new Received();
+            courier.subscribe(Subscribe.to(spec.deadLetterTopic()).group(group("dlq-reader")), dlq);
+            Received attempts = new Received();
+            courier.subscribe(spec, d -> {
+                attempts.record(d);
+                throw new IllegalStateException("boom " + attempts.count());
+            });
+            Message original = courier.publisher().message(topic, new Order("o-9", 9.5, List.of("x"))).key("k-9").header("x-trace", "t-9").build();
+            join(courier.publisher().publish(original), "publish");
+
+            await.until("the dead letter arrives", () -> dlq.count() >= 1, dlq::summary);
+            Message dead = dlq.first();
+            assertThat(attempts.attempts(original.id())).as("attempts").containsExactly(1, 1, 1);
+            assertThat(dead.payload()).isEqualTo(original.payload());
+            assertThat(dead.key()).isEqualTo("k-9");
+            assertThat(dead.header("x-trace")).isEqualTo("t-9");
+            assertThat(dead.header(HeaderNames.DLQ_REASON)).startsWith("gave up after 3 attempt(s)").contains("boom 3");
+            assertThat(dead.header(HeaderNames.DLQ_EXCEPTION)).isEqualTo(IllegalStateException.class.getName());
+            assertThat(dead.header(HeaderNames.DLQ_EXCEPTION_MESSAGE)).isEqualTo("boom 3");
+            assertThat(dead.header(HeaderNames.DLQ_STACK)).contains("IllegalStateException");
+            assertThat(dead.header(HeaderNames.DLQ_ORIGINAL_TOPIC)).isEqualTo(topic);
+            assertThat(dead.header(HeaderNames.DLQ_ORIGINAL_GROUP)).isEqualTo(group);
+            assertThat(dead.header(HeaderNames.DLQ_ATTEMPTS)).isEqualTo("3");
+            assertThat(dead.header(HeaderNames.DLQ_FIRST_FAILURE)).isNotBlank();
+            assertThat(dead.header(HeaderNames.DLQ_LAST_FAILURE)).isNotBlank();
+            assertThat(dead.header(HeaderNames.DLQ_TIME)).isNotBlank();
+        }
+
+        @Test
+        @RequiresCapability(Capability.DEAD_LETTER)
+        @DisplayName("a NonRetryableException is dead-lettered at once, without in-process or broker retries")
+        void nonRetryableDeadLettersAtOnce() {
+            PolicyEvents events = new PolicyEvents();
+            Courier courier = connect(events, Reliability.builder().retry(quick.attempts(5).thenRedeliverAfter(REDELIVERY_DELAY)).build());
+            String topic = topic("fatal");
+            Subscribe spec = inGroup(topic, group("g"));
+            Received dlq = new Received();
+            courier.subscribe(Subscribe.to(spec.deadLetterTopic()).group(group("dlq-reader")), dlq);
+            Received attempts = new Received();
+            courier.subscribe(spec, d -> {
+                attempts.record(d);
+                throw new NonRetryableException("order o-9 is malformed");
+            });
+            Message m = courier.publisher().message(topic, "bad order").build();
+            join(courier.publisher().publish(m), "publish");
+
+            await.until("the dead letter arrives", () -> dlq.count() >= 1, dlq::summary);
+            assertThat(attempts.attempts(m.id())).containsExactly(1);
+            assertThat(events.retries).isEmpty();
+            assertThat(dlq.first().header(HeaderNames.DLQ_REASON)).startsWith("non-retryable failure").contains("order o-9 is malformed");
+            assertThat(dlq.first().header(HeaderNames.DLQ_ATTEMPTS)).isEqualTo("1");
+        }
+
+        @Test
+        @DisplayName("the same message id published twice is handled once; a duplicate that reaches the consumer is acked and reported")
+        void duplicatesAreSuppressed() {
+            PolicyEvents events = new PolicyEvents();
+            Courier courier = connect(events, Reliability.builder().idempotency(Idempotency.with(new InMemoryIdempotencyStore())).build());
+            String topic = topic("payments");
+            Received handled = new Received();
+            courier.subscribe(inGroup(topic, group("g")), handled);
+            Message m = courier.publisher().message(topic, "pay o-1").id("pay-" + UUID.randomUUID()).build();
+            join(courier.publisher().publish(m), "publish");
+            PublishReceipt second = join(courier.publisher().publish(m), "publish the duplicate");
+            // brokers that deduplicate publishes by message id (JetStream) drop the second copy themselves
+            long copies = second.duplicate() ? 1 : 2;
+
+            await.until(copies + " cop(ies) acked", () -> events.of(m.id()).stream().filter(k -> k == Outcome.Kind.ACK).count() == copies,
+                    events::toString);
+            assertThat(handled.count()).as("handler runs").isEqualTo(1);
+            assertThat(events.duplicates).hasSize((int) copies - 1).allMatch(m.id()::equals);
+        }
+
+        @Test
+        @RequiresCapability(Capability.REDELIVERY)
+        @DisplayName("a redelivery of a message that was processed but not acked (consumer died in between) is skipped")
+        void redeliveryOfProcessedMessageIsSkipped() {
+            PolicyEvents events = new PolicyEvents();
+            AtomicBoolean died = new AtomicBoolean();
+            // outermost: after the policy completed the key, the first delivery is given back instead of acked, as if the consumer died
+            Interceptor dieBeforeAck = chain -> chain.proceed(chain.delivery()).thenApply(o ->
+                    o.kind() == Outcome.Kind.ACK && died.compareAndSet(false, true) ? Outcome.nack(REDELIVERY_DELAY) : o);
+            Courier courier = connect(events, dieBeforeAck,
+                    Reliability.builder().idempotency(Idempotency.with(new InMemoryIdempotencyStore())).build());
+            String topic = topic("charges");
+            Received handled = new Received();
+            courier.subscribe(inGroup(topic, group("g")), handled);
+            Message m = courier.publisher().message(topic, "charge o-1").build();
+            join(courier.publisher().publish(m), "publish");
+
+            await.until("the redelivery is acked", () -> events.of(m.id()).contains(Outcome.Kind.ACK), events::toString);
+            assertThat(events.of(m.id())).containsExactly(Outcome.Kind.NACK, Outcome.Kind.ACK);
+            assertThat(handled.count()).as("handler runs").isEqualTo(1);
+            assertThat(events.duplicates).containsExactly(m.id());
+        }
+
+        @Test
+        @RequiresCapability(Capability.DEAD_LETTER)
+        @DisplayName("an open circuit breaker pauses the subscription without dead-lettering; after recovery every message is handled")
+        void breakerPausesAndResumes() {
+            PolicyEvents events = new PolicyEvents();
+            Courier courier = connect(events, Reliability.builder()
+                    .retry(quick.attempts(10))
+                    .circuitBreaker(CircuitBreakerPolicy.of(50, 4, 4, Duration.ofSeconds(1)))
+                    .build());
+            String topic = topic("downstream");
+            Subscribe spec = inGroup(topic, group("g")).concurrency(4).ordering(Ordering.NONE);
+            Received dlq = new Received();
+            courier.subscribe(Subscribe.to(spec.deadLetterTopic()).group(group("dlq-reader")), dlq);
+            AtomicBoolean down = new AtomicBoolean(true);
+            Set<String> handled = ConcurrentHashMap.newKeySet();
+            Subscription sub = courier.subscribe(spec, d -> {
+                if (down.get()) {
+                    throw new IllegalStateException("downstream unavailable");
+                }
+                handled.add(d.message().id());
+            });
+            events.watched.set(sub);
+            List<String> ids = publishTexts(courier.publisher(), topic, "m", 20);
+
+            await.until("the breaker opens", () -> events.transitions.contains("OPEN"), events::toString);
+            down.set(false);
+
+            await.until("every message is handled", () -> handled.containsAll(ids), () -> handled.size() + " handled; " + events);
+            await.until("the breaker closes and the subscription runs", () -> events.transitions.contains("CLOSED") && !sub.isPaused(),
+                    events::toString);
+            assertThat(events.pausedWhenOpened).as("subscription paused when the breaker opened").isNotEmpty().allMatch(p -> p);
+            assertThat(events.deadLettered).as("dead-lettered").isEmpty();
+            Await.holdsFor(QUIET_WINDOW, "no dead letters", () -> dlq.count() == 0, dlq::summary);
         }
     }
 

@@ -1,0 +1,31 @@
+package dev.courier.spi;
+
+import dev.courier.CourierConfig;
+import dev.courier.Interceptor;
+
+/**
+ * Installs an interceptor from configuration alone, found with {@link java.util.ServiceLoader}
+ * (register the implementation in {@code META-INF/services/dev.courier.spi.InterceptorProvider}).
+ * When a {@link dev.courier.Courier} is built, every provider whose {@link #enabled} says so adds
+ * its {@link #create interceptor} after the ones added explicitly, unless an explicitly added
+ * interceptor is already an instance of {@link #type()}: code wins over configuration.
+ *
+ * <p>The courier-reliability module uses it so that {@code courier.reliability.*} keys alone turn
+ * on the retry, circuit-breaker and idempotency policy. Implementations must be thread-safe and
+ * have a public no-argument constructor.
+ */
+public interface InterceptorProvider {
+
+    /** The interceptor class this provider creates; an explicit instance of it replaces the provider's. */
+    Class<? extends Interceptor> type();
+
+    /** Whether {@code config} asks for this interceptor. */
+    boolean enabled(CourierConfig config);
+
+    /**
+     * Creates the interceptor from {@code config}.
+     *
+     * @throws dev.courier.ConfigurationException naming the key and value that are invalid
+     */
+    Interceptor create(CourierConfig config);
+}

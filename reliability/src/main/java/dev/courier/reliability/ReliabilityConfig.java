@@ -1,0 +1,172 @@
+package dev.courier.reliability;
+
+import dev.courier.ConfigurationException;
+import dev.courier.CourierConfig;
+import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import static dev.courier.reliability.Reliability.*;
+
+/** Reads the {@code courier.reliability.*} keys into a {@link Reliability}. */
+final class ReliabilityConfig {
+
+    static final String PREFIX = "courier.reliability.";
+
+    private ReliabilityConfig() {
+    }
+
+    /** Whether {@code config} asks for the policy: {@code enabled=true}, or any other key under the prefix. */
+    static boolean enabled(CourierConfig config) {
+        Reader r = new Reader(config);
+        String enabled = r.raw(ENABLED);
+        if (enabled != null && !enabled.isBlank()) {
+            return config.booleanValue(r.keyOf(ENABLED), false);
+        }
+        return config.withPrefix(PREFIX).keySet().stream().anyMatch(k -> !k.equals("enabled"));
+    }
+
+    static Reliability read(CourierConfig config) {
+        Reader r = new Reader(config);
+        RetryPolicy retry;
+        try {
+            retry = RetryPolicy.exponential(
+                            r.duration(RETRY_INITIAL_BACKOFF, RetryPolicy.DEFAULT_INITIAL_BACKOFF),
+                            r.decimal(RETRY_MULTIPLIER, RetryPolicy.DEFAULT_MULTIPLIER),
+                            r.duration(RETRY_MAX_BACKOFF, RetryPolicy.DEFAULT_MAX_BACKOFF))
+                    .attempts(r.integer(RETRY_ATTEMPTS, RetryPolicy.DEFAULT_ATTEMPTS, 1, 100))
+                    .jitter(r.decimal(RETRY_JITTER, RetryPolicy.DEFAULT_JITTER))
+                    .thenRedeliverAfter(r.durations(RETRY_REDELIVER_AFTER).toArray(Duration[]::new));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigurationException("invalid retry settings " + r.describe(RETRY_INITIAL_BACKOFF, RETRY_MULTIPLIER,
+                    RETRY_MAX_BACKOFF, RETRY_JITTER) + ": " + e.getMessage(), e);
+        }
+        Reliability.Builder b = Reliability.builder().retry(retry);
+        Duration timeout = r.duration(HANDLER_TIMEOUT, Duration.ZERO);
+        if (!timeout.isZero()) {
+            b.handlerTimeout(timeout);
+        }
+        if (r.breakerRequested()) {
+            try {
+                b.circuitBreaker(CircuitBreakerPolicy.of(
+                        (float) r.decimal(BREAKER_FAILURE_RATE, CircuitBreakerPolicy.DEFAULT_FAILURE_RATE_THRESHOLD),
+                        r.integer(BREAKER_SLIDING_WINDOW, CircuitBreakerPolicy.DEFAULT_SLIDING_WINDOW, 1, 1_000_000),
+                        r.integer(BREAKER_MINIMUM_CALLS, CircuitBreakerPolicy.DEFAULT_MINIMUM_CALLS, 1, 1_000_000),
+                        r.duration(BREAKER_WAIT_IN_OPEN, CircuitBreakerPolicy.DEFAULT_WAIT_IN_OPEN)));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigurationException("invalid circuit-breaker settings " + r.describe(BREAKER_FAILURE_RATE,
+                        BREAKER_SLIDING_WINDOW, BREAKER_MINIMUM_CALLS, BREAKER_WAIT_IN_OPEN) + ": " + e.getMessage(), e);
+            }
+        }
+        String store = r.raw(IDEMPOTENCY_STORE);
+        String kind = store == null || store.isBlank() ? "none" : store.trim().toLowerCase(Locale.ROOT);
+        switch (kind) {
+            case "none" -> {
+                // no idempotency
+            }
+            case "memory" -> {
+                InMemoryIdempotencyStore s = new InMemoryIdempotencyStore(r.integer(IDEMPOTENCY_MAX_ENTRIES,
+                        InMemoryIdempotencyStore.DEFAULT_MAX_ENTRIES, 1, Integer.MAX_VALUE));
+                try {
+                    b.idempotency(Idempotency.with(s)
+                            .lease(r.duration(IDEMPOTENCY_LEASE, Idempotency.DEFAULT_LEASE))
+                            .retention(r.duration(IDEMPOTENCY_RETENTION, Idempotency.DEFAULT_RETENTION))
+                            .inProgressRetryDelay(r.duration(IDEMPOTENCY_IN_PROGRESS_DELAY, Idempotency.DEFAULT_IN_PROGRESS_RETRY_DELAY)));
+                } catch (IllegalArgumentException e) {
+                    throw new ConfigurationException("invalid idempotency settings " + r.describe(IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION,
+                            IDEMPOTENCY_IN_PROGRESS_DELAY) + ": " + e.getMessage(), e);
+                }
+            }
+            default -> throw new ConfigurationException(IDEMPOTENCY_STORE + "=" + store + " is invalid; use memory or none. "
+                    + "For a JDBC or Redis store build the policy in code: Reliability.builder().idempotency(Idempotency.with(store))");
+        }
+        return b.build();
+    }
+
+    /**
+     * Looks keys up as written ({@code retry.initial-backoff}) and as environment variables turn
+     * them ({@code COURIER_RELIABILITY_RETRY_INITIAL_BACKOFF} becomes {@code retry.initial.backoff}).
+     */
+    private static final class Reader {
+        private final CourierConfig config;
+
+        Reader(CourierConfig config) {
+            this.config = config;
+        }
+
+        String keyOf(String key) {
+            if (config.get(key) != null) {
+                return key;
+            }
+            String dotted = key.replace('-', '.');
+            return config.get(dotted) != null ? dotted : key;
+        }
+
+        String raw(String key) {
+            return config.get(keyOf(key));
+        }
+
+        boolean breakerRequested() {
+            String enabled = raw(BREAKER_ENABLED);
+            if (enabled != null && !enabled.isBlank()) {
+                return config.booleanValue(keyOf(BREAKER_ENABLED), false);
+            }
+            return config.withPrefix(PREFIX + "circuit-breaker.").size() + config.withPrefix(PREFIX + "circuit.breaker.").size() > 0;
+        }
+
+        Duration duration(String key, Duration dflt) {
+            return config.duration(keyOf(key), dflt);
+        }
+
+        int integer(String key, int dflt, int min, int max) {
+            return config.intValue(keyOf(key), dflt, min, max);
+        }
+
+        double decimal(String key, double dflt) {
+            String v = raw(key);
+            if (v == null || v.isBlank()) {
+                return dflt;
+            }
+            try {
+                double d = Double.parseDouble(v.trim());
+                if (Double.isNaN(d) || Double.isInfinite(d)) {
+                    throw new NumberFormatException();
+                }
+                return d;
+            } catch (NumberFormatException e) {
+                throw new ConfigurationException(keyOf(key) + "=" + v + " is not a number; use e.g. 0.5 or 2.0", e);
+            }
+        }
+
+        List<Duration> durations(String key) {
+            String v = raw(key);
+            List<Duration> out = new ArrayList<>();
+            if (v == null || v.isBlank()) {
+                return out;
+            }
+            String k = keyOf(key);
+            for (String part : v.split(",")) {
+                if (part.isBlank()) {
+                    throw new ConfigurationException(k + "=" + v + " has an empty entry; use a comma list of durations such as 1m,10m");
+                }
+                CourierConfig one = CourierConfig.builder().withoutEnvironment().set(k, part.trim()).build();
+                out.add(one.duration(k, Duration.ZERO));
+            }
+            return out;
+        }
+
+        String describe(String... keys) {
+            StringBuilder sb = new StringBuilder("(");
+            for (String k : keys) {
+                String v = raw(k);
+                if (v != null) {
+                    sb.append(sb.length() > 1 ? ", " : "").append(keyOf(k)).append('=').append(v);
+                }
+            }
+            return sb.append(')').toString();
+        }
+    }
+}

@@ -1,0 +1,28 @@
+package dev.courier.reliability;
+
+import dev.courier.CourierConfig;
+import dev.courier.Interceptor;
+import dev.courier.spi.InterceptorProvider;
+
+/**
+ * Installs {@link Reliability#fromConfig(CourierConfig)} in every Courier whose configuration sets
+ * {@code courier.reliability.enabled=true} or any other {@code courier.reliability.*} key, unless a
+ * {@link Reliability} was added to the builder explicitly. Found with {@link java.util.ServiceLoader}.
+ */
+public final class ReliabilityInterceptorProvider implements InterceptorProvider {
+
+    @Override
+    public Class<? extends Interceptor> type() {
+        return Reliability.class;
+    }
+
+    @Override
+    public boolean enabled(CourierConfig config) {
+        return ReliabilityConfig.enabled(config);
+    }
+
+    @Override
+    public Interceptor create(CourierConfig config) {
+        return Reliability.fromConfig(config);
+    }
+}

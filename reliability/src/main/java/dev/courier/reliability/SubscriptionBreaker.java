@@ -1,0 +1,151 @@
+package dev.courier.reliability;
+
+import dev.courier.CourierListener;
+import dev.courier.Interceptor;
+import dev.courier.Subscribe;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.IllegalStateTransitionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The circuit breaker of one subscription (topic and group) and the deliveries it holds.
+ *
+ * <p>An attempt runs only with a permission of the breaker. Without one (open, or half-open with
+ * its trial calls taken) the attempt is held: queued, with no thread waiting, and admitted again
+ * whenever something changes (a state transition or a finished trial call). Opening pauses every
+ * subscription that uses the breaker; half-open and closed resume them. A wake-up timer moves an
+ * open breaker to half-open after its wait, so every pause has a resume.
+ */
+final class SubscriptionBreaker {
+
+    private static final Logger log = LoggerFactory.getLogger(SubscriptionBreaker.class);
+
+    private final CircuitBreaker breaker;
+    private final CircuitBreakerPolicy policy;
+    private final Subscribe spec;
+    private final Set<Interceptor.Flow> flows = ConcurrentHashMap.newKeySet();
+    private final Set<CourierListener> listeners = ConcurrentHashMap.newKeySet();
+    private final Queue<Held> held = new ConcurrentLinkedQueue<>();
+    private final AtomicLong changes = new AtomicLong();
+    private final AtomicInteger timesOpened = new AtomicInteger();
+
+    private record Held(Executor executor, Runnable attempt, Runnable rejected) {
+    }
+
+    SubscriptionBreaker(String name, Subscribe spec, CircuitBreakerPolicy policy) {
+        this.breaker = CircuitBreaker.of(name, policy.config());
+        this.policy = policy;
+        this.spec = spec;
+        breaker.getEventPublisher().onStateTransition(e -> onTransition(e.getStateTransition()));
+    }
+
+    CircuitBreaker breaker() {
+        return breaker;
+    }
+
+    /** Remembers the flow and listener of a chain that uses this breaker; pauses the flow if the breaker is open. */
+    void register(Interceptor.Chain chain) {
+        if (flows.add(chain.flow()) && isOpen()) {
+            chain.flow().pause();
+        }
+        listeners.add(chain.listener());
+    }
+
+    /**
+     * Runs {@code attempt} now if the breaker permits a call, else holds it until it does.
+     * {@code rejected} runs instead if the executor refuses the held attempt (the Courier is closing).
+     * The attempt must end with {@link #record}.
+     */
+    void admit(Executor executor, Runnable attempt, Runnable rejected) {
+        long seen = changes.get();
+        if (breaker.tryAcquirePermission()) {
+            attempt.run();
+            return;
+        }
+        held.add(new Held(executor, attempt, rejected));
+        if (changes.get() != seen) {
+            release(); // something changed while we queued: try again rather than miss the wake-up
+        }
+    }
+
+    /** Records the end of a permitted attempt: a failure, a success, or neither (the message's own fault). */
+    void record(long startNanos, Result result) {
+        long took = System.nanoTime() - startNanos;
+        switch (result) {
+            case FAILURE -> breaker.onError(took, TimeUnit.NANOSECONDS, new RuntimeException("handler attempt failed"));
+            case SUCCESS -> breaker.onSuccess(took, TimeUnit.NANOSECONDS);
+            case IGNORED -> breaker.releasePermission();
+            default -> throw new IllegalStateException("unknown result " + result);
+        }
+        changes.incrementAndGet();
+        if (!held.isEmpty() && !isOpen()) {
+            release();
+        }
+    }
+
+    /** How an attempt counts for the breaker. */
+    enum Result { SUCCESS, FAILURE, IGNORED }
+
+    private boolean isOpen() {
+        CircuitBreaker.State s = breaker.getState();
+        return s == CircuitBreaker.State.OPEN || s == CircuitBreaker.State.FORCED_OPEN;
+    }
+
+    /** Offers every held attempt a permission again, each on its own executor. */
+    private void release() {
+        for (int n = held.size(); n > 0; n--) {
+            Held h = held.poll();
+            if (h == null) {
+                return;
+            }
+            Timers.execute(h.executor(), () -> admit(h.executor(), h.attempt(), h.rejected()), h.rejected());
+        }
+    }
+
+    private synchronized void onTransition(CircuitBreaker.StateTransition t) {
+        changes.incrementAndGet();
+        log.info("circuit breaker '{}' of subscription {}: {} -> {}", breaker.getName(), spec, t.getFromState(), t.getToState());
+        if (t.getToState() == CircuitBreaker.State.OPEN) {
+            scheduleHalfOpen();
+        }
+        // act on the state as it is now, not as the event says: events of quick successive
+        // transitions may be handled out of order
+        if (isOpen()) {
+            flows.forEach(Interceptor.Flow::pause);
+        } else {
+            flows.forEach(Interceptor.Flow::resume);
+            release();
+        }
+        // flows first, then listeners: a listener sees the subscription already paused or resumed
+        for (CourierListener l : listeners) {
+            try {
+                l.circuitStateChanged(spec, breaker.getName(), t.getFromState().name(), t.getToState().name());
+            } catch (RuntimeException e) {
+                log.warn("listener.circuitStateChanged threw; ignored", e);
+            }
+        }
+    }
+
+    /** After the open wait, moves the breaker to half-open if it is still open, so held deliveries and the paused subscription go on. */
+    private void scheduleHalfOpen() {
+        Timers.schedule(policy.waitInOpen(timesOpened.incrementAndGet()), () -> {
+            if (breaker.getState() == CircuitBreaker.State.OPEN) {
+                try {
+                    breaker.transitionToHalfOpenState();
+                } catch (IllegalStateTransitionException e) {
+                    log.debug("breaker '{}' moved on by itself: {}", breaker.getName(), e.toString());
+                }
+            }
+        });
+    }
+}
