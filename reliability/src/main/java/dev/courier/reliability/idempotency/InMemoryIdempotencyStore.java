@@ -19,6 +19,10 @@ import java.util.Objects;
  */
 public final class InMemoryIdempotencyStore implements IdempotencyStore {
 
+    /** Longest key accepted, as in the shared stores: {@value} characters. */
+    public static final int MAX_KEY_LENGTH = 512;
+    /** Longest owner token accepted: {@value} characters. */
+    public static final int MAX_OWNER_LENGTH = 200;
     /** Default bound: {@value} keys. */
     public static final int DEFAULT_MAX_ENTRIES = 100_000;
     /** Expired eldest entries removed per call, so eviction keeps up without long pauses. */
@@ -59,7 +63,7 @@ public final class InMemoryIdempotencyStore implements IdempotencyStore {
 
     @Override
     public Claim claim(String key, String owner, Duration lease) {
-        check(key, owner, lease, "lease");
+        long leaseMillis = check(key, owner, "lease", lease);
         synchronized (entries) {
             long now = clock.millis();
             sweep(now);
@@ -72,30 +76,31 @@ public final class InMemoryIdempotencyStore implements IdempotencyStore {
                     return Claim.IN_PROGRESS;
                 }
             }
-            put(key, new Entry(false, owner, plus(now, lease)));
+            put(key, new Entry(false, owner, plus(now, leaseMillis)));
             return Claim.ACQUIRED;
         }
     }
 
     @Override
     public boolean complete(String key, String owner, Duration retention) {
-        check(key, owner, retention, "retention");
+        long retentionMillis = check(key, owner, "retention", retention);
         synchronized (entries) {
             long now = clock.millis();
             Entry e = entries.get(key);
-            boolean live = e != null && !e.expired(now);
-            if (live && (e.done() || !e.owner().equals(owner))) {
-                return false; // another owner claimed or completed it after our lease ran out
+            // the entry must still be the owner's: after a release, an eviction, or another owner's
+            // claim of the expired lease, the work may have run twice and the caller has to know
+            if (e == null || !e.owner().equals(owner)) {
+                return false;
             }
-            put(key, new Entry(true, owner, plus(now, retention)));
+            put(key, new Entry(true, owner, plus(now, retentionMillis)));
             return true;
         }
     }
 
     @Override
     public void release(String key, String owner) {
-        Objects.requireNonNull(key, "key");
-        Objects.requireNonNull(owner, "owner");
+        StoreArguments.key(key, MAX_KEY_LENGTH);
+        StoreArguments.owner(owner, MAX_OWNER_LENGTH);
         synchronized (entries) {
             Entry e = entries.get(key);
             if (e != null && !e.done() && e.owner().equals(owner)) {
@@ -137,21 +142,19 @@ public final class InMemoryIdempotencyStore implements IdempotencyStore {
         }
     }
 
-    private static long plus(long now, Duration d) {
+    private static long plus(long now, long millis) {
         try {
-            return Math.addExact(now, d.toMillis());
+            return Math.addExact(now, millis);
         } catch (ArithmeticException e) {
             return Long.MAX_VALUE;
         }
     }
 
-    private static void check(String key, String owner, Duration d, String what) {
-        Objects.requireNonNull(key, "key");
-        Objects.requireNonNull(owner, "owner");
-        Objects.requireNonNull(d, what);
-        if (d.isNegative() || d.isZero()) {
-            throw new IllegalArgumentException(what + " must be positive, was " + d);
-        }
+    /** The same argument checks, with the same words, as the shared stores; returns {@code d} in milliseconds. */
+    private static long check(String key, String owner, String what, Duration d) {
+        StoreArguments.key(key, MAX_KEY_LENGTH);
+        StoreArguments.owner(owner, MAX_OWNER_LENGTH);
+        return StoreArguments.millis(what, d);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.courier.reliability.idempotency;
 
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 import java.time.Clock;
@@ -19,7 +20,14 @@ import static dev.courier.reliability.idempotency.IdempotencyStore.Claim.IN_PROG
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-class InMemoryIdempotencyStoreTest {
+/** The shared {@link IdempotencyStoreContract} on a fresh in-memory store, plus what only this store does (bound, injected clock). */
+@DisplayName("InMemoryIdempotencyStore")
+class InMemoryIdempotencyStoreTest extends IdempotencyStoreContract {
+
+    @Override
+    protected IdempotencyStore createStore() {
+        return new InMemoryIdempotencyStore();
+    }
 
     private final AtomicLong now = new AtomicLong(1_000_000);
     private final Clock clock = new Clock() {
