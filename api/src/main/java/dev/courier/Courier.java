@@ -169,7 +169,13 @@ public final class Courier implements AutoCloseable {
             if (cs == null && objectMapper != null) {
                 cs = new Codecs(objectMapper, c.trustedPackages());
             }
-            return new Courier(new CourierCore(c, cs, InterceptorProviders.withConfigured(interceptors, c), listener));
+            InterceptorProviders.Installed chain = InterceptorProviders.withConfigured(interceptors, c);
+            try {
+                return new Courier(new CourierCore(c, cs, chain, listener));
+            } catch (RuntimeException e) {
+                chain.closeOwned(); // e.g. a store the configured policy connected to
+                throw e;
+            }
         }
     }
 }

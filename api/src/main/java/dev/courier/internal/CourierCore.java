@@ -45,6 +45,7 @@ public final class CourierCore {
     private final Binding binding;
     private final Codecs codecs;
     private final List<Interceptor> interceptors;
+    private final InterceptorProviders.Installed owned;
     private final CourierListener listener;
     private final ExecutorService handlerExecutor;
     private final ScheduledExecutorService scheduler;
@@ -55,6 +56,13 @@ public final class CourierCore {
     private volatile boolean closed;
 
     public CourierCore(CourierConfig config, Codecs codecs, List<Interceptor> interceptors, CourierListener listener) {
+        this(config, codecs, new InterceptorProviders.Installed(interceptors, List.of()), listener);
+    }
+
+    /** A core whose chain is {@code chain.interceptors()}; it closes {@code chain.owned()} last, when it closes. */
+    public CourierCore(CourierConfig config, Codecs codecs, InterceptorProviders.Installed chain, CourierListener listener) {
+        List<Interceptor> interceptors = chain.interceptors();
+        this.owned = chain;
         this.config = config.validate();
         this.url = BrokerUrl.parse(config.url());
         this.codecs = codecs != null ? codecs : new Codecs(Codecs.defaultObjectMapper(), config.trustedPackages());
@@ -154,7 +162,10 @@ public final class CourierCore {
         return closed;
     }
 
-    /** Closes subscriptions (draining them), flushes publishers, then closes the binding and executors. */
+    /**
+     * Closes subscriptions (draining them), flushes publishers, then closes the binding and
+     * executors, and last the configured interceptors the Courier owns.
+     */
     public synchronized void close() {
         if (closed) {
             return;
@@ -173,6 +184,8 @@ public final class CourierCore {
             log.warn("closing the {} binding failed: {}", url.scheme(), e.toString());
         }
         shutdownExecutors();
+        // last: handlers that were still draining may have used them (e.g. an idempotency store)
+        owned.closeOwned();
         log.info("closed connection to {}", url);
     }
 

@@ -21,23 +21,56 @@ public final class InterceptorProviders {
     }
 
     /**
+     * The chain of a Courier: {@code interceptors} in order, and the configured ones among them that
+     * the Courier owns and closes ({@code owned}: those that are {@link AutoCloseable}).
+     */
+    public record Installed(List<Interceptor> interceptors, List<AutoCloseable> owned) {
+
+        /** Closes every owned interceptor, logging failures; used when the Courier closes or fails to open. */
+        public void closeOwned() {
+            closeAll(owned);
+        }
+    }
+
+    /**
      * {@code explicit} followed by the interceptor of every enabled provider whose type is not
      * already among {@code explicit}. A provider that cannot be loaded is logged and skipped; one
-     * whose configuration is invalid fails with its {@link dev.courier.ConfigurationException}.
+     * whose configuration is invalid fails with its {@link dev.courier.ConfigurationException}
+     * (after the configured interceptors created before it were closed).
      */
-    public static List<Interceptor> withConfigured(List<Interceptor> explicit, CourierConfig config) {
+    public static Installed withConfigured(List<Interceptor> explicit, CourierConfig config) {
         List<Interceptor> out = new ArrayList<>(explicit);
+        List<AutoCloseable> owned = new ArrayList<>();
         for (InterceptorProvider p : discover()) {
             boolean present = explicit.stream().anyMatch(i -> p.type().isInstance(i));
             if (p.enabled(config) && !present) {
-                Interceptor i = p.create(config);
+                Interceptor i;
+                try {
+                    i = p.create(config);
+                } catch (RuntimeException e) {
+                    closeAll(owned);
+                    throw e;
+                }
                 log.info("installed {} from configuration", i);
                 out.add(i);
+                if (i instanceof AutoCloseable c) {
+                    owned.add(c);
+                }
             } else if (p.enabled(config)) {
                 log.debug("{} configured but added explicitly too; the explicit one is used", p.type().getName());
             }
         }
-        return out;
+        return new Installed(List.copyOf(out), List.copyOf(owned));
+    }
+
+    static void closeAll(List<AutoCloseable> owned) {
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                log.warn("closing the configured interceptor {} failed: {}", c, e.toString());
+            }
+        }
     }
 
     private static List<InterceptorProvider> discover() {

@@ -13,6 +13,11 @@ import dev.courier.Interceptor;
  * <p>The courier-reliability module uses it so that {@code courier.reliability.*} keys alone turn
  * on the retry, circuit-breaker and idempotency policy. Implementations must be thread-safe and
  * have a public no-argument constructor.
+ *
+ * <p>Resources: an interceptor created here belongs to the Courier. If it implements
+ * {@link AutoCloseable}, the Courier closes it when it closes (last, after its subscriptions were
+ * drained and the connection closed), or when the Courier fails to open. Interceptors added
+ * explicitly to the builder are never closed by the Courier: their creator owns them.
  */
 public interface InterceptorProvider {
 
@@ -23,7 +28,7 @@ public interface InterceptorProvider {
     boolean enabled(CourierConfig config);
 
     /**
-     * Creates the interceptor from {@code config}.
+     * Creates the interceptor from {@code config}; one that is {@link AutoCloseable} is closed with the Courier.
      *
      * @throws dev.courier.ConfigurationException naming the key and value that are invalid
      */

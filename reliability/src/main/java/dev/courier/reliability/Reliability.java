@@ -69,7 +69,7 @@ import java.util.function.BiConsumer;
  * {@code circuitStateChanged}, {@code duplicateSkipped}. Thread-safe; one instance may serve several
  * Couriers (subscriptions with the same topic and group then share a breaker).
  */
-public final class Reliability implements Interceptor {
+public final class Reliability implements Interceptor, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(Reliability.class);
     private static final int FIRST_FAILURES_REMEMBERED = 10_000;
@@ -100,8 +100,30 @@ public final class Reliability implements Interceptor {
     public static final String BREAKER_MINIMUM_CALLS = "courier.reliability.circuit-breaker.minimum-calls";
     /** How long the breaker stays open before trial calls. Default 30s. */
     public static final String BREAKER_WAIT_IN_OPEN = "courier.reliability.circuit-breaker.wait-in-open";
-    /** {@code memory} for an {@link dev.courier.reliability.idempotency.InMemoryIdempotencyStore}, {@code none} for no idempotency. Default none. */
+    /**
+     * {@code memory} for an {@link dev.courier.reliability.idempotency.InMemoryIdempotencyStore},
+     * {@code redis} for a {@link dev.courier.reliability.idempotency.RedisIdempotencyStore} (needs
+     * {@link #IDEMPOTENCY_REDIS_URL}), {@code jdbc} for a
+     * {@link dev.courier.reliability.idempotency.JdbcIdempotencyStore} (needs
+     * {@link #IDEMPOTENCY_JDBC_URL}), {@code none} for no idempotency. Default none.
+     */
     public static final String IDEMPOTENCY_STORE = "courier.reliability.idempotency.store";
+    /** Redis URL of {@code store=redis}: {@code redis://[user:password@]host[:port][/database]}, {@code rediss://} for TLS. */
+    public static final String IDEMPOTENCY_REDIS_URL = "courier.reliability.idempotency.redis-url";
+    /** Prefix of every Redis key of {@code store=redis}. Default {@code courier:idem:}. */
+    public static final String IDEMPOTENCY_REDIS_KEY_PREFIX = "courier.reliability.idempotency.redis-key-prefix";
+    /** JDBC URL of {@code store=jdbc}, e.g. {@code jdbc:postgresql://host:5432/db}; the driver must be on the class path. */
+    public static final String IDEMPOTENCY_JDBC_URL = "courier.reliability.idempotency.jdbc-url";
+    /** Database user of {@code store=jdbc}. Default none (the URL or the driver decides). */
+    public static final String IDEMPOTENCY_JDBC_USER = "courier.reliability.idempotency.jdbc-user";
+    /** Database password of {@code store=jdbc}; never logged. Default none. */
+    public static final String IDEMPOTENCY_JDBC_PASSWORD = "courier.reliability.idempotency.jdbc-password";
+    /** Table of {@code store=jdbc}, optionally {@code schema.table}. Default {@code courier_idempotency}. */
+    public static final String IDEMPOTENCY_JDBC_TABLE = "courier.reliability.idempotency.jdbc-table";
+    /** Whether {@code store=jdbc} creates its table if missing (needs the right to). Default false. */
+    public static final String IDEMPOTENCY_JDBC_CREATE_TABLE = "courier.reliability.idempotency.jdbc-create-table";
+    /** Connections {@code store=jdbc} keeps open, 1 to 100. Default 4. */
+    public static final String IDEMPOTENCY_JDBC_POOL_SIZE = "courier.reliability.idempotency.jdbc-pool-size";
     /** Claim lease. Default 5m. */
     public static final String IDEMPOTENCY_LEASE = "courier.reliability.idempotency.lease";
     /** How long processed keys are remembered. Default 1d (use {@code 24h} or {@code P1D}). */
@@ -115,10 +137,13 @@ public final class Reliability implements Interceptor {
     private final Duration handlerTimeout;
     private final CircuitBreakerPolicy breakerPolicy;
     private final Idempotency idempotency;
+    /** The store {@link #fromConfig} opened, closed by {@link #close()}; {@code null} for one given in code. */
+    private final IdempotencyStore ownedStore;
     private final Map<String, SubscriptionBreaker> breakers = new ConcurrentHashMap<>();
     private final Map<String, Instant> firstFailures = new ConcurrentHashMap<>();
 
     private Reliability(Builder b) {
+        this.ownedStore = b.ownedStore;
         this.retry = b.retry;
         this.handlerTimeout = b.handlerTimeout;
         this.breakerPolicy = b.breaker;
@@ -133,7 +158,8 @@ public final class Reliability implements Interceptor {
      * The policy the {@code courier.reliability.*} keys of {@code config} describe (each key and its
      * default: see the constants of this class and docs/reliability.md). Retry is always on; the
      * circuit breaker when a {@code circuit-breaker.*} key is set; idempotency when
-     * {@code idempotency.store=memory}.
+     * {@code idempotency.store} is {@code memory}, {@code redis} or {@code jdbc}. A Redis or JDBC
+     * store is connected here and belongs to the policy: {@link #close()} closes it.
      *
      * @throws dev.courier.ConfigurationException naming the key and value that are invalid
      */
@@ -159,6 +185,19 @@ public final class Reliability implements Interceptor {
     /** The idempotency settings, or {@code null} for none. */
     public Idempotency idempotency() {
         return idempotency;
+    }
+
+    /**
+     * Closes the idempotency store if this policy opened it from configuration
+     * ({@link #fromConfig}: its Redis client or JDBC connections); a store given in code belongs to
+     * its creator and stays open. A Courier that installed the policy from configuration calls this
+     * when it closes. Idempotent.
+     */
+    @Override
+    public void close() {
+        if (ownedStore != null) {
+            ownedStore.close();
+        }
     }
 
     @Override
@@ -529,6 +568,7 @@ public final class Reliability implements Interceptor {
         private Duration handlerTimeout;
         private CircuitBreakerPolicy breaker;
         private Idempotency idempotency;
+        private IdempotencyStore ownedStore;
 
         private Builder() {
         }
@@ -563,6 +603,12 @@ public final class Reliability implements Interceptor {
         /** Skips messages already processed, as {@code idempotency} says. */
         public Builder idempotency(Idempotency idempotency) {
             this.idempotency = Objects.requireNonNull(idempotency, "idempotency");
+            return this;
+        }
+
+        /** The store the policy opened itself and closes with {@link Reliability#close()}. */
+        Builder ownedStore(IdempotencyStore store) {
+            this.ownedStore = store;
             return this;
         }
 

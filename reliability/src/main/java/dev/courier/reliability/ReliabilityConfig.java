@@ -2,7 +2,10 @@ package dev.courier.reliability;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierConfig;
+import dev.courier.reliability.idempotency.IdempotencyStore;
 import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
+import dev.courier.reliability.idempotency.JdbcIdempotencyStore;
+import dev.courier.reliability.idempotency.RedisIdempotencyStore;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -63,27 +66,86 @@ final class ReliabilityConfig {
         }
         String store = r.raw(IDEMPOTENCY_STORE);
         String kind = store == null || store.isBlank() ? "none" : store.trim().toLowerCase(Locale.ROOT);
+        checkStoreKeys(r, kind);
+        if (kind.equals("none")) {
+            return b.build();
+        }
+        IdempotencyStore s = openStore(r, kind, store);
+        try {
+            b.idempotency(Idempotency.with(s)
+                    .lease(r.duration(IDEMPOTENCY_LEASE, Idempotency.DEFAULT_LEASE))
+                    .retention(r.duration(IDEMPOTENCY_RETENTION, Idempotency.DEFAULT_RETENTION))
+                    .inProgressRetryDelay(r.duration(IDEMPOTENCY_IN_PROGRESS_DELAY, Idempotency.DEFAULT_IN_PROGRESS_RETRY_DELAY)));
+            return b.ownedStore(s).build();
+        } catch (IllegalArgumentException e) {
+            s.close();
+            throw new ConfigurationException("invalid idempotency settings " + r.describe(IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION,
+                    IDEMPOTENCY_IN_PROGRESS_DELAY) + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** The store {@code kind} names, opened (connected) now; the policy owns it and closes it. */
+    private static IdempotencyStore openStore(Reader r, String kind, String store) {
         switch (kind) {
-            case "none" -> {
-                // no idempotency
-            }
             case "memory" -> {
-                InMemoryIdempotencyStore s = new InMemoryIdempotencyStore(r.integer(IDEMPOTENCY_MAX_ENTRIES,
+                return new InMemoryIdempotencyStore(r.integer(IDEMPOTENCY_MAX_ENTRIES,
                         InMemoryIdempotencyStore.DEFAULT_MAX_ENTRIES, 1, Integer.MAX_VALUE));
-                try {
-                    b.idempotency(Idempotency.with(s)
-                            .lease(r.duration(IDEMPOTENCY_LEASE, Idempotency.DEFAULT_LEASE))
-                            .retention(r.duration(IDEMPOTENCY_RETENTION, Idempotency.DEFAULT_RETENTION))
-                            .inProgressRetryDelay(r.duration(IDEMPOTENCY_IN_PROGRESS_DELAY, Idempotency.DEFAULT_IN_PROGRESS_RETRY_DELAY)));
-                } catch (IllegalArgumentException e) {
-                    throw new ConfigurationException("invalid idempotency settings " + r.describe(IDEMPOTENCY_LEASE, IDEMPOTENCY_RETENTION,
-                            IDEMPOTENCY_IN_PROGRESS_DELAY) + ": " + e.getMessage(), e);
+            }
+            case "redis" -> {
+                String url = r.required(IDEMPOTENCY_REDIS_URL, "redis", "redis://[user:password@]host:6379[/database]");
+                RedisIdempotencyStore.Builder rb = RedisIdempotencyStore.builder(url);
+                String prefix = r.raw(IDEMPOTENCY_REDIS_KEY_PREFIX);
+                if (prefix != null && !prefix.isBlank()) {
+                    try {
+                        rb.keyPrefix(prefix.trim());
+                    } catch (IllegalArgumentException e) {
+                        throw new ConfigurationException(r.keyOf(IDEMPOTENCY_REDIS_KEY_PREFIX) + "=" + prefix + " is invalid: "
+                                + e.getMessage(), e);
+                    }
+                }
+                return rb.build();
+            }
+            case "jdbc" -> {
+                String url = r.required(IDEMPOTENCY_JDBC_URL, "jdbc", "jdbc:postgresql://host:5432/database");
+                JdbcIdempotencyStore.Builder jb = JdbcIdempotencyStore.builder(url, r.raw(IDEMPOTENCY_JDBC_USER),
+                        r.raw(IDEMPOTENCY_JDBC_PASSWORD));
+                String table = r.raw(IDEMPOTENCY_JDBC_TABLE);
+                if (table != null && !table.isBlank()) {
+                    jb.tableName(table.trim());
+                }
+                return jb.createTableIfMissing(r.bool(IDEMPOTENCY_JDBC_CREATE_TABLE, false))
+                        .poolSize(r.integer(IDEMPOTENCY_JDBC_POOL_SIZE, JdbcIdempotencyStore.DEFAULT_POOL_SIZE, 1, 100))
+                        .build();
+            }
+            default -> throw new ConfigurationException(IDEMPOTENCY_STORE + "=" + store + " is invalid; use memory, redis, "
+                    + "jdbc or none. For a store on a DataSource or client of your own build the policy in code: "
+                    + "Reliability.builder().idempotency(Idempotency.with(store))");
+        }
+    }
+
+    /** Refuses keys of one store when another (or none) is selected: a typo there would silently go unused. */
+    private static void checkStoreKeys(Reader r, String kind) {
+        String[][] byKind = {
+                {"memory", IDEMPOTENCY_MAX_ENTRIES},
+                {"redis", IDEMPOTENCY_REDIS_URL, IDEMPOTENCY_REDIS_KEY_PREFIX},
+                {"jdbc", IDEMPOTENCY_JDBC_URL, IDEMPOTENCY_JDBC_USER, IDEMPOTENCY_JDBC_PASSWORD, IDEMPOTENCY_JDBC_TABLE,
+                        IDEMPOTENCY_JDBC_CREATE_TABLE, IDEMPOTENCY_JDBC_POOL_SIZE},
+        };
+        for (String[] keys : byKind) {
+            if (keys[0].equals(kind)) {
+                continue;
+            }
+            for (int i = 1; i < keys.length; i++) {
+                String v = r.raw(keys[i]);
+                if (v != null && !v.isBlank()) {
+                    throw new ConfigurationException(r.keyOf(keys[i]) + " is set but " + IDEMPOTENCY_STORE + " is '" + kind
+                            + "'; set " + IDEMPOTENCY_STORE + "=" + keys[0] + " to use it, or remove the key");
                 }
             }
-            default -> throw new ConfigurationException(IDEMPOTENCY_STORE + "=" + store + " is invalid; use memory or none. "
-                    + "For a JDBC or Redis store build the policy in code: Reliability.builder().idempotency(Idempotency.with(store))");
         }
-        return b.build();
     }
 
     /**
@@ -156,6 +218,19 @@ final class ReliabilityConfig {
                 out.add(one.duration(k, Duration.ZERO));
             }
             return out;
+        }
+
+        boolean bool(String key, boolean dflt) {
+            return config.booleanValue(keyOf(key), dflt);
+        }
+
+        /** The value of a key the chosen store needs, or a ConfigurationException saying so. */
+        String required(String key, String kind, String example) {
+            String v = raw(key);
+            if (v == null || v.isBlank()) {
+                throw new ConfigurationException(IDEMPOTENCY_STORE + "=" + kind + " needs " + key + ", e.g. " + example);
+            }
+            return v.trim();
         }
 
         String describe(String... keys) {

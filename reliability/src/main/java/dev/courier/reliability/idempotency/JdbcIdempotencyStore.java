@@ -37,7 +37,8 @@ import javax.sql.DataSource;
  * scheduler in one instance.
  *
  * <p>Thread-safe. Failures of the database raise {@link IdempotencyStoreException}.
- * {@link #close()} does nothing: the {@link DataSource} belongs to the caller.
+ * {@link #close()} leaves a {@link DataSource} passed in alone (it belongs to the caller) and closes
+ * the connections of a store built from a JDBC URL ({@link #builder(String, String, String)}).
  */
 public final class JdbcIdempotencyStore implements IdempotencyStore {
 
@@ -45,6 +46,8 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
     public static final String DEFAULT_TABLE = "courier_idempotency";
     /** The default query timeout of each statement. */
     public static final Duration DEFAULT_QUERY_TIMEOUT = Duration.ofSeconds(30);
+    /** The default number of connections a store built from a JDBC URL keeps open. */
+    public static final int DEFAULT_POOL_SIZE = 4;
     /** The default number of rows one {@link #purgeExpired()} statement deletes. */
     public static final int DEFAULT_PURGE_BATCH_SIZE = 10_000;
     /** The longest key the table holds ({@code VARCHAR(512)}). */
@@ -58,6 +61,7 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
     private static final int CLAIM_ATTEMPTS = 20;
 
     private final DataSource dataSource;
+    private final DriverManagerPool ownPool;
     private final String table;
     private final SqlDialect dialect;
     private final int queryTimeoutSeconds;
@@ -68,8 +72,9 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
     private final String releaseSql;
     private final String purgeSql;
 
-    private JdbcIdempotencyStore(Builder b, SqlDialect dialect) {
-        this.dataSource = b.dataSource;
+    private JdbcIdempotencyStore(Builder b, DataSource dataSource, DriverManagerPool ownPool, SqlDialect dialect) {
+        this.dataSource = dataSource;
+        this.ownPool = ownPool;
         this.table = b.table;
         this.dialect = dialect;
         this.queryTimeoutSeconds = (int) Math.min(Integer.MAX_VALUE, (b.queryTimeout.toMillis() + 999) / 1000);
@@ -79,6 +84,25 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
         this.completeSql = dialect.complete(table);
         this.releaseSql = dialect.release(table);
         this.purgeSql = dialect.purgeExpired(table);
+    }
+
+    /**
+     * Starts configuring a store that connects to {@code jdbcUrl} itself, through
+     * {@link java.sql.DriverManager} (the JDBC driver must be on the class path), and keeps a few
+     * connections open for reuse ({@link Builder#poolSize}, default {@value #DEFAULT_POOL_SIZE}).
+     * {@link #close()} closes them. The password never appears in messages or {@code toString()}.
+     * For a full-featured pool (metrics, lifetimes), pass your own {@link DataSource} instead.
+     *
+     * @param user     the database user, or {@code null} if the URL names it
+     * @param password the password, or {@code null} for none (or if the URL carries it)
+     */
+    public static Builder builder(String jdbcUrl, String user, String password) {
+        if (jdbcUrl == null || !jdbcUrl.startsWith("jdbc:")) {
+            String shown = jdbcUrl == null ? "null" : new DriverManagerPool(jdbcUrl, user, password, 1, 0).maskedUrl();
+            throw new ConfigurationException("idempotency store JDBC URL '" + shown + "' is not a JDBC URL; use e.g. "
+                    + "jdbc:postgresql://host:5432/database");
+        }
+        return new Builder(jdbcUrl, user, password);
     }
 
     /** A store with the defaults on {@code dataSource}; the table must exist. */
@@ -234,9 +258,21 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
         return table;
     }
 
+    /**
+     * Closes the connections of a store built from a JDBC URL; a store on a {@link DataSource} of
+     * yours leaves it alone.
+     */
+    @Override
+    public void close() {
+        if (ownPool != null) {
+            ownPool.close();
+        }
+    }
+
     @Override
     public String toString() {
-        return "JdbcIdempotencyStore[" + dialect.productName() + ", table=" + table + "]";
+        return "JdbcIdempotencyStore[" + dialect.productName() + ", table=" + table
+                + (ownPool == null ? "" : ", " + ownPool) + "]";
     }
 
     private PreparedStatement prepare(Connection c, String sql) throws SQLException {
@@ -291,6 +327,10 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
     public static final class Builder {
 
         private final DataSource dataSource;
+        private final String jdbcUrl;
+        private final String user;
+        private final String password;
+        private int poolSize = DEFAULT_POOL_SIZE;
         private String table = DEFAULT_TABLE;
         private boolean createTable;
         private Duration queryTimeout = DEFAULT_QUERY_TIMEOUT;
@@ -298,6 +338,35 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
 
         private Builder(DataSource dataSource) {
             this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+            this.jdbcUrl = null;
+            this.user = null;
+            this.password = null;
+        }
+
+        private Builder(String jdbcUrl, String user, String password) {
+            this.dataSource = null;
+            this.jdbcUrl = jdbcUrl;
+            this.user = user;
+            this.password = password;
+        }
+
+        /**
+         * How many connections a store built from a JDBC URL keeps open at most (default
+         * {@value JdbcIdempotencyStore#DEFAULT_POOL_SIZE}; 1 to 100). Store calls beyond that wait for
+         * a free connection, up to the query timeout.
+         *
+         * @throws IllegalStateException on a builder for a {@link DataSource} (size that pool instead)
+         */
+        public Builder poolSize(int poolSize) {
+            if (dataSource != null) {
+                throw new IllegalStateException("poolSize applies to a store built from a JDBC URL; "
+                        + "this one uses the DataSource it was given, size that pool instead");
+            }
+            if (poolSize < 1 || poolSize > 100) {
+                throw new IllegalArgumentException("poolSize must be between 1 and 100, got " + poolSize);
+            }
+            this.poolSize = poolSize;
+            return this;
         }
 
         /**
@@ -348,19 +417,29 @@ public final class JdbcIdempotencyStore implements IdempotencyStore {
          * @throws ConfigurationException if the database product is not supported
          */
         public JdbcIdempotencyStore build() {
-            String product;
-            try (Connection c = dataSource.getConnection()) {
-                product = c.getMetaData().getDatabaseProductName();
-            } catch (SQLException e) {
-                throw new BrokerUnavailableException("cannot connect to the idempotency store database through "
-                        + dataSource.getClass().getName() + ": " + describe(e)
-                        + "; check the DataSource's URL and credentials and that the database is up", e);
+            DriverManagerPool pool = jdbcUrl == null ? null
+                    : new DriverManagerPool(jdbcUrl, user, password, poolSize, queryTimeout.toNanos());
+            DataSource source = pool != null ? pool : dataSource;
+            try {
+                String product;
+                try (Connection c = source.getConnection()) {
+                    product = c.getMetaData().getDatabaseProductName();
+                } catch (SQLException e) {
+                    throw new BrokerUnavailableException("cannot connect to the idempotency store database through "
+                            + (pool != null ? pool.toString() : source.getClass().getName()) + ": " + describe(e)
+                            + "; check the URL and credentials and that the database is up", e);
+                }
+                JdbcIdempotencyStore store = new JdbcIdempotencyStore(this, source, pool, SqlDialect.forProduct(product));
+                if (createTable) {
+                    store.createTableIfMissing();
+                }
+                return store;
+            } catch (RuntimeException e) {
+                if (pool != null) {
+                    pool.close();
+                }
+                throw e;
             }
-            JdbcIdempotencyStore store = new JdbcIdempotencyStore(this, SqlDialect.forProduct(product));
-            if (createTable) {
-                store.createTableIfMissing();
-            }
-            return store;
         }
     }
 }
