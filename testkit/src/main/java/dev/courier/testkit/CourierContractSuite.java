@@ -5,6 +5,7 @@ import dev.courier.Capability;
 import dev.courier.ClosedException;
 import dev.courier.ContentTypes;
 import dev.courier.Courier;
+import dev.courier.CourierConfig;
 import dev.courier.CourierListener;
 import dev.courier.Delivery;
 import dev.courier.HeaderNames;
@@ -298,6 +299,22 @@ public abstract class CourierContractSuite {
         @Override
         public String toString() {
             return acked() + " acked of " + byId.size() + " settled";
+        }
+    }
+
+    /** Waits for {@code latch} however often the thread is interrupted, like a thread stuck in a call that ignores interrupts. */
+    static void awaitUninterruptibly(CountDownLatch latch) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                latch.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -1522,6 +1539,98 @@ public abstract class CourierContractSuite {
             assertThat(events.of(m.id())).containsExactly(Outcome.Kind.NACK, Outcome.Kind.ACK);
             assertThat(handled.count()).as("handler runs").isEqualTo(1);
             assertThat(events.duplicates).containsExactly(m.id());
+        }
+
+        /**
+         * A consumer of the crash cases: a Courier of its own that closes at once even with a stuck
+         * handler (its subscriptions use a zero drain timeout, its executor a short close timeout),
+         * as close to a killed process as one JVM gets: its unsettled deliveries go back to the broker
+         * and its idempotency claims are neither completed nor released.
+         */
+        private Courier crashableConsumer(CourierListener listener, Interceptor... interceptors) {
+            Courier.Builder b = Courier.builder().listener(listener).config(CourierConfig.builder().withoutEnvironment()
+                    .setAll(broker().config()).set(CourierConfig.CLOSE_TIMEOUT, "200ms").url(broker().url()).build());
+            for (Interceptor i : interceptors) {
+                b.interceptor(i);
+            }
+            return closeAfterCase(b.connect());
+        }
+
+        /** Idempotency shared by the consumers of a crash case: one store, a short lease, quick re-checks. */
+        private Idempotency sharedIdempotency() {
+            return Idempotency.with(new InMemoryIdempotencyStore()).lease(Duration.ofSeconds(2))
+                    .inProgressRetryDelay(Duration.ofMillis(300));
+        }
+
+        @Test
+        @RequiresCapability({Capability.CONSUMER_GROUPS, Capability.AT_LEAST_ONCE, Capability.REDELIVERY})
+        @DisplayName("a consumer that crashes mid-handler: another consumer of the group gets the redelivery and the work is done exactly once")
+        void crashMidHandlerIsCompletedOnceElsewhere() {
+            Idempotency idempotency = sharedIdempotency();
+            PolicyEvents eventsA = new PolicyEvents();
+            PolicyEvents eventsB = new PolicyEvents();
+            Courier a = crashableConsumer(eventsA, Reliability.builder().idempotency(idempotency).build());
+            Courier b = crashableConsumer(eventsB, Reliability.builder().idempotency(idempotency).build());
+            String topic = topic("shipments");
+            String group = group("g");
+            AtomicInteger completed = new AtomicInteger();
+            CountDownLatch startedOnA = new CountDownLatch(1);
+            CountDownLatch stuck = new CountDownLatch(1);
+            closeAfterCase(stuck::countDown); // frees A's thread after the case (closed before the Couriers)
+            a.subscribe(inGroup(topic, group).drainTimeout(Duration.ZERO), d -> {
+                startedOnA.countDown();
+                // A is dead from here on: its thread ignores interrupts and never reaches the end of the work
+                awaitUninterruptibly(stuck);
+                throw new IllegalStateException("consumer A died mid-handler");
+            });
+            Message m = b.publisher().message(topic, "ship o-7").build();
+            join(b.publisher().publish(m), "publish");
+            await.until("consumer A starts handling the message", () -> startedOnA.getCount() == 0, eventsA::toString);
+
+            a.close();
+            b.subscribe(inGroup(topic, group), d -> completed.incrementAndGet()); // the work's last step
+
+            await.until("consumer B completes the redelivered message", () -> eventsB.of(m.id()).contains(Outcome.Kind.ACK),
+                    () -> "B: " + eventsB + ", completed " + completed.get());
+            Await.holdsFor(QUIET_WINDOW, "the work stays done once", () -> completed.get() == 1, () -> "completed " + completed.get());
+            assertThat(completed.get()).as("work completed").isEqualTo(1);
+            assertThat(eventsA.of(m.id())).as("settlements on A, which died before settling").isEmpty();
+        }
+
+        @Test
+        @RequiresCapability({Capability.CONSUMER_GROUPS, Capability.AT_LEAST_ONCE, Capability.REDELIVERY})
+        @DisplayName("a consumer that completed the work but closed before its ack reached the broker: the redelivery is skipped elsewhere")
+        void completedButUnackedIsSkippedElsewhere() {
+            Idempotency idempotency = sharedIdempotency();
+            PolicyEvents eventsA = new PolicyEvents();
+            PolicyEvents eventsB = new PolicyEvents();
+            CountDownLatch ackHeld = new CountDownLatch(1);
+            // outermost on A: once the policy completed the key, the ack is never handed to the broker
+            Interceptor ackNeverSent = chain -> chain.proceed(chain.delivery()).thenCompose(o -> {
+                if (o.kind() != Outcome.Kind.ACK) {
+                    return CompletableFuture.completedFuture(o);
+                }
+                ackHeld.countDown();
+                return new CompletableFuture<>();
+            });
+            Courier a = crashableConsumer(eventsA, ackNeverSent, Reliability.builder().idempotency(idempotency).build());
+            Courier b = crashableConsumer(eventsB, Reliability.builder().idempotency(idempotency).build());
+            String topic = topic("refunds");
+            String group = group("g");
+            AtomicInteger completed = new AtomicInteger();
+            a.subscribe(inGroup(topic, group).drainTimeout(Duration.ZERO), d -> completed.incrementAndGet());
+            Message m = b.publisher().message(topic, "refund o-8").build();
+            join(b.publisher().publish(m), "publish");
+            await.until("consumer A completed the work", () -> ackHeld.getCount() == 0 && completed.get() == 1,
+                    () -> "completed " + completed.get());
+
+            a.close();
+            b.subscribe(inGroup(topic, group), d -> completed.incrementAndGet());
+
+            await.until("consumer B acks the redelivery", () -> eventsB.of(m.id()).contains(Outcome.Kind.ACK), eventsB::toString);
+            assertThat(completed.get()).as("work completed").isEqualTo(1);
+            assertThat(eventsB.duplicates).as("duplicates skipped on B").isNotEmpty().allMatch(m.id()::equals);
+            assertThat(eventsA.of(m.id())).as("settlements on A").isEmpty();
         }
 
         @Test
