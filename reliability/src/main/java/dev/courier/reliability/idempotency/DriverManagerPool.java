@@ -108,7 +108,12 @@ final class DriverManagerPool implements DataSource, AutoCloseable {
             String message = mask(e.getMessage());
             // the driver's own message may quote the URL with its password: keep it out of the cause chain too
             SQLException masked = new SQLException("cannot connect to " + maskedUrl() + ": " + message, e.getSQLState());
-            if (password == null || !String.valueOf(e).contains(password)) {
+            boolean secretInside = false;
+            for (Throwable t = e; t != null && !secretInside; t = t.getCause()) {
+                String text = String.valueOf(t.getMessage());
+                secretInside = !mask(text).equals(text);
+            }
+            if (!secretInside) {
                 masked.initCause(e);
             }
             throw masked;
