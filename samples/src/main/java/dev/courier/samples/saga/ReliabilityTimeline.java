@@ -33,7 +33,7 @@ final class ReliabilityTimeline implements CourierListener {
             paymentRetries.incrementAndGet();
         }
         timeline.event("courier", "attempt %d of %s failed in %s (%s); %s in %d ms", attempt, describe(d), d.group(),
-                cause.getClass().getSimpleName(), inProcess ? "retrying in process" : "the broker redelivers it",
+                cause == null ? "no exception" : cause.getClass().getSimpleName(), inProcess ? "retrying in process" : "the broker redelivers it",
                 delay.toMillis());
     }
 

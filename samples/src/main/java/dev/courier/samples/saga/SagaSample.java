@@ -53,10 +53,14 @@ public final class SagaSample {
     public static final String TIMEOUT = "courier.sample.timeout";
     /** Default of {@link #TIMEOUT}. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
-    /** How long the closing dead-letter listing waits for one more dead letter before it stops. */
-    static final Duration DEAD_LETTER_LIST_IDLE = Duration.ofSeconds(1);
+    /** How long the closing dead-letter listing waits for a dead letter it has not found yet before it stops. */
+    static final Duration DEAD_LETTER_LIST_IDLE = Duration.ofSeconds(5);
 
-    /** What the run did, for the caller and the sample's tests. */
+    /**
+     * What the run did, for the caller and the sample's tests. {@code duplicatesIgnored} counts the
+     * order messages skipped as duplicates (by the idempotency layer, or by the inventory service's own
+     * check behind it); {@code paymentRetries} the failed payment attempts the retry policy retried.
+     */
     public record Summary(int placed, int completed, int compensated, int deadLettered, int duplicatesIgnored,
                           int paymentRetries, int notificationsSent, Map<String, Integer> stock,
                           Map<String, Long> balancesCents) {
@@ -111,8 +115,8 @@ public final class SagaSample {
      * What makes two messages "the same" for the idempotency layer (per group). An order is reserved
      * once however many messages carry it, so orders are keyed by their business key, the order id
      * (the message key): the order service's retry of a publish is a new message with a new id. An
-     * order can have several events of one kind of topic (reserved, then released), so events are
-     * keyed by message id: only a redelivery of the same message is a duplicate.
+     * order has several events on one topic (reserved, then released), so events are keyed by
+     * message id: only a redelivery of the same message is a duplicate.
      */
     static String idempotencyKey(SagaTopics topics, Message m) {
         return topics.orders().equals(m.topic()) && m.key() != null ? "order:" + m.key() : m.id();
@@ -177,17 +181,12 @@ public final class SagaSample {
             awaitFinal(order, inventory, events, notification, orderMessages, timeout);
             subscriptions.forEach(Subscription::close);
 
-            // what operations would see before a redrive: the dead letters still pending, with their failure
-            List<DeadLetter> pending = DeadLetters.of(courier).list(inventory.deadLetterTopic(), 10, DEAD_LETTER_LIST_IDLE);
-            timeline.note("");
-            timeline.note("dead letters pending in %s: %d", topics.shortName(inventory.deadLetterTopic()), pending.size());
-            pending.forEach(dl -> timeline.note("  %-4s %s/%s, %d attempt(s), %s", dl.message().key(),
-                    topics.shortName(dl.originalTopic()), dl.originalGroup(), dl.attempts(), dl.reason()));
-
             Map<String, OrderService.Status> statuses = order.statuses();
+            int dead = count(statuses, OrderService.Status.DEAD_LETTERED);
+            listDeadLetters(courier, inventory.deadLetterTopic(), dead, topics, timeline);
+
             int completed = count(statuses, OrderService.Status.COMPLETED);
             int cancelled = count(statuses, OrderService.Status.CANCELLED);
-            int dead = count(statuses, OrderService.Status.DEAD_LETTERED);
             Summary s = new Summary(statuses.size(), completed, cancelled, dead,
                     events.duplicateOrders() + inventory.duplicates(), events.paymentRetries(), notification.sent(),
                     inventory.stock(), payment.balances());
@@ -202,6 +201,22 @@ public final class SagaSample {
                     .map(e -> e.getKey() + "=" + SagaEvents.money(e.getValue())).collect(Collectors.joining(", ", "{", "}")));
             return s;
         }
+    }
+
+    /**
+     * What operations would look at before a redrive: the dead letters still pending, with their
+     * failure. Asks for as many as operations saw, so it returns as soon as it found them; the idle
+     * timeout only bounds the wait when fewer are there.
+     */
+    private static void listDeadLetters(Courier courier, String deadLetterTopic, int expected, SagaTopics topics,
+                                        Timeline timeline) {
+        long start = System.nanoTime();
+        List<DeadLetter> pending = DeadLetters.of(courier).list(deadLetterTopic, Math.max(1, expected), DEAD_LETTER_LIST_IDLE);
+        timeline.note("");
+        timeline.note("dead letters pending in %s: %d (DeadLetters.list, %d ms)", topics.shortName(deadLetterTopic),
+                pending.size(), Duration.ofNanos(System.nanoTime() - start).toMillis());
+        pending.forEach(dl -> timeline.note("  %-4s %s/%s, %d attempt(s), %s", dl.message().key(),
+                topics.shortName(dl.originalTopic()), dl.originalGroup(), dl.attempts(), dl.reason()));
     }
 
     private static void awaitFinal(OrderService order, InventoryService inventory, ReliabilityTimeline events,

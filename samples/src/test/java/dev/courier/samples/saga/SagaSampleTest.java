@@ -41,7 +41,7 @@ class SagaSampleTest {
                 .contains("dead letter o-6 from 'orders' (group inventory, 1 attempt), exception InvalidOrderException, "
                         + "reason: non-retryable failure: InvalidOrderException: quantity must be at least 1, was -2")
                 // DeadLetters.list at the end: the dead letter is still pending for a redrive
-                .contains("dead letters pending in orders.inventory.dlq: 1")
+                .contains("dead letters pending in orders.inventory.dlq: 1 (DeadLetters.list")
                 .containsPattern("\\n  o-6  orders/inventory, 1 attempt\\(s\\), non-retryable failure: InvalidOrderException")
                 .contains("summary: 6 orders placed, 3 completed, 2 compensated, 1 dead-lettered, 1 duplicate ignored, "
                         + "2 payment retries, 5 notifications");
