@@ -11,7 +11,6 @@ import dev.courier.samples.saga.SagaEvents.PaymentEvent;
 import dev.courier.samples.saga.SagaEvents.PaymentResult;
 import dev.courier.samples.saga.SagaEvents.StockChange;
 
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,13 +19,22 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Reserves stock for placed orders and releases it when a payment is declined (the saga's
- * compensation). Reservations are idempotent: the reservation id is the order id, so a second
- * message for the same order changes nothing and is counted as a duplicate. An order whose
- * payload cannot be decoded is dead-lettered by Courier before this service sees it.
+ * compensation). An order message that arrives twice is recognised by the reliability layer's
+ * idempotency (keyed by order id, see {@link SagaSample#idempotencyKey}) and never reaches this
+ * service; the reservations it keeps per order are a second line behind it. An invalid order
+ * fails with {@link InvalidOrderException}, which the retry policy never retries: it is
+ * dead-lettered at once.
  */
 final class InventoryService {
 
     static final String GROUP = "inventory";
+
+    /** The order itself is wrong (not the service's state): no attempt can succeed, so it is never retried. */
+    static final class InvalidOrderException extends IllegalArgumentException {
+        InvalidOrderException(String message) {
+            super(message);
+        }
+    }
 
     private final Courier courier;
     private final SagaTopics topics;
@@ -45,12 +53,12 @@ final class InventoryService {
     }
 
     List<Subscription> start() {
-        ordersSpec = Subscribe.to(topics.orders()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY)
-                .maxAttempts(3).redeliveryDelay(Duration.ofMillis(200));
+        // retries, dead letters and duplicates are the reliability policy's business (see SagaSample.reliability)
+        ordersSpec = Subscribe.to(topics.orders()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY);
         Subscription orders = courier.subscribe(ordersSpec, d -> reserve(d.payload(OrderPlaced.class)));
         // compensation: a declined payment releases the stock reserved for its order
         Subscription payments = courier.subscribe(Subscribe.to(topics.payments()).group(GROUP).concurrency(4)
-                .ordering(Ordering.BY_KEY).redeliveryDelay(Duration.ofMillis(200)), d -> {
+                .ordering(Ordering.BY_KEY), d -> {
             PaymentEvent p = d.payload(PaymentEvent.class);
             if (p.result() == PaymentResult.DECLINED) {
                 release(p);
@@ -59,18 +67,22 @@ final class InventoryService {
         return List.of(orders, payments);
     }
 
-    /** Where Courier sends orders this service cannot take (undecodable, or failing every attempt). */
+    /** Where Courier sends orders this service cannot take (invalid, undecodable, or failing every attempt). */
     String deadLetterTopic() {
         return ordersSpec.deadLetterTopic();
     }
 
     private void reserve(OrderPlaced o) {
+        validate(o);
         InventoryEvent event;
         synchronized (this) {
             if (reservations.containsKey(o.orderId())) {
+                // Second line: the idempotency store and this stock are updated one after the other, so an
+                // order whose key was not completed (a crash after the reservation, a lease that ran out,
+                // a store that forgot it) comes back here. Kept because it costs nothing.
                 duplicates.incrementAndGet();
                 handled.incrementAndGet();
-                timeline.event("inventory", "duplicate reservation for %s ignored (stock of %s stays %d)",
+                timeline.event("inventory", "%s already reserved; duplicate ignored (stock of %s stays %d)",
                         o.orderId(), o.sku(), stock.getOrDefault(o.sku(), 0));
                 return;
             }
@@ -95,6 +107,18 @@ final class InventoryService {
         handled.incrementAndGet();
     }
 
+    private static void validate(OrderPlaced o) {
+        if (o.quantity() < 1) {
+            throw new InvalidOrderException("quantity must be at least 1, was " + o.quantity());
+        }
+        if (o.sku() == null || o.sku().isBlank() || o.customer() == null || o.customer().isBlank()) {
+            throw new InvalidOrderException("sku and customer are required");
+        }
+        if (o.amountCents() < 0) {
+            throw new InvalidOrderException("amount must not be negative, was " + o.amountCents());
+        }
+    }
+
     private void release(PaymentEvent p) {
         int left;
         synchronized (this) {
@@ -112,11 +136,12 @@ final class InventoryService {
                 p.orderId(), p.customer(), p.sku(), p.quantity(), p.amountCents(), p.reason())).toCompletableFuture().join();
     }
 
-    /** Order messages fully handled (reserved, refused, or ignored as a duplicate). */
+    /** Order messages this service handled (reserved, refused, or ignored by its own duplicate check). */
     int handled() {
         return handled.get();
     }
 
+    /** Duplicates that got past the idempotency layer and were ignored here. */
     int duplicates() {
         return duplicates.get();
     }

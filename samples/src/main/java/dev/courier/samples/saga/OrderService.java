@@ -1,12 +1,10 @@
 package dev.courier.samples.saga;
 
-import dev.courier.ContentTypes;
 import dev.courier.Courier;
-import dev.courier.HeaderNames;
-import dev.courier.Message;
 import dev.courier.Ordering;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
+import dev.courier.reliability.deadletter.DeadLetter;
 import dev.courier.samples.Timeline;
 import dev.courier.samples.saga.SagaEvents.InventoryEvent;
 import dev.courier.samples.saga.SagaEvents.OrderOutcome;
@@ -14,8 +12,6 @@ import dev.courier.samples.saga.SagaEvents.OrderPlaced;
 import dev.courier.samples.saga.SagaEvents.OrderState;
 import dev.courier.samples.saga.SagaEvents.PaymentEvent;
 
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +26,6 @@ import java.util.Map;
 final class OrderService {
 
     static final String GROUP = "order";
-    static final String OPERATIONS_GROUP = "operations";
 
     /** States an order passes through; the last three are final. */
     enum Status { PLACED, RESERVED, PAYMENT_DECLINED, COMPLETED, CANCELLED, DEAD_LETTERED }
@@ -48,19 +43,20 @@ final class OrderService {
     }
 
     List<Subscription> start(String ordersDeadLetterTopic) {
-        Subscribe events = Subscribe.to(topics.inventory()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY)
-                .redeliveryDelay(Duration.ofMillis(200));
+        Subscribe events = Subscribe.to(topics.inventory()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY);
         Subscription inventory = courier.subscribe(events, d -> onInventory(d.payload(InventoryEvent.class)));
         Subscription payments = courier.subscribe(Subscribe.to(topics.payments()).group(GROUP).concurrency(4)
-                .ordering(Ordering.BY_KEY).redeliveryDelay(Duration.ofMillis(200)), d -> onPayment(d.payload(PaymentEvent.class)));
-        // operations watch the orders' dead-letter topic; the key of a dead letter is still the order id
-        Subscription deadLetters = courier.subscribe(Subscribe.to(ordersDeadLetterTopic).group(OPERATIONS_GROUP), d -> {
+                .ordering(Ordering.BY_KEY), d -> onPayment(d.payload(PaymentEvent.class)));
+        // Operations watch the orders' dead-letter topic without a group: they see every dead letter as
+        // it arrives and consume none, so the topic keeps them for a list or a redrive once the cause is
+        // fixed (DeadLetters). The key of a dead letter is still the order id; the failure is in its headers.
+        Subscription deadLetters = courier.subscribe(Subscribe.to(ordersDeadLetterTopic), d -> {
+            DeadLetter dl = DeadLetter.of(d.message());
             String orderId = d.message().key();
-            String reason = d.message().header(HeaderNames.DLQ_REASON);
-            timeline.event("operations", "dead letter %s from '%s', reason: %s", orderId,
-                    d.message().header(HeaderNames.DLQ_ORIGINAL_TOPIC), reason);
-            int colon = reason == null ? -1 : reason.indexOf(':');
-            finish(orderId, null, Status.DEAD_LETTERED, colon > 0 ? reason.substring(0, colon) : reason);
+            timeline.event("operations", "dead letter %s from '%s' (group %s, %d attempt%s), exception %s, reason: %s",
+                    orderId, topics.shortName(dl.originalTopic()), dl.originalGroup(), dl.attempts(),
+                    dl.attempts() == 1 ? "" : "s", simpleName(dl.exceptionClass()), dl.reason());
+            finish(orderId, null, Status.DEAD_LETTERED, dl.exceptionMessage().isEmpty() ? dl.reason() : dl.exceptionMessage());
         });
         return List.of(inventory, payments, deadLetters);
     }
@@ -81,16 +77,14 @@ final class OrderService {
         timeline.event("order", "sent %s a second time (duplicate message on purpose)", o.orderId());
     }
 
-    /** Publishes bytes that do not decode as an order, under {@code orderId}. */
-    void placePoisoned(String orderId, String json) {
+    /** Publishes an order no service can accept (a client bug upstream, say). */
+    void placeInvalid(OrderPlaced o) {
         synchronized (this) {
-            status.putIfAbsent(orderId, Status.PLACED);
+            status.putIfAbsent(o.orderId(), Status.PLACED);
         }
-        Message m = Message.builder(topics.orders()).key(orderId).contentType(ContentTypes.JSON)
-                .header(HeaderNames.PAYLOAD_TYPE, OrderPlaced.class.getName())
-                .payload(json.getBytes(StandardCharsets.UTF_8)).build();
-        courier.publisher().publish(m).toCompletableFuture().join();
-        timeline.event("order", "placed %s with a broken payload: %s", orderId, json);
+        courier.publisher().publish(topics.orders(), o.orderId(), o).toCompletableFuture().join();
+        timeline.event("order", "placed %s: %s buys %d x %s (an invalid quantity)", o.orderId(), o.customer(), o.quantity(),
+                o.sku());
     }
 
     private void onInventory(InventoryEvent e) {
@@ -137,6 +131,10 @@ final class OrderService {
             courier.publisher().publish(topics.outcomes(), orderId, new OrderOutcome(orderId, customer, state, reason))
                     .toCompletableFuture().join();
         }
+    }
+
+    private static String simpleName(String className) {
+        return className.substring(Math.max(className.lastIndexOf('.'), className.lastIndexOf('$')) + 1);
     }
 
     static boolean isFinal(Status s) {

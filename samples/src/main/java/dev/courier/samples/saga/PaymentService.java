@@ -10,26 +10,23 @@ import dev.courier.samples.saga.SagaEvents.PaymentEvent;
 import dev.courier.samples.saga.SagaEvents.PaymentResult;
 import dev.courier.samples.saga.SagaEvents.StockChange;
 
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Charges customers for orders whose stock was reserved. The payment gateway of this sample is
- * flaky on purpose: it times out on the first {@code gatewayFailures} attempts for the orders in
- * {@code flakyOrders}. The handler just throws, and Courier redelivers the message (up to
- * {@link #MAX_ATTEMPTS} deliveries) until the gateway answers. A customer without enough money gets
- * a declined payment, which starts the compensation in the inventory service.
+ * flaky on purpose: it times out on the first {@code gatewayFailures} tries for the orders in
+ * {@code flakyOrders}. The handler just throws; the reliability layer's retry policy tries again
+ * in process after a backoff, so the message is not sent back to the broker. A customer without
+ * enough money gets a declined payment, which starts the compensation in the inventory service.
  */
 final class PaymentService {
 
     static final String GROUP = "payment";
-    static final int MAX_ATTEMPTS = 5;
 
     /** The gateway did not answer in time; worth trying again. */
     static final class GatewayTimeoutException extends RuntimeException {
@@ -43,8 +40,8 @@ final class PaymentService {
     private final Timeline timeline;
     private final Map<String, Long> balances;
     private final Map<String, Integer> gatewayFailuresLeft;
+    private final Map<String, Integer> tries = new ConcurrentHashMap<>();
     private final Set<String> charged = new HashSet<>();
-    private final AtomicInteger retries = new AtomicInteger();
 
     PaymentService(Courier courier, SagaTopics topics, Timeline timeline, Map<String, Long> balances,
                    Map<String, Integer> gatewayFailures) {
@@ -56,23 +53,21 @@ final class PaymentService {
     }
 
     Subscription start() {
-        Subscribe spec = Subscribe.to(topics.inventory()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY)
-                .maxAttempts(MAX_ATTEMPTS).redeliveryDelay(Duration.ofMillis(200));
+        Subscribe spec = Subscribe.to(topics.inventory()).group(GROUP).concurrency(4).ordering(Ordering.BY_KEY);
         return courier.subscribe(spec, d -> {
             InventoryEvent e = d.payload(InventoryEvent.class);
             if (e.change() == StockChange.RESERVED) {
-                charge(e, d.attempt());
+                charge(e);
             }
         });
     }
 
-    private void charge(InventoryEvent e, int attempt) {
+    private void charge(InventoryEvent e) {
+        int attempt = tries.merge(e.orderId(), 1, Integer::sum);
         int failuresLeft = gatewayFailuresLeft.getOrDefault(e.orderId(), 0);
         if (failuresLeft > 0) {
             gatewayFailuresLeft.put(e.orderId(), failuresLeft - 1);
-            retries.incrementAndGet();
-            timeline.event("payment", "gateway timeout charging %s (attempt %d of %d); Courier will redeliver",
-                    e.orderId(), attempt, MAX_ATTEMPTS);
+            timeline.event("payment", "gateway timeout charging %s (try %d)", e.orderId(), attempt);
             throw new GatewayTimeoutException("payment gateway timed out for " + e.orderId());
         }
         PaymentEvent result;
@@ -92,15 +87,10 @@ final class PaymentService {
                 result = new PaymentEvent(PaymentResult.CHARGED, e.orderId(), e.customer(), e.sku(), e.quantity(),
                         e.amountCents(), null);
                 timeline.event("payment", "charged %s %s for %s%s", e.customer(), SagaEvents.money(e.amountCents()),
-                        e.orderId(), attempt > 1 ? " (attempt " + attempt + ")" : "");
+                        e.orderId(), attempt > 1 ? " (try " + attempt + ")" : "");
             }
         }
         courier.publisher().publish(topics.payments(), e.orderId(), result).toCompletableFuture().join();
-    }
-
-    /** Gateway failures that were retried. */
-    int retries() {
-        return retries.get();
     }
 
     synchronized Map<String, Long> balances() {

@@ -2,7 +2,15 @@ package dev.courier.samples.saga;
 
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
+import dev.courier.CourierListener;
+import dev.courier.Message;
 import dev.courier.Subscription;
+import dev.courier.reliability.Idempotency;
+import dev.courier.reliability.Reliability;
+import dev.courier.reliability.RetryPolicy;
+import dev.courier.reliability.deadletter.DeadLetter;
+import dev.courier.reliability.deadletter.DeadLetters;
+import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
 import dev.courier.samples.Timeline;
 import dev.courier.samples.saga.SagaEvents.OrderPlaced;
 
@@ -18,17 +26,23 @@ import java.util.stream.Collectors;
  *
  * <ul>
  *   <li>order service: places orders and drives each to a final state;</li>
- *   <li>inventory service: reserves stock (idempotently) and releases it when a payment is declined;</li>
- *   <li>payment service: charges customers through a flaky gateway (retried by redelivery);</li>
+ *   <li>inventory service: reserves stock and releases it when a payment is declined;</li>
+ *   <li>payment service: charges customers through a flaky gateway;</li>
  *   <li>notification service: tells customers how their order ended;</li>
  *   <li>operations: watch the dead-letter topic of the orders.</li>
  * </ul>
  *
+ * <p>The Courier is built with the reliability policy of {@link #reliability}: in-process retry with
+ * backoff (the gateway's timeouts), invalid orders dead-lettered at once, and idempotency (a
+ * duplicate order never reaches the inventory service). A {@link CourierListener} puts what the
+ * policy decided on the timeline.
+ *
  * <p>The scenario is fixed: three orders complete (one after two gateway timeouts, one sent twice),
  * one is cancelled for insufficient funds after its stock was released, one is cancelled for lack
- * of stock, and one cannot be decoded and is dead-lettered. The run waits until every order is in a
- * final state, prints a summary and exits 0; if that takes longer than {@code courier.sample.timeout}
- * (default 60s) it fails with a message naming the orders that are stuck and exits 1.
+ * of stock, and one is invalid and is dead-lettered. The run waits until every order is in a final
+ * state, lists the pending dead letters, prints a summary and exits 0; if that takes longer than
+ * {@code courier.sample.timeout} (default 60s) it fails with a message naming the orders that are
+ * stuck and exits 1.
  *
  * <p>Runs on {@code mem://} by default; set {@code COURIER_URL} (or {@code -Dcourier.url}) to run
  * the same code on Kafka, RabbitMQ or NATS.
@@ -39,8 +53,14 @@ public final class SagaSample {
     public static final String TIMEOUT = "courier.sample.timeout";
     /** Default of {@link #TIMEOUT}. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
+    /** How long the closing dead-letter listing waits for a dead letter it has not found yet before it stops. */
+    static final Duration DEAD_LETTER_LIST_IDLE = Duration.ofSeconds(5);
 
-    /** What the run did, for the caller and the sample's tests. */
+    /**
+     * What the run did, for the caller and the sample's tests. {@code duplicatesIgnored} counts the
+     * order messages skipped as duplicates (by the idempotency layer, or by the inventory service's own
+     * check behind it); {@code paymentRetries} the failed payment attempts the retry policy retried.
+     */
     public record Summary(int placed, int completed, int compensated, int deadLettered, int duplicatesIgnored,
                           int paymentRetries, int notificationsSent, Map<String, Integer> stock,
                           Map<String, Long> balancesCents) {
@@ -66,7 +86,43 @@ public final class SagaSample {
     }
 
     /**
-     * 
+     * The failure policy every subscription of the saga runs under, as an application would set it
+     * up once for its Courier:
+     * <ul>
+     *   <li>retry: up to 4 attempts in process with exponential backoff (100 ms, 200 ms, 400 ms, each
+     *       &plusmn;50% jitter), then once more through the broker after 2 s, then the dead-letter topic;</li>
+     *   <li>an {@link InventoryService.InvalidOrderException} is never retried: the order itself is
+     *       wrong, so it is dead-lettered after its first attempt;</li>
+     *   <li>idempotency in an in-memory store (one process runs every service here; several processes
+     *       would share a JDBC or Redis store), keyed by {@link #idempotencyKey}.</li>
+     * </ul>
+     */
+    static Reliability reliability(SagaTopics topics) {
+        return Reliability.builder()
+                .retry(RetryPolicy.exponential(Duration.ofMillis(100), 2.0, Duration.ofSeconds(2))
+                        .attempts(4)
+                        .jitter(0.5)
+                        .neverRetryOn(InventoryService.InvalidOrderException.class)
+                        .thenRedeliverAfter(Duration.ofSeconds(2)))
+                .idempotency(Idempotency.with(new InMemoryIdempotencyStore())
+                        .key(m -> idempotencyKey(topics, m))
+                        .lease(Duration.ofMinutes(1))
+                        .retention(Duration.ofHours(1)))
+                .build();
+    }
+
+    /**
+     * What makes two messages "the same" for the idempotency layer (per group). An order is reserved
+     * once however many messages carry it, so orders are keyed by their business key, the order id
+     * (the message key): the order service's retry of a publish is a new message with a new id. An
+     * order has several events on one topic (reserved, then released), so events are keyed by
+     * message id: only a redelivery of the same message is a duplicate.
+     */
+    static String idempotencyKey(SagaTopics topics, Message m) {
+        return topics.orders().equals(m.topic()) && m.key() != null ? "order:" + m.key() : m.id();
+    }
+
+    /**
      * Runs the saga on the broker of {@code courier.url} / {@code COURIER_URL} (default {@code mem://}); exit code 0 when every order ended.
      */
     public static void main(String[] args) {
@@ -97,10 +153,10 @@ public final class SagaSample {
                 new OrderPlaced("o-3", "carol", "desk", 1, 25_000),  // declined: carol has $100 -> stock released
                 new OrderPlaced("o-4", "dave", "chair", 5, 5_000),   // cancelled: only 3 chairs
                 new OrderPlaced("o-5", "erin", "book", 1, 1_500));   // completes
-        String poisonedId = "o-6";
-        String poisoned = "{\"orderId\":\"o-6\",\"customer\":\"frank\",\"sku\":\"book\",\"quantity\":\"lots\"}";
+        OrderPlaced invalid = new OrderPlaced("o-6", "frank", "book", -2, 0); // dead-lettered: invalid quantity
 
-        try (Courier courier = Courier.connect(config)) {
+        ReliabilityTimeline events = new ReliabilityTimeline(topics, timeline);
+        try (Courier courier = Courier.builder().config(config).interceptor(reliability(topics)).listener(events).connect()) {
             timeline.note("saga sample on %s (%s binding), topics %s.*", CourierConfig.maskUrl(courier.url()),
                     courier.capabilities().binding(), prefix);
             InventoryService inventory = new InventoryService(courier, topics, timeline, INITIAL_STOCK);
@@ -119,18 +175,21 @@ public final class SagaSample {
                     order.placeAgain(o);
                 }
             }
-            order.placePoisoned(poisonedId, poisoned);
+            order.placeInvalid(invalid);
 
-            int orderMessages = orders.size() + 1; // the duplicate; the poisoned one never reaches the service
-            awaitFinal(order, inventory, notification, orderMessages, timeout);
+            int orderMessages = orders.size() + 1; // the duplicate too; the invalid one is dead-lettered instead
+            awaitFinal(order, inventory, events, notification, orderMessages, timeout);
             subscriptions.forEach(Subscription::close);
 
             Map<String, OrderService.Status> statuses = order.statuses();
+            int dead = count(statuses, OrderService.Status.DEAD_LETTERED);
+            listDeadLetters(courier, inventory.deadLetterTopic(), dead, topics, timeline);
+
             int completed = count(statuses, OrderService.Status.COMPLETED);
             int cancelled = count(statuses, OrderService.Status.CANCELLED);
-            int dead = count(statuses, OrderService.Status.DEAD_LETTERED);
-            Summary s = new Summary(statuses.size(), completed, cancelled, dead, inventory.duplicates(),
-                    payment.retries(), notification.sent(), inventory.stock(), payment.balances());
+            Summary s = new Summary(statuses.size(), completed, cancelled, dead,
+                    events.duplicateOrders() + inventory.duplicates(), events.paymentRetries(), notification.sent(),
+                    inventory.stock(), payment.balances());
             timeline.note("");
             timeline.note("orders:");
             statuses.forEach((id, st) -> timeline.note("  %-4s %-13s %s", id, st, order.reasons().getOrDefault(id, "")));
@@ -144,22 +203,39 @@ public final class SagaSample {
         }
     }
 
-    private static void awaitFinal(OrderService order, InventoryService inventory, NotificationService notification,
-                                   int orderMessages, Duration timeout) {
+    /**
+     * What operations would look at before a redrive: the dead letters still pending, with their
+     * failure. Asks for as many as operations saw, so it returns as soon as it found them; the idle
+     * timeout only bounds the wait when fewer are there.
+     */
+    private static void listDeadLetters(Courier courier, String deadLetterTopic, int expected, SagaTopics topics,
+                                        Timeline timeline) {
+        long start = System.nanoTime();
+        List<DeadLetter> pending = DeadLetters.of(courier).list(deadLetterTopic, Math.max(1, expected), DEAD_LETTER_LIST_IDLE);
+        timeline.note("");
+        timeline.note("dead letters pending in %s: %d (DeadLetters.list, %d ms)", topics.shortName(deadLetterTopic),
+                pending.size(), Duration.ofNanos(System.nanoTime() - start).toMillis());
+        pending.forEach(dl -> timeline.note("  %-4s %s/%s, %d attempt(s), %s", dl.message().key(),
+                topics.shortName(dl.originalTopic()), dl.originalGroup(), dl.attempts(), dl.reason()));
+    }
+
+    private static void awaitFinal(OrderService order, InventoryService inventory, ReliabilityTimeline events,
+                                   NotificationService notification, int orderMessages, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             Map<String, OrderService.Status> statuses = order.statuses();
             long finals = statuses.values().stream().filter(OrderService::isFinal).count();
             long announced = statuses.values().stream()
                     .filter(st -> st == OrderService.Status.COMPLETED || st == OrderService.Status.CANCELLED).count();
-            if (finals == statuses.size() && inventory.handled() >= orderMessages && notification.sent() >= announced) {
+            int ordersTaken = inventory.handled() + events.duplicateOrders();
+            if (finals == statuses.size() && ordersTaken >= orderMessages && notification.sent() >= announced) {
                 return;
             }
             if (System.nanoTime() > deadline) {
                 String stuck = statuses.entrySet().stream().filter(e -> !OrderService.isFinal(e.getValue()))
                         .map(e -> e.getKey() + " (" + e.getValue() + ")").collect(Collectors.joining(", "));
                 throw new SagaTimeoutException("after " + timeout.toSeconds() + "s not every order reached a final state"
-                        + (stuck.isEmpty() ? "" : ": " + stuck) + "; inventory handled " + inventory.handled() + " of "
+                        + (stuck.isEmpty() ? "" : ": " + stuck) + "; inventory took " + ordersTaken + " of "
                         + orderMessages + " order messages, " + notification.sent() + " of " + announced
                         + " notifications sent. Is the broker reachable? Raise -D" + TIMEOUT + " on a slow machine.");
             }

@@ -19,7 +19,7 @@ class SagaSampleTest {
             Map.of("alice", 7_000L, "bob", 5_500L, "carol", 10_000L, "dave", 10_000L, "erin", 8_500L));
 
     @Test
-    @DisplayName("on mem:// three orders complete, two are compensated, one is dead-lettered and the duplicate changes stock once")
+    @DisplayName("on mem:// three orders complete, two are compensated, one is dead-lettered and the duplicate is skipped by the idempotency layer")
     void runsOnMemory() {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         SagaSample.Summary s = SagaSample.run(CourierConfig.builder().withoutEnvironment().url("mem://saga-test").build(),
@@ -28,11 +28,25 @@ class SagaSampleTest {
         assertThat(s).as(timeline).isEqualTo(EXPECTED);
         assertThat(s.allSettled()).isTrue();
         assertThat(timeline)
-                .contains("duplicate reservation for o-1 ignored")
-                .contains("gateway timeout charging o-2 (attempt 2 of 5)")
+                // the reliability layer, as its listener reports it
+                .contains("duplicate o-1 on 'orders' skipped for inventory: key 'inventory:order:o-1' already processed")
+                .containsPattern("attempt 1 of o-2 on 'inventory' failed in payment \\(GatewayTimeoutException\\); retrying in process in \\d+ ms")
+                .containsPattern("attempt 2 of o-2 on 'inventory' failed in payment \\(GatewayTimeoutException\\); retrying in process in \\d+ ms")
+                .contains("o-6 on 'orders' in inventory dead-lettered to 'orders.inventory.dlq': non-retryable failure: "
+                        + "InvalidOrderException: quantity must be at least 1, was -2")
+                // the services
+                .contains("charged bob $45.00 for o-2 (try 3)")
                 .contains("released 1 x desk for o-3")
-                .containsPattern("dead letter o-6 .*reason: undecodable payload")
-                .contains("summary: 6 orders placed, 3 completed, 2 compensated, 1 dead-lettered, 1 duplicate ignored");
+                // the failure headers, as operations read them
+                .contains("dead letter o-6 from 'orders' (group inventory, 1 attempt), exception InvalidOrderException, "
+                        + "reason: non-retryable failure: InvalidOrderException: quantity must be at least 1, was -2")
+                // DeadLetters.list at the end: the dead letter is still pending for a redrive
+                .contains("dead letters pending in orders.inventory.dlq: 1 (DeadLetters.list")
+                .containsPattern("\\n  o-6  orders/inventory, 1 attempt\\(s\\), non-retryable failure: InvalidOrderException")
+                .contains("summary: 6 orders placed, 3 completed, 2 compensated, 1 dead-lettered, 1 duplicate ignored, "
+                        + "2 payment retries, 5 notifications");
+        // the layer stopped the duplicate: the service's own check never had to
+        assertThat(timeline).doesNotContain("already reserved; duplicate ignored").doesNotContain("attempt 3 of o-2");
     }
 
     @Test
