@@ -87,6 +87,10 @@ abstract class SubscribeCommand implements Callable<Integer> {
         try (Courier courier = connection.connect(cli)) {
             // a group resumes where it stopped; its first run starts at the earliest message it can
             StartPosition start = from != null ? from : group != null ? StartPosition.defaults() : defaultStart(courier.capabilities());
+            if (start.kind() == StartPosition.Kind.EARLIEST || start.kind() == StartPosition.Kind.TIME) {
+                // some bindings would silently start at the latest message instead
+                courier.capabilities().require(Capability.REPLAY, "--from " + start);
+            }
             Subscribe s = Subscribe.to(topic).startFrom(start);
             if (group != null) {
                 s = s.group(group);
