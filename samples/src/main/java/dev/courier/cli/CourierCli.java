@@ -100,6 +100,18 @@ public final class CourierCli implements Runnable {
         documentExitCodes(cl);
         cl.setOut(new PrintWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), true));
         cl.setErr(new PrintWriter(new OutputStreamWriter(err, StandardCharsets.UTF_8), true));
+        cl.setParameterExceptionHandler((ex, ignored) -> {
+            // one line saying what is wrong, a suggestion if picocli has one, the synopsis, where to read more
+            CommandLine c = ex.getCommandLine();
+            PrintWriter w = c.getErr();
+            String name = c.getCommandSpec().qualifiedName(" ");
+            w.println(name + ": " + describe(ex));
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, w);
+            w.print(c.getHelp().fullSynopsis());
+            w.println("Run '" + name + " --help' for the options.");
+            w.flush();
+            return ExitCodes.USAGE;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parseResult) -> {
             Throwable t = ExitCodes.unwrap(ex);
             if (t instanceof ParameterException pe) {
@@ -186,7 +198,7 @@ public final class CourierCli implements Runnable {
     /** One line: the typed error's message, or the class name when there is none. */
     static String describe(Throwable t) {
         String msg = t.getMessage();
-        String text = t instanceof dev.courier.CourierException || t instanceof CliFailure
+        String text = t instanceof dev.courier.CourierException || t instanceof CliFailure || t instanceof ParameterException
                 ? (msg != null ? msg : t.getClass().getSimpleName())
                 : t.getClass().getSimpleName() + (msg != null ? ": " + msg : "");
         return text.replaceAll("\\s*[\\r\\n]+\\s*", " ");

@@ -57,11 +57,17 @@ final class MessageOptions {
             throw new ParameterException(spec.commandLine(),
                     "no payload: give it as an argument, with --file <path>, or on standard input (pipe it, or pass - and type it)");
         }
+        byte[] read;
         try {
-            return cli.in().readAllBytes();
+            read = cli.in().readAllBytes();
         } catch (IOException e) {
             throw new CliFailure(ExitCodes.ERROR, "cannot read standard input: " + e.getMessage(), e);
         }
+        if (read.length == 0 && argument == null) {
+            throw new ParameterException(spec.commandLine(),
+                    "no payload: standard input was empty; give the payload as an argument, with --file, or - to send an empty one");
+        }
+        return read;
     }
 
     /** Where {@code --lines} reads from: {@code --file} or standard input. */

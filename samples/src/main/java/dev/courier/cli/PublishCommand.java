@@ -61,12 +61,14 @@ final class PublishCommand implements Callable<Integer> {
         if (lines) {
             InputStream source = message.lineSource(spec, cli, payload);
             try (Courier courier = connection.connect(cli)) {
+                warnIfInProcess(courier);
                 publishLines(courier.publisher(), source);
             }
             return ExitCodes.OK;
         }
         byte[] bytes = message.payload(spec, cli, payload);
         try (Courier courier = connection.connect(cli)) {
+            warnIfInProcess(courier);
             Message m = message.message(topic, bytes);
             print(courier.publisher().publish(m).toCompletableFuture().join());
         }
@@ -94,6 +96,12 @@ final class PublishCommand implements Callable<Integer> {
             while (!pending.isEmpty()) {
                 print(pending.remove().join());
             }
+        }
+    }
+
+    private void warnIfInProcess(Courier courier) {
+        if (courier.capabilities().binding().equals("mem")) {
+            cli.err().println("note: " + courier.url() + " is a broker inside this process; give --url or COURIER_URL to reach a real one");
         }
     }
 

@@ -260,10 +260,13 @@ class CourierCliTest {
         void usage() {
             CliRun verb = CliRun.terminal().run("publsh", topic);
             assertThat(verb.exitCode).isEqualTo(ExitCodes.USAGE);
-            assertThat(verb.err()).contains("'publsh'").contains("Did you mean: courier publish");
+            assertThat(verb.err()).startsWith("courier: ").contains("'publsh'").contains("Did you mean: courier publish").contains("Usage: courier");
             CliRun option = CliRun.terminal().run("publish", "--url", url, "--colour", topic, "x");
             assertThat(option.exitCode).isEqualTo(ExitCodes.USAGE);
             assertThat(option.err()).contains("Unknown option: '--colour'").contains("Usage: courier publish");
+            CliRun emptyStdin = CliRun.stdin("").run("publish", "--url", url, topic);
+            assertThat(emptyStdin.exitCode).isEqualTo(ExitCodes.USAGE);
+            assertThat(emptyStdin.err()).contains("standard input was empty");
             CliRun noVerb = CliRun.terminal().run();
             assertThat(noVerb.exitCode).isEqualTo(ExitCodes.USAGE);
             CliRun noPayload = CliRun.terminal().run("publish", "--url", url, topic);
