@@ -13,6 +13,7 @@ public enum Capability {
     PER_KEY_ORDER("Messages with the same key are handled one at a time, in publish order."),
     REDELIVERY("A failed or nacked message is delivered again, with an attempt count."),
     NATIVE_DELAYED_REDELIVERY("The broker itself holds a nacked message for the requested delay."),
+    ORDERED_DELAYED_REDELIVERY("A message waiting for a delayed redelivery holds back later messages of its key."),
     DEAD_LETTER("Messages that cannot be processed go to a dead-letter destination with failure headers."),
     REQUEST_REPLY("Request-reply with correlation and timeout."),
     NATIVE_REQUEST_REPLY("Request-reply uses the broker's own reply mechanism (inbox, direct reply-to)."),

@@ -29,6 +29,8 @@ public final class HeaderNames {
     public static final String REPLY_ERROR = "courier-reply-error";
     /** Attempt count carried across broker redeliveries that do not count natively. */
     public static final String ATTEMPT = "courier-attempt";
+    /** A message waiting in a retry topic: when it is due again, in epoch milliseconds. */
+    public static final String RETRY_AT = "courier-retry-at";
 
     /** Why a message was dead-lettered: the reason given, or the failure's message. */
     public static final String DLQ_REASON = "courier-dlq-reason";

@@ -26,7 +26,7 @@ final class MemoryBinding implements Binding {
 
     static final Capabilities CAPABILITIES = Capabilities.of("mem", 64L * 1024 * 1024,
             Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER, Capability.PER_KEY_ORDER,
-            Capability.REDELIVERY, Capability.NATIVE_DELAYED_REDELIVERY, Capability.DEAD_LETTER, Capability.REQUEST_REPLY,
+            Capability.REDELIVERY, Capability.NATIVE_DELAYED_REDELIVERY, Capability.ORDERED_DELAYED_REDELIVERY, Capability.DEAD_LETTER, Capability.REQUEST_REPLY,
             Capability.NATIVE_REQUEST_REPLY, Capability.NO_RESPONDER_DETECTION, Capability.REPLAY, Capability.AT_LEAST_ONCE,
             Capability.PUBLISH_CONFIRMS);
 

@@ -45,10 +45,11 @@ final class KafkaBinding implements Binding {
 
     private static final Logger log = LoggerFactory.getLogger(KafkaBinding.class);
 
+    /** The default declaration: retry topics off, so a delayed redelivery waits in process and keeps its key. */
     static final Capabilities CAPABILITIES = Capabilities.of("kafka", 1024L * 1024 - 1024,
             Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
-            Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.DEAD_LETTER, Capability.REQUEST_REPLY,
-            Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
+            Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.ORDERED_DELAYED_REDELIVERY, Capability.DEAD_LETTER,
+            Capability.REQUEST_REPLY, Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
 
     private final BindingContext context;
     final KafkaSettings settings;
@@ -87,9 +88,16 @@ final class KafkaBinding implements Binding {
         }
     }
 
+    /**
+     * With retry topics on, a message waiting in the retry topic no longer holds its key, so the
+     * binding does not declare {@link Capability#ORDERED_DELAYED_REDELIVERY}.
+     */
+    static final Capabilities CAPABILITIES_WITH_RETRY_TOPICS = Capabilities.of("kafka", CAPABILITIES.maxPayloadBytes(),
+            CAPABILITIES.all().stream().filter(c -> c != Capability.ORDERED_DELAYED_REDELIVERY).toArray(Capability[]::new));
+
     @Override
     public Capabilities capabilities() {
-        return CAPABILITIES;
+        return settings.retryThreshold == null ? CAPABILITIES : CAPABILITIES_WITH_RETRY_TOPICS;
     }
 
     /** Completes with the topic's partition count once it exists (created if provisioning is on). */
@@ -177,8 +185,22 @@ final class KafkaBinding implements Binding {
 
     @Override
     public BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor) {
+        String retryTopic = spec.group() != null && settings.retryThreshold != null ? KafkaSettings.retryTopic(spec.topic(), spec.group()) : null;
         try {
             ensureTopic(spec.topic()).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            if (retryTopic != null) {
+                try {
+                    ensureTopic(retryTopic).get(settings.assignTimeout.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (ExecutionException e) {
+                    if (!(e.getCause() instanceof ConfigurationException)) {
+                        throw e;
+                    }
+                    // provisioning is off and nobody created it: long delays wait in process, as without retry topics
+                    log.warn("retry topic '{}' does not exist and provisioning is off; nacks of '{}' wait in process. Create it, or set {}=off",
+                            retryTopic, spec.topic(), KafkaSettings.RETRY_TOPIC_THRESHOLD);
+                    retryTopic = null;
+                }
+            }
         } catch (ExecutionException e) {
             if (e.getCause() instanceof RuntimeException re && re instanceof dev.courier.CourierException) {
                 throw re;
@@ -190,9 +212,26 @@ final class KafkaBinding implements Binding {
             Thread.currentThread().interrupt();
             throw new BrokerUnavailableException("interrupted while preparing Kafka topic '" + spec.topic() + "'", e);
         }
-        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context);
+        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context, retryTopic, this::sendRetry);
         s.start();
         return s;
+    }
+
+    /** Sends a record to a retry topic; completes when the broker acknowledged it. */
+    private CompletableFuture<Void> sendRetry(ProducerRecord<String, byte[]> record) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        try {
+            producer.send(record, (md, e) -> {
+                if (e == null) {
+                    f.complete(null);
+                } else {
+                    f.completeExceptionally(e);
+                }
+            });
+        } catch (RuntimeException e) {
+            f.completeExceptionally(e);
+        }
+        return f;
     }
 
     @Override

@@ -23,6 +23,11 @@ import java.util.Map;
  */
 final class KafkaSettings {
 
+    /** The retry topic of a group subscription: {@code <topic>.<group>.retry}. */
+    static String retryTopic(String topic, String group) {
+        return topic + "." + group + ".retry";
+    }
+
     static final String PREFIX = "courier.kafka.";
     /** Partitions of topics Courier creates. Default 3. */
     static final String PARTITIONS = PREFIX + "topic.partitions";
@@ -43,6 +48,16 @@ final class KafkaSettings {
     static final String MAX_HELD = PREFIX + "max-held";
     /** How long subscribe() waits for the first partition assignment. Default 30s. */
     static final String ASSIGN_TIMEOUT = PREFIX + "assign.timeout";
+    /**
+     * A group subscription's nack with at least this delay goes through the retry topic
+     * {@code <topic>.<group>.retry} instead of waiting in process; {@code 0} or {@code off} (the
+     * default) keeps every redelivery in process. Off by default because the subscription's one
+     * consumer then subscribes to both topics, and the group balances members by their total
+     * partition count over both: a member may get only retry partitions (see docs/bindings/kafka.md).
+     */
+    static final String RETRY_TOPIC_THRESHOLD = PREFIX + "retry-topic.threshold";
+    /** Default of {@link #RETRY_TOPIC_THRESHOLD}: off. */
+    static final Duration DEFAULT_RETRY_TOPIC_THRESHOLD = Duration.ZERO;
 
     final String bootstrap;
     final Map<String, Object> common = new HashMap<>();
@@ -58,6 +73,8 @@ final class KafkaSettings {
     final int maxHeld;
     final Duration connectTimeout;
     final Duration closeTimeout;
+    /** Nacks with at least this delay go through the retry topic; {@code null}: retry topics are off. */
+    final Duration retryThreshold;
 
     KafkaSettings(BrokerUrl url, CourierConfig config) {
         this.bootstrap = url.hostList(9092);
@@ -93,5 +110,9 @@ final class KafkaSettings {
         this.maxHeld = config.intValue(MAX_HELD, 20_000, 1, 10_000_000);
         this.connectTimeout = config.connectTimeout();
         this.closeTimeout = config.closeTimeout();
+        String threshold = config.get(RETRY_TOPIC_THRESHOLD);
+        Duration t = threshold != null && threshold.trim().equalsIgnoreCase("off") ? Duration.ZERO
+                : config.duration(RETRY_TOPIC_THRESHOLD, DEFAULT_RETRY_TOPIC_THRESHOLD);
+        this.retryThreshold = t.isZero() ? null : t;
     }
 }

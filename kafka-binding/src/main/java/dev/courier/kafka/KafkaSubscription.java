@@ -3,6 +3,7 @@ package dev.courier.kafka;
 import dev.courier.BrokerUnavailableException;
 import dev.courier.CourierConfig;
 import dev.courier.DeliveryMetadata;
+import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.Ordering;
 import dev.courier.StartPosition;
@@ -23,12 +24,17 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -42,6 +48,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
  * One subscription: a {@link KafkaConsumer} owned by its poll thread, feeding an
@@ -51,6 +58,15 @@ import java.util.concurrent.TimeUnit;
  * <p>Settlement: ack and reject finish the record; nack keeps it unfinished (holding its key and
  * the commit watermark) and runs it again after the delay, in process. A consumer that dies
  * meanwhile leaves the offset uncommitted, so the next owner gets the record again.
+ *
+ * <p>Retry topics: a group subscription also consumes {@code <topic>.<group>.retry}. A nack with
+ * a delay of at least {@link KafkaSettings#RETRY_TOPIC_THRESHOLD} copies the record there (same key,
+ * bytes and headers, plus {@link HeaderNames#ATTEMPT} and the due time {@link HeaderNames#RETRY_AT})
+ * and finishes the original once the broker acknowledged the copy, so the commit advances and the key
+ * is free. A retry record that is not due yet is not submitted: its partition is rewound to it and
+ * paused until the due time (retry records sit in due order per partition, so nothing behind it is
+ * due earlier), other partitions go on. It is delivered as a message of the subscription's topic with
+ * the attempt count from its header.
  *
  * <p>The poll thread keeps polling while partitions are paused (back-pressure or
  * {@link #pause()}), so a slow handler never costs the group membership.
@@ -79,14 +95,20 @@ final class KafkaSubscription implements BindingSubscription {
     private final Set<TopicPartition> assigned = new HashSet<>();
     private final ExecutorService ownedExecutor;
     private final boolean broadcast;
+    /** The retry topic, or null when nacks wait in process only. */
+    private final String retryTopic;
+    private final Function<ProducerRecord<String, byte[]>, CompletableFuture<Void>> retrySender;
+    /** Retry partitions rewound to a record that is not due yet, with its due time (epoch ms). Poll thread only. */
+    private final Map<TopicPartition, Long> waitingRetries = new HashMap<>();
 
     /** A polled record and how often it was delivered in this consumer. */
     static final class KafkaRecord {
         final ConsumerRecord<String, byte[]> record;
-        volatile int attempt = 1;
+        volatile int attempt;
 
-        KafkaRecord(ConsumerRecord<String, byte[]> record) {
+        KafkaRecord(ConsumerRecord<String, byte[]> record, int attempt) {
             this.record = record;
+            this.attempt = attempt;
         }
     }
 
@@ -100,8 +122,11 @@ final class KafkaSubscription implements BindingSubscription {
         }
     }
 
-    KafkaSubscription(Subscribe spec, DeliveryProcessor processor, KafkaSettings settings, BindingContext context) {
+    KafkaSubscription(Subscribe spec, DeliveryProcessor processor, KafkaSettings settings, BindingContext context, String retryTopic,
+                      Function<ProducerRecord<String, byte[]>, CompletableFuture<Void>> retrySender) {
         this.spec = spec;
+        this.retryTopic = retryTopic;
+        this.retrySender = retrySender;
         this.processor = processor;
         this.settings = settings;
         this.context = context;
@@ -172,7 +197,7 @@ final class KafkaSubscription implements BindingSubscription {
 
     private CompletionStage<Void> run(KafkaRecord r) {
         CompletableFuture<Void> settled = new CompletableFuture<>();
-        processor.process(new KafkaDelivery(r, settled));
+        processor.process(new KafkaDelivery(r, settled, this));
         return settled;
     }
 
@@ -194,21 +219,38 @@ final class KafkaSubscription implements BindingSubscription {
 
     private void run() {
         try {
-            consumer.subscribe(List.of(spec.topic()), new Rebalance());
+            consumer.subscribe(retryTopic == null ? List.of(spec.topic()) : List.of(spec.topic(), retryTopic), new Rebalance());
             while (running) {
+                releaseDueRetries();
                 applyPauses();
                 // while back-pressure holds partitions paused, poll briefly so they resume as soon as handlers catch up
                 boolean backPressure = !userPaused && !coordinator.pausedPartitions().isEmpty();
                 ConsumerRecords<String, byte[]> records = consumer.poll(backPressure ? PAUSED_POLL : POLL);
                 PartitionId last = null;
+                long now = System.currentTimeMillis();
                 for (ConsumerRecord<String, byte[]> r : records) {
+                    int attempt = 1;
+                    if (retryTopic != null && r.topic().equals(retryTopic)) {
+                        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                        if (waitingRetries.containsKey(tp)) {
+                            continue; // rewound earlier in this batch: the rest of the partition comes again later
+                        }
+                        long due = longHeader(r, HeaderNames.RETRY_AT, 0);
+                        if (due > now) {
+                            consumer.seek(tp, r.offset());
+                            consumer.pause(List.of(tp));
+                            waitingRetries.put(tp, due);
+                            continue;
+                        }
+                        attempt = (int) Math.max(1, Math.min(Integer.MAX_VALUE, longHeader(r, HeaderNames.ATTEMPT, 1)));
+                    }
                     // keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own
                     Object lane = r.key() != null ? r.key() : (Object) r.offset();
                     // records come grouped by partition: reuse the id while the partition stays the same
                     if (last == null || last.partition() != r.partition() || !last.topic().equals(r.topic())) {
                         last = PartitionId.of(r.topic(), r.partition());
                     }
-                    coordinator.submit(last, r.offset(), lane, new KafkaRecord(r));
+                    coordinator.submit(last, r.offset(), lane, new KafkaRecord(r, attempt));
                 }
                 commitAsync(coordinator.pollCommits(System.nanoTime()));
             }
@@ -224,6 +266,69 @@ final class KafkaSubscription implements BindingSubscription {
         } finally {
             shutdown();
         }
+    }
+
+    /** Resumes retry partitions whose waiting record is due (unless something else keeps them paused). */
+    private void releaseDueRetries() {
+        if (waitingRetries.isEmpty()) {
+            return;
+        }
+        long now = System.currentTimeMillis();
+        List<TopicPartition> due = new ArrayList<>();
+        waitingRetries.entrySet().removeIf(e -> {
+            if (e.getValue() <= now) {
+                due.add(e.getKey());
+                return true;
+            }
+            return false;
+        });
+        if (due.isEmpty() || userPaused) {
+            return; // applyPauses resumes them with the rest after resume()
+        }
+        Set<PartitionId> held = coordinator.pausedPartitions();
+        due.removeIf(tp -> held.contains(PartitionId.of(tp.topic(), tp.partition())) || !assigned.contains(tp));
+        if (!due.isEmpty()) {
+            consumer.resume(due);
+        }
+    }
+
+    private static long longHeader(ConsumerRecord<String, byte[]> r, String name, long fallback) {
+        Header h = r.headers().lastHeader(name);
+        if (h == null || h.value() == null) {
+            return fallback;
+        }
+        try {
+            return Long.parseLong(new String(h.value(), StandardCharsets.UTF_8).trim());
+        } catch (NumberFormatException e) {
+            return fallback;
+        }
+    }
+
+    /**
+     * Copies {@code r} to the retry topic, due after {@code delay}, with the next attempt number;
+     * completes when the broker acknowledged the copy.
+     */
+    private CompletableFuture<Void> sendToRetryTopic(KafkaRecord r, Duration delay) {
+        ConsumerRecord<String, byte[]> in = r.record;
+        RecordHeaders headers = new RecordHeaders();
+        boolean firstFailure = false;
+        for (Header h : in.headers()) {
+            switch (h.key()) {
+                case HeaderNames.ATTEMPT, HeaderNames.RETRY_AT -> {
+                }
+                default -> {
+                    firstFailure |= h.key().equals(HeaderNames.FIRST_FAILURE);
+                    headers.add(h);
+                }
+            }
+        }
+        Instant now = Instant.now();
+        headers.add(HeaderNames.ATTEMPT, Integer.toString(r.attempt + 1).getBytes(StandardCharsets.UTF_8));
+        headers.add(HeaderNames.RETRY_AT, Long.toString(now.plus(delay).toEpochMilli()).getBytes(StandardCharsets.UTF_8));
+        if (!firstFailure) {
+            headers.add(HeaderNames.FIRST_FAILURE, now.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        return retrySender.apply(new ProducerRecord<>(retryTopic, null, null, in.key(), in.value(), headers));
     }
 
     private void applyPauses() {
@@ -247,6 +352,7 @@ final class KafkaSubscription implements BindingSubscription {
         resume.removeIf(tp -> stillPaused.contains(PartitionId.of(tp.topic(), tp.partition())));
         resume.addAll(toKafka(resumeIds));
         resume.retainAll(assigned);
+        resume.removeAll(waitingRetries.keySet());
         if (!resume.isEmpty()) {
             consumer.resume(resume);
         }
@@ -301,6 +407,7 @@ final class KafkaSubscription implements BindingSubscription {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             assigned.removeAll(partitions);
+            waitingRetries.keySet().removeAll(partitions);
             if (!partitions.isEmpty()) {
                 commitSync(coordinator.onPartitionsRevoked(toIds(partitions), settings.revokeTimeout));
             }
@@ -309,6 +416,7 @@ final class KafkaSubscription implements BindingSubscription {
         @Override
         public void onPartitionsLost(Collection<TopicPartition> partitions) {
             assigned.removeAll(partitions);
+            waitingRetries.keySet().removeAll(partitions);
             coordinator.onPartitionsLost(toIds(partitions));
         }
 
@@ -417,20 +525,30 @@ final class KafkaSubscription implements BindingSubscription {
     private static final class KafkaDelivery implements InboundDelivery {
         private final KafkaRecord record;
         private final CompletableFuture<Void> settled;
+        private final KafkaSubscription subscription;
         private Message message;
         private final int attempt;
 
-        KafkaDelivery(KafkaRecord record, CompletableFuture<Void> settled) {
+        KafkaDelivery(KafkaRecord record, CompletableFuture<Void> settled, KafkaSubscription subscription) {
             this.record = record;
             this.settled = settled;
+            this.subscription = subscription;
             this.attempt = record.attempt;
         }
 
-        /** Built on first use: a handler that only acks never pays for the mapping. */
+        /**
+         * Built on first use: a handler that only acks never pays for the mapping. A record from the
+         * retry topic reads as a message of the subscription's topic, without the retry headers.
+         */
         @Override
         public synchronized Message message() {
             if (message == null) {
-                message = KafkaMessages.toMessage(record.record);
+                Message m = KafkaMessages.toMessage(record.record);
+                if (record.record.topic().equals(subscription.retryTopic)) {
+                    m = m.toBuilder().topic(subscription.spec.topic())
+                            .headers(m.headers().without(HeaderNames.ATTEMPT).without(HeaderNames.RETRY_AT)).build();
+                }
+                message = m;
             }
             return message;
         }
@@ -457,7 +575,27 @@ final class KafkaSubscription implements BindingSubscription {
 
         @Override
         public void nack(Duration delay) {
-            settled.completeExceptionally(new Redeliver(delay));
+            Duration d = delay != null ? delay : subscription.spec.redeliveryDelay();
+            Duration threshold = subscription.settings.retryThreshold;
+            if (subscription.retryTopic == null || threshold == null || d.compareTo(threshold) < 0) {
+                settled.completeExceptionally(new Redeliver(d));
+                return;
+            }
+            CompletableFuture<Void> copied;
+            try {
+                copied = subscription.sendToRetryTopic(record, d);
+            } catch (RuntimeException e) {
+                copied = CompletableFuture.failedFuture(e);
+            }
+            copied.whenComplete((v, e) -> {
+                if (e == null) {
+                    settled.complete(null); // the copy in the retry topic carries it on: finish the original
+                } else {
+                    log.warn("could not copy {} to retry topic '{}' ({}); redelivering it in process after {} ms",
+                            message(), subscription.retryTopic, e.toString(), d.toMillis());
+                    settled.completeExceptionally(new Redeliver(d));
+                }
+            });
         }
 
         @Override

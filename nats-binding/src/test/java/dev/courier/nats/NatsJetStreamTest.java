@@ -232,16 +232,38 @@ class NatsJetStreamTest {
     void plainSubscribersNeverSeeRequests() throws Exception {
         Courier c = connect();
         String t = topic("rr");
-        List<String> plain = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<String> plain = new CopyOnWriteArrayList<>();
         c.subscribe(dev.courier.Subscribe.to(t).group("plain"), d -> plain.add(d.payload(String.class)));
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.requester()
                         .request(t, "ping", String.class, java.time.Duration.ofSeconds(5)).toCompletableFuture().join())
                 .hasCauseInstanceOf(dev.courier.NoResponderException.class);
         c.respond(dev.courier.Subscribe.to(t).group("svc"), d -> "pong:" + d.payload(String.class));
-        org.assertj.core.api.Assertions.assertThat(c.requester()
+        assertThat(c.requester()
                 .request(t, "ping", String.class, java.time.Duration.ofSeconds(10)).toCompletableFuture().get()).isEqualTo("pong:ping");
         c.publisher().publish(t, "event").toCompletableFuture().get(10, TimeUnit.SECONDS);
         await("the plain subscriber gets the published event", () -> plain.contains("event"));
-        org.assertj.core.api.Assertions.assertThat(plain).containsExactly("event");
+        assertThat(plain).containsExactly("event");
+    }
+
+    @Test
+    @DisplayName("nak with a delay comes back with the attempt count one higher, after the delay")
+    void nakWithDelayCarriesTheAttemptCount() throws InterruptedException {
+        Courier c = connect();
+        String topic = topic("delayed");
+        Duration delay = Duration.ofSeconds(1);
+        List<Integer> attempts = new CopyOnWriteArrayList<>();
+        List<Long> times = new CopyOnWriteArrayList<>();
+        c.subscribe(Subscribe.to(topic).group("g").maxAttempts(10), d -> {
+            attempts.add(d.attempt());
+            times.add(System.nanoTime());
+            if (d.attempt() < 3) {
+                d.nack(delay);
+            }
+        });
+        c.publisher().publish(topic, "again").toCompletableFuture().join();
+        await("three deliveries", () -> attempts.size() >= 3);
+        assertThat(attempts).containsExactly(1, 2, 3);
+        assertThat(times.get(1) - times.get(0)).as("held for the delay").isGreaterThanOrEqualTo(delay.toNanos());
+        assertThat(times.get(2) - times.get(1)).as("held for the delay").isGreaterThanOrEqualTo(delay.toNanos());
     }
 }

@@ -12,6 +12,7 @@ import dev.courier.testkit.Await;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -283,5 +284,31 @@ class RabbitMqRoutingTest {
         Await.holdsFor(Duration.ofMillis(300), "nothing while paused", got::isEmpty, got::toString);
         s.resume();
         AWAIT.until("delivered after resume", () -> got.contains("later"), got::toString);
+    }
+
+    @Test
+    @DisplayName("a nack with a delay goes through the TTL delay queue and comes back with the attempt count one higher, after the delay")
+    void delayedNackCarriesTheAttemptCount() {
+        Courier c = connect();
+        String topic = prefix + ".delayed";
+        Duration delay = Duration.ofSeconds(1);
+        List<Integer> attempts = new CopyOnWriteArrayList<>();
+        List<Long> times = new CopyOnWriteArrayList<>();
+        List<String> ids = new CopyOnWriteArrayList<>();
+        c.subscribe(Subscribe.to(topic).group("g").maxAttempts(10), d -> {
+            attempts.add(d.attempt());
+            times.add(System.nanoTime());
+            ids.add(d.message().id());
+            if (d.attempt() < 3) {
+                d.nack(delay);
+            }
+        });
+        Message m = c.publisher().message(topic, "again").build();
+        publish(c, m);
+        AWAIT.until("three deliveries", () -> attempts.size() >= 3, attempts::toString);
+        assertThat(attempts).containsExactly(1, 2, 3);
+        assertThat(ids).containsOnly(m.id());
+        assertThat(times.get(1) - times.get(0)).as("held for the delay").isGreaterThanOrEqualTo(delay.toNanos());
+        assertThat(times.get(2) - times.get(1)).as("held for the delay").isGreaterThanOrEqualTo(delay.toNanos());
     }
 }

@@ -882,6 +882,26 @@ public abstract class CourierContractSuite {
         }
 
         @Test
+        @RequiresCapability(Capability.ORDERED_DELAYED_REDELIVERY)
+        @DisplayName("a message waiting for its delayed redelivery holds back later messages of its key")
+        void delayedRedeliveryHoldsTheKey() {
+            Courier courier = connect();
+            String topic = topic("held");
+            List<String> handled = new CopyOnWriteArrayList<>();
+            courier.subscribe(inGroup(topic, group("g")), d -> {
+                String text = new String(d.message().payload(), StandardCharsets.UTF_8);
+                handled.add(text + "#" + d.attempt());
+                if (text.equals("first") && d.attempt() == 1) {
+                    d.nack(Duration.ofMillis(500));
+                }
+            });
+            join(courier.publisher().publish(topic, "k", "first"), "publish first");
+            join(courier.publisher().publish(topic, "k", "second"), "publish second");
+            await.until("three deliveries", () -> handled.size() >= 3, handled::toString);
+            assertThat(handled).containsExactly("first#1", "first#2", "second#1");
+        }
+
+        @Test
         @RequiresCapability({Capability.CONSUMER_GROUPS, Capability.AT_LEAST_ONCE})
         @DisplayName("after several consumers nacked everything for a while, a fresh consumer of the group gets every message")
         void freshConsumerGetsWhatOthersNacked() {
@@ -1063,6 +1083,137 @@ public abstract class CourierContractSuite {
             await.until("the dead letter arrives on " + parking, () -> dlq.count() >= 1, dlq::summary);
             assertThat(dlq.first().header(HeaderNames.DLQ_REASON)).isEqualTo("park it");
             assertIntact(dlq.first(), original);
+        }
+    }
+
+    @Nested
+    @DisplayName("Dead-letter list and redrive")
+    @RequiresCapability({Capability.DEAD_LETTER, Capability.CONSUMER_GROUPS})
+    class DeadLetterRedrive {
+
+        /** Long enough for a consumer-group join on every binding; every list and redrive waits it out once. */
+        private final Duration idle = Duration.ofSeconds(5);
+
+        private final AtomicBoolean failing = new AtomicBoolean(true);
+        /** Original id (first publish) -> the redriven message the handler processed. */
+        private final Map<String, Message> processed = new ConcurrentHashMap<>();
+        private final Set<String> deadLettered = ConcurrentHashMap.newKeySet();
+
+        /** A group subscription that dead-letters every message after 2 attempts while {@link #failing} is set. */
+        private Courier failingConsumer(String topic, String group) {
+            Courier courier = connect(new CourierListener() {
+                @Override
+                public void deadLettered(Delivery delivery, String deadLetterTopic, String reason) {
+                    deadLettered.add(delivery.message().id());
+                }
+            });
+            courier.subscribe(inGroup(topic, group).maxAttempts(2), d -> {
+                String text = new String(d.message().payload(), StandardCharsets.UTF_8);
+                if (failing.get()) {
+                    if (text.startsWith("conn")) {
+                        throw new IllegalStateException("connection refused for " + text);
+                    }
+                    throw new IllegalArgumentException("bad " + text);
+                }
+                String original = d.message().header(dev.courier.reliability.deadletter.DeadLetters.ORIGINAL_ID);
+                processed.put(original != null ? original : d.message().id(), d.message());
+            });
+            return courier;
+        }
+
+        private List<String> publishDeadLetters(Courier courier, String topic, String... texts) {
+            List<String> ids = new ArrayList<>();
+            for (String t : texts) {
+                Message m = courier.publisher().message(topic, t).key("k-" + t).header("x-trace", "trace-" + t).build();
+                join(courier.publisher().publish(m), "publish " + t);
+                ids.add(m.id());
+            }
+            await.until("all " + texts.length + " are dead-lettered", () -> deadLettered.containsAll(ids),
+                    () -> deadLettered.size() + " dead-lettered");
+            return ids;
+        }
+
+        private Set<String> originalIds(List<dev.courier.reliability.deadletter.DeadLetter> dls) {
+            return dls.stream().map(dev.courier.reliability.deadletter.DeadLetter::originalId).collect(Collectors.toSet());
+        }
+
+        @Test
+        @DisplayName("dead-lettered messages are listed with their failure information, and listing consumes nothing")
+        void listShowsFailureInformation() {
+            String topic = topic("orders");
+            String group = group("billing");
+            Courier courier = failingConsumer(topic, group);
+            List<String> ids = publishDeadLetters(courier, topic, "conn-1", "bad-2");
+            var dlq = dev.courier.reliability.deadletter.DeadLetters.of(courier, group("redrive"));
+            String dlqTopic = Subscribe.to(topic).group(group).deadLetterTopic();
+
+            var listed = dlq.list(dlqTopic, 100, idle);
+            var again = dlq.list(dlqTopic, 100, idle);
+
+            assertThat(originalIds(listed)).as("listed dead letters").containsExactlyInAnyOrderElementsOf(ids);
+            assertThat(listed).hasSize(2);
+            assertThat(originalIds(again)).as("a second list: nothing was consumed").containsExactlyInAnyOrderElementsOf(ids);
+            for (var dl : listed) {
+                String text = new String(dl.message().payload(), StandardCharsets.UTF_8);
+                assertThat(dl.originalTopic()).isEqualTo(topic);
+                assertThat(dl.originalGroup()).isEqualTo(group);
+                assertThat(dl.attempts()).isEqualTo(2);
+                assertThat(dl.reason()).contains("gave up after 2 attempt");
+                assertThat(dl.exceptionClass()).isEqualTo(text.startsWith("conn") ? IllegalStateException.class.getName()
+                        : IllegalArgumentException.class.getName());
+                assertThat(dl.exceptionMessage()).endsWith(text);
+                assertThat(dl.deadLetteredAt()).isPresent();
+                assertThat(dl.message().key()).isEqualTo("k-" + text);
+                assertThat(dl.message().header("x-trace")).isEqualTo("trace-" + text);
+            }
+        }
+
+        @Test
+        @DisplayName("redrive moves every dead letter back to its topic, the handler processes them, and nothing is left pending")
+        void redriveMovesAllBack() {
+            String topic = topic("orders");
+            String group = group("billing");
+            Courier courier = failingConsumer(topic, group);
+            List<String> ids = publishDeadLetters(courier, topic, "conn-1", "conn-2", "bad-3");
+            var dlq = dev.courier.reliability.deadletter.DeadLetters.of(courier, group("redrive"));
+            String dlqTopic = Subscribe.to(topic).group(group).deadLetterTopic();
+            failing.set(false);
+
+            var result = dlq.redrive(dev.courier.reliability.deadletter.Redrive.from(dlqTopic).idleTimeout(idle));
+
+            assertThat(result.redriven()).as("redriven of " + result).isEqualTo(3);
+            assertThat(result.skipped() + result.failed()).as("skipped and failed of " + result).isZero();
+            await.until("the handler processed the 3 redriven messages", () -> processed.keySet().containsAll(ids),
+                    () -> processed.keySet().toString());
+            for (Message back : processed.values()) {
+                assertThat(back.headers().asMap().keySet()).as("headers of a redriven message").noneMatch(h -> h.startsWith("courier-dlq-"));
+                assertThat(back.header("x-trace")).isNotNull();
+            }
+            assertThat(dlq.list(dlqTopic, 100, idle)).as("pending dead letters after a full redrive").isEmpty();
+        }
+
+        @Test
+        @DisplayName("a filtered redrive moves only the selected dead letters; the others stay pending")
+        void filteredRedriveLeavesTheOthers() {
+            String topic = topic("orders");
+            String group = group("billing");
+            Courier courier = failingConsumer(topic, group);
+            List<String> ids = publishDeadLetters(courier, topic, "conn-1", "bad-2", "conn-3", "bad-4");
+            var dlq = dev.courier.reliability.deadletter.DeadLetters.of(courier, group("redrive"));
+            String dlqTopic = Subscribe.to(topic).group(group).deadLetterTopic();
+            failing.set(false);
+
+            var result = dlq.redrive(dev.courier.reliability.deadletter.Redrive.from(dlqTopic).idleTimeout(idle)
+                    .filter(dl -> dl.exceptionClass().equals(IllegalStateException.class.getName())));
+
+            assertThat(result.redriven()).as("redriven of " + result).isEqualTo(2);
+            assertThat(result.skipped()).as("skipped of " + result).isEqualTo(2);
+            await.until("the handler processed the 2 selected messages", () -> processed.size() >= 2, () -> processed.keySet().toString());
+            assertThat(processed.keySet()).containsExactlyInAnyOrder(ids.get(0), ids.get(2));
+            var left = dlq.list(dlqTopic, 100, idle);
+            assertThat(originalIds(left)).as("still pending").containsExactlyInAnyOrder(ids.get(1), ids.get(3));
+            assertThat(left).hasSize(2).allSatisfy(dl -> assertThat(dl.exceptionClass()).isEqualTo(IllegalArgumentException.class.getName()));
+            assertThat(processed.keySet()).as("the skipped ones were not processed").containsExactlyInAnyOrder(ids.get(0), ids.get(2));
         }
     }
 
