@@ -8,9 +8,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code courier dlq ...}: inspect and redrive dead letters. */
 @Command(name = "dlq", mixinStandardHelpOptions = true,
-        description = "Inspect dead-letter topics (<topic>.<group>.dlq by default).",
-        subcommands = {DlqListCommand.class},
-        synopsisSubcommandLabel = "<list>")
+        description = "List and redrive dead letters (dead-letter topics are <topic>.<group>.dlq by default).",
+        subcommands = {DlqListCommand.class, DlqRedriveCommand.class},
+        synopsisSubcommandLabel = "(list | redrive)")
 final class DlqCommand implements Runnable {
 
     @ParentCommand
@@ -21,6 +21,6 @@ final class DlqCommand implements Runnable {
 
     @Override
     public void run() {
-        throw new ParameterException(spec.commandLine(), "missing dlq verb: list");
+        throw new ParameterException(spec.commandLine(), "missing dlq verb: list or redrive");
     }
 }

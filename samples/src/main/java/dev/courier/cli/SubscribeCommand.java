@@ -27,10 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 abstract class SubscribeCommand implements Callable<Integer> {
 
-    /** The CLI, or for dlq verbs the dlq command under it. */
     @ParentCommand
-    Object parent;
-
     CourierCli cli;
 
     @Spec
@@ -62,20 +59,11 @@ abstract class SubscribeCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Do not print the 'consuming ...' line on standard error.")
     boolean quiet;
 
-    /** Whether fewer than -n messages before --timeout is a normal end (a default -n, not the user's). */
-    boolean endsEarlyOk;
-
-    /** Sets defaults of options the user did not give. */
-    void applyDefaults() {
-    }
-
     /** The start position when --from is not given. */
     abstract StartPosition defaultStart(Capabilities capabilities);
 
     @Override
     public Integer call() throws InterruptedException {
-        cli = parent instanceof DlqCommand dlq ? dlq.cli : (CourierCli) parent;
-        applyDefaults();
         if (count != null && count < 1) {
             throw new ParameterException(spec.commandLine(), "-n/--count must be 1 or more, was " + count);
         }
@@ -113,7 +101,7 @@ abstract class SubscribeCommand implements Callable<Integer> {
             }
             boolean idle = printer.await(idleTimeout);
             subscription.close();
-            if (idle && !endsEarlyOk && count != null && printer.printed < count) {
+            if (idle && count != null && printer.printed < count) {
                 throw new CliFailure(ExitCodes.TIMEOUT, "received " + printer.printed + " of " + count + " message(s) from '" + topic
                         + "', then none for " + idleTimeout);
             }

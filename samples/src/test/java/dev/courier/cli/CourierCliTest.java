@@ -293,7 +293,7 @@ class CourierCliTest {
     }
 
     @ParameterizedTest(name = "courier {0} --help")
-    @ValueSource(strings = {"publish", "consume", "tail", "request", "ping", "dlq", "dlq list"})
+    @ValueSource(strings = {"publish", "consume", "tail", "request", "ping", "dlq", "dlq list", "dlq redrive"})
     @DisplayName("every verb has --help with the exit codes")
     void help(String verb) {
         List<String> args = new java.util.ArrayList<>(List.of(verb.split(" ")));
@@ -308,22 +308,45 @@ class CourierCliTest {
     class Dlq {
 
         @Test
-        @DisplayName("list prints the dead letters with their failure headers")
-        void list() {
+        @DisplayName("list shows the pending dead letters without taking them; redrive --filter-exception --to moves the selected")
+        void listAndRedrive() {
             holder.subscribe(Subscribe.to(topic).group("billing").maxAttempts(1), d -> {
-                throw new NonRetryableException("card declined for " + d.payload(String.class));
+                String p = d.payload(String.class);
+                if (p.equals("o-1")) {
+                    throw new NonRetryableException("card declined for " + p);
+                }
+                throw new IllegalStateException("gateway timeout for " + p);
             });
             assertThat(CliRun.stdin("o-1\no-2\n").run("publish", "--url", url, topic, "--lines").exitCode).isZero();
             String dlq = topic + ".billing.dlq";
-            Await.await().until("two dead letters", () -> {
-                CliRun r = CliRun.terminal().run("dlq", "list", "--url", url, dlq, "--timeout", "1s", "--quiet");
+            Await.await().until("two dead letters listed", () -> {
+                CliRun r = CliRun.terminal().run("dlq", "list", "--url", url, dlq, "--timeout", "1s");
                 return r.exitCode == 0 && r.json().size() == 2;
             });
-            CliRun r = CliRun.terminal().run("dlq", "list", "--url", url, dlq, "--timeout", "1s", "--quiet");
-            List<JsonNode> letters = r.json();
-            assertThat(letters).extracting(m -> m.get("payload").asText()).containsExactly("o-1", "o-2");
-            assertThat(letters.get(0).get("headers").get("courier-dlq-original-topic").asText()).isEqualTo(topic);
-            assertThat(letters.get(0).get("headers").get("courier-dlq-reason").asText()).contains("card declined for o-1");
+            CliRun list = CliRun.terminal().run("dlq", "list", "--url", url, dlq, "--timeout", "1s");
+            List<JsonNode> letters = list.json();
+            assertThat(letters).extracting(m -> m.get("payload").asText()).containsExactlyInAnyOrder("o-1", "o-2");
+            JsonNode declined = letters.stream().filter(m -> m.get("payload").asText().equals("o-1")).findFirst().orElseThrow();
+            assertThat(declined.get("originalTopic").asText()).isEqualTo(topic);
+            assertThat(declined.get("originalGroup").asText()).isEqualTo("billing");
+            assertThat(declined.get("exceptionClass").asText()).isEqualTo(NonRetryableException.class.getName());
+            assertThat(declined.get("reason").asText()).contains("card declined for o-1");
+            assertThat(declined.get("headers").get("courier-dlq-reason").asText()).contains("card declined");
+
+            CliRun redrive = CliRun.terminal().run("dlq", "redrive", "--url", url, dlq, "--filter-exception", "IllegalStateException",
+                    "--to", topic + ".retry", "--timeout", "1s");
+            assertThat(redrive.exitCode).as(redrive.describe()).isZero();
+            assertThat(redrive.out().strip()).isEqualTo("redriven=1 skipped=1 failed=0");
+
+            CliRun retried = CliRun.terminal().run("consume", "--url", url, topic + ".retry", "-n", "1", "--timeout", "30s");
+            assertThat(retried.exitCode).as(retried.describe()).isZero();
+            assertThat(retried.json().get(0).get("payload").asText()).isEqualTo("o-2");
+            assertThat(retried.json().get(0).get("headers").has("courier-dlq-reason")).isFalse();
+
+            CliRun left = CliRun.terminal().run("dlq", "list", "--url", url, dlq, "--timeout", "1s");
+            assertThat(left.json()).extracting(m -> m.get("payload").asText()).containsExactly("o-1");
+            CliRun badLimit = CliRun.terminal().run("dlq", "list", "--url", url, dlq, "--limit", "0");
+            assertThat(badLimit.exitCode).isEqualTo(ExitCodes.USAGE);
         }
     }
 }
