@@ -94,6 +94,40 @@ class CourierCliOnBrokersTest {
         assertThat(ping.out()).contains("binding:  " + broker).contains("| `CONSUMER_GROUPS` | ").contains("connect:  ");
     }
 
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {"kafka", "rabbitmq", "nats"})
+    @DisplayName("dlq list shows a dead letter; dlq redrive --to publishes it where a consumer gets it")
+    void deadLetters(String broker) throws Exception {
+        BrokerFixture f = fixture(broker);
+        String topic = unique(broker);
+        String dlq = topic + ".billing.dlq";
+        try (Courier service = Courier.connect(f.courierConfig())) {
+            service.subscribe(Subscribe.to(topic).group("billing").maxAttempts(1), d -> {
+                throw new IllegalStateException("gateway timeout for " + d.payload(String.class));
+            });
+            assertThat(CliRun.terminal().run(args(f, "publish", topic, "o-77")).exitCode).isZero();
+
+            CliRun list = CliRun.terminal().run(args(f, "dlq list", dlq, "-n", "1", "--timeout", "60s"));
+            assertThat(list.exitCode).as(list.describe()).isZero();
+            assertThat(list.json()).hasSize(1);
+            assertThat(list.json().get(0).get("payload").asText()).isEqualTo("o-77");
+            assertThat(list.json().get(0).get("exceptionClass").asText()).isEqualTo(IllegalStateException.class.getName());
+
+            CliRun consume = CliRun.terminal();
+            CompletableFuture<CliRun> running = consume.start(args(f, "consume", topic + ".retry", "--group", "retry", "-n", "1",
+                    "--timeout", "120s"));
+            Await.atMost(f.awaitTimeout().multipliedBy(2)).until("consume subscribed",
+                    () -> consume.err().contains("consuming") || running.isDone(), consume::describe);
+            CliRun redrive = CliRun.terminal().run(args(f, "dlq redrive", dlq, "--to", topic + ".retry", "-n", "1",
+                    "--filter-exception", "java.lang.IllegalStateException", "--timeout", "20s", "--json"));
+            assertThat(redrive.exitCode).as(redrive.describe()).isZero();
+            assertThat(redrive.json().get(0).get("redriven").asInt()).isEqualTo(1);
+            CliRun got = running.get(180, TimeUnit.SECONDS);
+            assertThat(got.exitCode).as(got.describe()).isZero();
+            assertThat(got.json().get(0).get("payload").asText()).isEqualTo("o-77");
+        }
+    }
+
     @Test
     @DisplayName("RabbitMQ: --from earliest is refused, naming REPLAY, instead of silently starting at the latest")
     void replayRefusedWhereUnsupported() {
