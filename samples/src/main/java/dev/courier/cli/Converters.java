@@ -34,6 +34,17 @@ final class Converters {
         }
     }
 
+    /** {@code 1.5s}, {@code 500ms}, {@code 2m}: a duration as people write it. */
+    static String format(Duration d) {
+        if (d.toMillis() < 1000) {
+            return d.toMillis() + "ms";
+        }
+        if (d.toMillis() % 60_000 == 0) {
+            return d.toMinutes() + "m";
+        }
+        return java.math.BigDecimal.valueOf(d.toMillis(), 3).stripTrailingZeros().toPlainString() + "s";
+    }
+
     /** {@code earliest}, {@code latest}, or an ISO-8601 time such as {@code 2026-11-23T10:00:00Z}. */
     static final class StartConverter implements ITypeConverter<StartPosition> {
         @Override

@@ -96,14 +96,15 @@ abstract class SubscribeCommand implements Callable<Integer> {
             if (!quiet) {
                 cli.err().println("consuming '" + topic + "' (" + (group != null ? "group " + group : "broadcast") + ", from " + start
                         + ") on " + courier.capabilities().displayName() + " at " + courier.url()
-                        + (count != null ? ", " + count + " message(s)" : "") + (idleTimeout != null ? ", until idle for " + idleTimeout : "")
+                        + (count != null ? ", " + count + " message(s)" : "")
+                        + (idleTimeout != null ? ", until idle for " + Converters.format(idleTimeout) : "")
                         + "; Ctrl-C to stop");
             }
             boolean idle = printer.await(idleTimeout);
             subscription.close();
             if (idle && count != null && printer.printed < count) {
                 throw new CliFailure(ExitCodes.TIMEOUT, "received " + printer.printed + " of " + count + " message(s) from '" + topic
-                        + "', then none for " + idleTimeout);
+                        + "', then none for " + Converters.format(idleTimeout));
             }
         } finally {
             cli.onStop(() -> { });
