@@ -16,9 +16,11 @@ import java.util.concurrent.Callable;
 
 /** {@code courier dlq list <dlq-topic>}: prints the pending dead letters without taking them. */
 @Command(name = "list", mixinStandardHelpOptions = true,
-        description = {"Print the pending dead letters of a dead-letter topic as JSON lines: the message (id, key, headers, payload)",
-                "and its failure (reason, exceptionClass, exceptionMessage, originalTopic, originalGroup, attempts, deadLetteredAt).",
-                "Consumes nothing: every dead letter is given back unacknowledged. Stops after --limit or --timeout without a new one."})
+        description = {"Print the pending dead letters of a dead-letter topic as JSON lines.",
+                "Each line has the message (id, key, headers, payload) and its failure (reason, exceptionClass, exceptionMessage,"
+                        + " originalTopic, originalGroup, attempts, deadLetteredAt).",
+                "Consumes nothing: every dead letter is given back unacknowledged. Stops after --limit or --timeout without a "
+                        + "new one."})
 final class DlqListCommand implements Callable<Integer> {
 
     @ParentCommand
@@ -37,7 +39,7 @@ final class DlqListCommand implements Callable<Integer> {
     int limit = 100;
 
     @Option(names = "--timeout", paramLabel = "<duration>", converter = Converters.DurationConverter.class,
-            description = "Stop after this long without a new dead letter. Default: 5s (raise it for Kafka, whose group join takes seconds).")
+            description = "Stop after this long without a new dead letter. Default: 5s.")
     Duration idle = Duration.ofSeconds(5);
 
     @Option(names = {"-g", "--group"}, paramLabel = "<group>",

@@ -19,9 +19,10 @@ import java.util.function.Predicate;
 
 /** {@code courier dlq redrive <dlq-topic>}: publishes dead letters back, each acked only once its publish was confirmed. */
 @Command(name = "redrive", mixinStandardHelpOptions = true,
-        description = {"Publish dead letters back to their original topic (or --to), without the failure headers and with a new id;",
-                "a dead letter leaves the dead-letter topic only once its publish was confirmed. Dead letters not selected by",
-                "--filter-exception stay. Prints the counts; exit code 1 if some could not be redriven (they stay too)."})
+        description = {"Publish dead letters back to their original topic (or --to), without the failure headers and with a new id;"
+                + " a dead letter leaves the dead-letter topic only once its publish was confirmed.",
+                "Dead letters not selected by --filter-exception stay. Prints the counts; exit code 1 if some could not be "
+                        + "redriven (they stay too)."})
 final class DlqRedriveCommand implements Callable<Integer> {
 
     @ParentCommand

@@ -15,8 +15,8 @@ import java.util.concurrent.Callable;
 /** {@code courier ping}: connects once and says what answered. */
 @Command(name = "ping", mixinStandardHelpOptions = true,
         description = {"Connect once and print the binding, masked URL, connect time and capabilities.",
-                "The capabilities are rows of the table in docs/capabilities.md. Fails with exit code 3 when the broker cannot be",
-                "reached or refuses the credentials (the password is masked in every message)."})
+                "The capabilities are rows of the table in docs/capabilities.md. Fails with exit code 3 when the broker cannot "
+                        + "be reached or refuses the credentials (the password is masked in every message)."})
 final class PingCommand implements Callable<Integer> {
 
     @ParentCommand
