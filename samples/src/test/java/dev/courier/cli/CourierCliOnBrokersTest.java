@@ -118,8 +118,9 @@ class CourierCliOnBrokersTest {
                     "--timeout", "120s"));
             Await.atMost(f.awaitTimeout().multipliedBy(2)).until("consume subscribed",
                     () -> consume.err().contains("consuming") || running.isDone(), consume::describe);
+            // generous idle timeout: on NATS the dead letter the list gave back took up to the ack wait (30 s) to return
             CliRun redrive = CliRun.terminal().run(args(f, "dlq redrive", dlq, "--to", topic + ".retry", "-n", "1",
-                    "--filter-exception", "java.lang.IllegalStateException", "--timeout", "20s", "--json"));
+                    "--filter-exception", "java.lang.IllegalStateException", "--timeout", "60s", "--json"));
             assertThat(redrive.exitCode).as(redrive.describe()).isZero();
             assertThat(redrive.json().get(0).get("redriven").asInt()).isEqualTo(1);
             CliRun got = running.get(180, TimeUnit.SECONDS);
