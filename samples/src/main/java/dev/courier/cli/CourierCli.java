@@ -1,6 +1,7 @@
 package dev.courier.cli;
 
 import dev.courier.Courier;
+import dev.courier.CourierException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -198,7 +199,7 @@ public final class CourierCli implements Runnable {
     /** One line: the typed error's message, or the class name when there is none. */
     static String describe(Throwable t) {
         String msg = t.getMessage();
-        String text = t instanceof dev.courier.CourierException || t instanceof CliFailure || t instanceof ParameterException
+        String text = t instanceof CourierException || t instanceof CliFailure || t instanceof ParameterException
                 ? (msg != null ? msg : t.getClass().getSimpleName())
                 : t.getClass().getSimpleName() + (msg != null ? ": " + msg : "");
         return text.replaceAll("\\s*[\\r\\n]+\\s*", " ");

@@ -94,7 +94,8 @@ abstract class SubscribeCommand implements Callable<Integer> {
             });
             printer.subscription.set(subscription);
             if (!quiet) {
-                cli.err().println("consuming '" + topic + "' (" + (group != null ? "group " + group : "broadcast") + ", from " + start
+                String from = start.equals(StartPosition.defaults()) ? "where the group left off" : "from " + start;
+                cli.err().println("consuming '" + topic + "' (" + (group != null ? "group " + group : "broadcast") + ", " + from
                         + ") on " + courier.capabilities().displayName() + " at " + courier.url()
                         + (count != null ? ", " + count + " message(s)" : "")
                         + (idleTimeout != null ? ", until idle for " + Converters.format(idleTimeout) : "")
