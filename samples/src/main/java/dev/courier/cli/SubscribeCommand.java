@@ -122,7 +122,7 @@ abstract class SubscribeCommand implements Callable<Integer> {
     private final class Printer {
         final AtomicReference<Subscription> subscription = new AtomicReference<>();
         private final CountDownLatch stopped;
-        int printed;
+        volatile int printed;
         private long lastActivity = System.nanoTime();
 
         Printer(CountDownLatch stopped) {
@@ -162,6 +162,10 @@ abstract class SubscribeCommand implements Callable<Integer> {
                     if (since >= idle.toNanos()) {
                         synchronized (this) {
                             stopped.countDown();  // later deliveries go back to the broker
+                        }
+                        Subscription sub = subscription.get();
+                        if (sub != null) {
+                            sub.pause();
                         }
                         return true;
                     }
