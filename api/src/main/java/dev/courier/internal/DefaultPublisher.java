@@ -20,7 +20,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A publisher view over the binding: tracks its outstanding publishes so close() can flush them,
@@ -42,6 +44,10 @@ public final class DefaultPublisher implements Publisher {
     private final Runnable onClose;
     private final ConcurrentLinkedQueue<Deadline> timeouts = new ConcurrentLinkedQueue<>();
     private volatile ScheduledFuture<?> sweeper;
+    /** Taken by whoever removes from {@link #timeouts}, so a peeked head is still the head when polled. */
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private final AtomicLong armed = new AtomicLong();
+    private static final int PRUNE_EVERY = 64;
 
     DefaultPublisher(Binding binding, Codecs codecs, CourierListener listener, ScheduledExecutorService scheduler,
                      Duration publishTimeout, Duration closeTimeout, Runnable onClose) {
@@ -72,12 +78,10 @@ public final class DefaultPublisher implements Publisher {
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
-        if (!f.isDone()) {
-            f = withTimeout(f, message);
-        }
         if (f.isDone()) {
             finished(message, f);
         } else {
+            withTimeout(f, message);
             // bookkeeping runs before the caller's own callbacks see the stage complete, and close()
             // waits for the counter: so after close() every stage returned by publish is complete
             f.whenComplete((r, e) -> finished(message, null, r, e));
@@ -116,15 +120,50 @@ public final class DefaultPublisher implements Publisher {
      * what the broker has not confirmed in time: publishes are queued in the order they were made,
      * which with one timeout is also deadline order, so a sweep looks only at the head.
      */
-    private CompletableFuture<PublishReceipt> withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
-        timeouts.add(new Deadline(f, message, System.nanoTime() + publishTimeout.toNanos()));
+    private void withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
+        timeouts.add(new Deadline(f, message.topic(), message.id(), System.nanoTime() + publishTimeout.toNanos()));
         if (sweeper == null) {
             startSweeper();
         }
-        return f;
+        if ((armed.incrementAndGet() & (PRUNE_EVERY - 1)) == 0) {
+            pruneDone();
+        }
     }
 
-    private record Deadline(CompletableFuture<PublishReceipt> future, Message message, long nanos) {
+    /**
+     * Drops confirmed publishes from the head of the deadline queue, every {@value #PRUNE_EVERY}
+     * publishes, so the queue stays about as long as the publishes in flight instead of growing
+     * until the next sweep (a queue holding a second of publishes kept them alive past young
+     * collections). Done on the publishing thread: pruning on every confirm cost the client's I/O
+     * thread as much as the rest of Courier's confirm handling.
+     */
+    private void pruneDone() {
+        if (timeouts.isEmpty() || !draining.compareAndSet(false, true)) {
+            return; // whoever drains now (a completion or the sweeper) takes these too, or the next one does
+        }
+        try {
+            Deadline d;
+            while ((d = timeouts.peek()) != null && d.future.isDone()) {
+                timeouts.poll();
+            }
+        } finally {
+            draining.set(false);
+        }
+    }
+
+    /** One outstanding publish: the topic and id rather than the message, whose payload must not outlive the publish. */
+    private static final class Deadline {
+        final CompletableFuture<PublishReceipt> future;
+        final String topic;
+        final String id;
+        final long nanos;
+
+        Deadline(CompletableFuture<PublishReceipt> future, String topic, String id, long nanos) {
+            this.future = future;
+            this.topic = topic;
+            this.id = id;
+            this.nanos = nanos;
+        }
     }
 
     private synchronized void startSweeper() {
@@ -136,6 +175,17 @@ public final class DefaultPublisher implements Publisher {
     }
 
     private void sweep() {
+        if (!draining.compareAndSet(false, true)) {
+            return; // a completion is pruning the head; the next sweep looks again
+        }
+        try {
+            sweepHead();
+        } finally {
+            draining.set(false);
+        }
+    }
+
+    private void sweepHead() {
         long now = System.nanoTime();
         Deadline d;
         while ((d = timeouts.peek()) != null) {
@@ -143,8 +193,8 @@ public final class DefaultPublisher implements Publisher {
                 timeouts.poll();
             } else if (d.nanos - now <= 0) {
                 timeouts.poll();
-                d.future.completeExceptionally(new PublishException(d.message.topic(), "the broker did not confirm message "
-                        + d.message.id() + " within " + publishTimeout.toMillis()
+                d.future.completeExceptionally(new PublishException(d.topic, "the broker did not confirm message "
+                        + d.id + " within " + publishTimeout.toMillis()
                         + " ms (courier.publish.timeout); it may or may not have been stored", null));
             } else {
                 break;

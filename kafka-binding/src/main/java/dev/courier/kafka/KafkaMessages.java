@@ -4,6 +4,7 @@ import dev.courier.ContentTypes;
 import dev.courier.HeaderNames;
 import dev.courier.Headers;
 import dev.courier.Message;
+import dev.courier.spi.Payloads;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -31,7 +32,8 @@ final class KafkaMessages {
         for (Map.Entry<String, String> h : m.headers().asMap().entrySet()) {
             headers.add(new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8)));
         }
-        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), m.payload(), headers);
+        // the producer copies the value into its batch before send() returns: no copy of our own
+        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), Payloads.array(m), headers);
     }
 
     static Message toMessage(ConsumerRecord<String, byte[]> r) {
@@ -46,11 +48,12 @@ final class KafkaMessages {
                 default -> headers.put(h.key(), value);
             }
         }
-        return Message.builder(r.topic())
+        Message.Builder b = Message.builder(r.topic())
                 .id(id != null && !id.isEmpty() ? id : r.topic() + "-" + r.partition() + "-" + r.offset())
                 .key(r.key())
-                .headers(Headers.of(headers))
-                .payload(r.value() == null ? new byte[0] : r.value())
+                .headers(Headers.of(headers));
+        // the deserializer made a new array for this record: the message takes it over
+        return Payloads.owned(b, r.value() == null ? new byte[0] : r.value())
                 .contentType(contentType)
                 .timestamp(Instant.ofEpochMilli(r.timestamp()))
                 .build();
