@@ -35,6 +35,7 @@ public final class DefaultPublisher implements Publisher {
     private final Binding binding;
     private final Codecs codecs;
     private final CourierListener listener;
+    private final boolean listening;
     private final ScheduledExecutorService scheduler;
     private final Duration publishTimeout;
     private final Duration closeTimeout;
@@ -54,6 +55,7 @@ public final class DefaultPublisher implements Publisher {
         this.binding = binding;
         this.codecs = codecs;
         this.listener = listener;
+        this.listening = listener != CourierListener.NONE;
         this.scheduler = scheduler;
         this.publishTimeout = publishTimeout;
         this.closeTimeout = closeTimeout;
@@ -84,7 +86,13 @@ public final class DefaultPublisher implements Publisher {
             withTimeout(f, message);
             // bookkeeping runs before the caller's own callbacks see the stage complete, and close()
             // waits for the counter: so after close() every stage returned by publish is complete
-            f.whenComplete((r, e) -> finished(message, null, r, e));
+            if (listening) {
+                f.whenComplete((r, e) -> finished(message, null, r, e));
+            } else {
+                // without a listener nothing needs the message once the binding has it: not capturing it lets
+                // the message and its payload die young instead of staying reachable while the publish is in flight
+                f.whenComplete((r, e) -> settled());
+            }
         }
         return f;
     }
@@ -108,6 +116,10 @@ public final class DefaultPublisher implements Publisher {
         } catch (RuntimeException ex) {
             log.warn("publish listener threw; ignored", ex);
         }
+        settled();
+    }
+
+    private void settled() {
         if (outstanding.decrementAndGet() == 0 && closed) {
             synchronized (flushLock) {
                 flushLock.notifyAll();

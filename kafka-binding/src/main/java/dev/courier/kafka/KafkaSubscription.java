@@ -77,6 +77,8 @@ final class KafkaSubscription implements BindingSubscription {
     private volatile Duration drainTimeout = Duration.ZERO;
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
+    /** Poll thread only: ids of the partitions seen, so a poll allocates none. */
+    private final Map<TopicPartition, PartitionId> partitionIds = new HashMap<>();
     private final ExecutorService ownedExecutor;
     private final boolean broadcast;
 
@@ -200,15 +202,10 @@ final class KafkaSubscription implements BindingSubscription {
                 // while back-pressure holds partitions paused, poll briefly so they resume as soon as handlers catch up
                 boolean backPressure = !userPaused && !coordinator.pausedPartitions().isEmpty();
                 ConsumerRecords<String, byte[]> records = consumer.poll(backPressure ? PAUSED_POLL : POLL);
-                PartitionId last = null;
-                for (ConsumerRecord<String, byte[]> r : records) {
-                    // keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own
-                    Object lane = r.key() != null ? r.key() : (Object) r.offset();
-                    // records come grouped by partition: reuse the id while the partition stays the same
-                    if (last == null || last.partition() != r.partition() || !last.topic().equals(r.topic())) {
-                        last = PartitionId.of(r.topic(), r.partition());
-                    }
-                    coordinator.submit(last, r.offset(), lane, new KafkaRecord(r));
+                for (TopicPartition tp : records.partitions()) {
+                    // one hand-over per partition and poll: one lock acquisition and one dispatch for all its records
+                    coordinator.submitAll(partitionId(tp), records.records(tp), ConsumerRecord::offset, KafkaSubscription::lane,
+                            KafkaRecord::new);
                 }
                 commitAsync(coordinator.pollCommits(System.nanoTime()));
             }
@@ -224,6 +221,15 @@ final class KafkaSubscription implements BindingSubscription {
         } finally {
             shutdown();
         }
+    }
+
+    /** Keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own. */
+    private static Object lane(ConsumerRecord<String, byte[]> r) {
+        return r.key() != null ? r.key() : (Object) r.offset();
+    }
+
+    private PartitionId partitionId(TopicPartition tp) {
+        return partitionIds.computeIfAbsent(tp, t -> PartitionId.of(t.topic(), t.partition()));
     }
 
     private void applyPauses() {
@@ -271,7 +277,12 @@ final class KafkaSubscription implements BindingSubscription {
             return;
         }
         try {
-            consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            try {
+                consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            } catch (WakeupException e) {
+                // close() woke the consumer while it was not polling; the wake-up is spent now, so commit again
+                consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            }
             coordinator.onCommitted(offsets);
         } catch (RuntimeException e) {
             log.warn("committing {} failed; those records will be redelivered: {}", offsets, e.toString());
