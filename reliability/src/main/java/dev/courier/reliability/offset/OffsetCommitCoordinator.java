@@ -202,7 +202,14 @@ public final class OffsetCommitCoordinator<R> {
         if (polled.isEmpty()) {
             return;
         }
-        if (track(partition).appendAll(polled, offsetOf, keyOf, recordOf)) {
+        boolean runnable;
+        try {
+            runnable = track(partition).appendAll(polled, offsetOf, keyOf, recordOf);
+        } catch (IllegalArgumentException refused) {
+            dispatcher.drain(); // the records before the refused one are held and may run
+            throw refused;
+        }
+        if (runnable) {
             dispatcher.drain();
         }
     }
