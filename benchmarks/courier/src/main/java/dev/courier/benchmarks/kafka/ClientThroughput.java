@@ -54,7 +54,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>System properties: {@code records} (200000), {@code payload} (1024), {@code rounds} (3),
  * {@code linger.ms} (5), {@code batch.size} (65536), {@code partitions} (6), {@code maxInFlight}
  * (Courier subscription, 2048), {@code bench.bootstrap} (use this broker instead of starting one),
- * {@code bench.dir} (where the result table is written).
+ * {@code bench.dir} (where the result table is written), {@code warmup} (records each side publishes
+ * before the publish rounds, default {@code records}), {@code bench.phases} (publish, consume1,
+ * consume8; all by default), {@code bench.groupProtocol} (both consumers, default "consumer").
  */
 public final class ClientThroughput {
 
@@ -66,6 +68,12 @@ public final class ClientThroughput {
     private static final int PARTITIONS = Integer.getInteger("partitions", 6);
     private static final int MAX_IN_FLIGHT = Integer.getInteger("maxInFlight", 2048);
     private static final int KEYS = 1000;
+    /**
+     * Records each side publishes before the measured publish rounds. C2 kept compiling for about
+     * 20 s of a run on 2 cores (30-45 % of a core); a quarter round of warm-up left most of that in
+     * the measured rounds.
+     */
+    private static final int WARMUP = Integer.getInteger("warmup", RECORDS);
     /** Which comparisons to run: any of publish, consume1, consume8 (comma separated); all by default. */
     /**
      * Consumer group protocol of both consumers: Courier's default is KIP-848's "consumer" protocol,
@@ -132,8 +140,8 @@ public final class ClientThroughput {
                 double[] cou = new double[ROUNDS];
                 double[][] rawCpu = new double[ROUNDS][];
                 double[][] couCpu = new double[ROUNDS][];
-                rawPublish(producer, produceTopic, keys, payload, RECORDS / 4);
-                courierPublish(publisher, produceTopic, keys, payload, RECORDS / 4);
+                rawPublish(producer, produceTopic, keys, payload, WARMUP);
+                courierPublish(publisher, produceTopic, keys, payload, WARMUP);
                 for (int r = 0; r < ROUNDS; r++) {
                     long[] c0 = cpuStart();
                     raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
