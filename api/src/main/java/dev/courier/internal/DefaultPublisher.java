@@ -151,7 +151,7 @@ public final class DefaultPublisher implements Publisher {
      */
     private void pruneDone() {
         if (timeouts.isEmpty() || !draining.compareAndSet(false, true)) {
-            return; // whoever drains now (a completion or the sweeper) takes these too, or the next one does
+            return; // whoever drains now (another publishing thread or the sweeper) takes these too, or the next one does
         }
         try {
             Deadline d;
@@ -188,7 +188,7 @@ public final class DefaultPublisher implements Publisher {
 
     private void sweep() {
         if (!draining.compareAndSet(false, true)) {
-            return; // a completion is pruning the head; the next sweep looks again
+            return; // a publishing thread is pruning the head; the next sweep looks again
         }
         try {
             sweepHead();

@@ -23,6 +23,8 @@ public final class Payloads {
     private static final MethodHandle OWNED;
 
     static {
+        // Message keeps these two package-private so applications cannot reach them; this class is in
+        // the same module, where a private lookup is allowed (on the class path and as an automatic module)
         try {
             MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(Message.class, MethodHandles.lookup());
             ARRAY = lookup.findVirtual(Message.class, "payloadArray", MethodType.methodType(byte[].class));
