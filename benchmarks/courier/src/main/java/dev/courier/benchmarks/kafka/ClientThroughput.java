@@ -116,7 +116,8 @@ public final class ClientThroughput {
         report.append(String.format(Locale.ROOT, "Courier vs plain Kafka clients: %,d records of %d B, %d partitions, linger.ms=%s, batch.size=%s, "
                         + "JDK %s, %d cores; median of %d rounds after a warm-up%n%n", RECORDS, PAYLOAD, PARTITIONS, LINGER, BATCH,
                 Runtime.version(), Runtime.getRuntime().availableProcessors(), ROUNDS));
-        report.append("| benchmark | plain Kafka client | Courier | Courier / plain |\n| --- | --- | --- | --- |\n");
+        report.append("| benchmark | plain Kafka client | Courier | Courier / plain (medians) | median of the per-round ratios |\n"
+                + "| --- | --- | --- | --- | --- |\n");
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(bootstrap));
              Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url("kafka://" + bootstrap)
@@ -222,10 +223,16 @@ public final class ClientThroughput {
                 Stats.median(rc), Stats.median(rb), Stats.median(cc), Stats.median(cb), Stats.median(cc) / Stats.median(rc)));
     }
 
+    /** Rates' medians and their ratio, and the median (range) of the per-round ratios: rounds alternate, so each ratio compares neighbours. */
     private static void row(StringBuilder report, String name, double[] raw, double[] courier) {
         double r = Stats.median(raw);
         double c = Stats.median(courier);
-        report.append(String.format(Locale.ROOT, "| %s | %,.0f rec/s | %,.0f rec/s | %.2f |%n", name, r, c, c / r));
+        double[] ratios = new double[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            ratios[i] = courier[i] / raw[i];
+        }
+        report.append(String.format(Locale.ROOT, "| %s | %,.0f rec/s | %,.0f rec/s | %.2f | %.2f (%.2f-%.2f) |%n", name, r, c, c / r,
+                Stats.median(ratios), Stats.min(ratios), Stats.max(ratios)));
     }
 
     static Map<String, Object> producerProps(String bootstrap) {
