@@ -115,7 +115,7 @@ public final class Message {
         return toBuilder().topic(newTopic).build();
     }
 
-    /** Internal access to the bytes without a copy; callers must not modify the array. */
+    /** Internal access to the bytes without a copy; callers must not modify the array. Bindings reach it through {@code spi.Payloads}. */
     byte[] payloadArray() {
         return payload;
     }
@@ -186,7 +186,7 @@ public final class Message {
             return this;
         }
 
-        /** Sets the payload without copying; for codecs that just produced a fresh array. */
+        /** Sets the payload without copying; for codecs that just produced a fresh array (bindings: {@code spi.Payloads}). */
         Builder payloadOwned(byte[] payload) {
             this.payload = Objects.requireNonNull(payload, "payload");
             return this;

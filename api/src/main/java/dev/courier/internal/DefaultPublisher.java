@@ -20,7 +20,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A publisher view over the binding: tracks its outstanding publishes so close() can flush them,
@@ -33,6 +35,7 @@ public final class DefaultPublisher implements Publisher {
     private final Binding binding;
     private final Codecs codecs;
     private final CourierListener listener;
+    private final boolean listening;
     private final ScheduledExecutorService scheduler;
     private final Duration publishTimeout;
     private final Duration closeTimeout;
@@ -42,12 +45,17 @@ public final class DefaultPublisher implements Publisher {
     private final Runnable onClose;
     private final ConcurrentLinkedQueue<Deadline> timeouts = new ConcurrentLinkedQueue<>();
     private volatile ScheduledFuture<?> sweeper;
+    /** Taken by whoever removes from {@link #timeouts}, so a peeked head is still the head when polled. */
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private final AtomicLong armed = new AtomicLong();
+    private static final int PRUNE_EVERY = 64;
 
     DefaultPublisher(Binding binding, Codecs codecs, CourierListener listener, ScheduledExecutorService scheduler,
                      Duration publishTimeout, Duration closeTimeout, Runnable onClose) {
         this.binding = binding;
         this.codecs = codecs;
         this.listener = listener;
+        this.listening = listener != CourierListener.NONE;
         this.scheduler = scheduler;
         this.publishTimeout = publishTimeout;
         this.closeTimeout = closeTimeout;
@@ -72,15 +80,19 @@ public final class DefaultPublisher implements Publisher {
         } catch (RuntimeException e) {
             f = CompletableFuture.failedFuture(e);
         }
-        if (!f.isDone()) {
-            f = withTimeout(f, message);
-        }
         if (f.isDone()) {
             finished(message, f);
         } else {
+            withTimeout(f, message);
             // bookkeeping runs before the caller's own callbacks see the stage complete, and close()
             // waits for the counter: so after close() every stage returned by publish is complete
-            f.whenComplete((r, e) -> finished(message, null, r, e));
+            if (listening) {
+                f.whenComplete((r, e) -> finished(message, null, r, e));
+            } else {
+                // without a listener nothing needs the message once the binding has it: not capturing it lets
+                // the message and its payload die young instead of staying reachable while the publish is in flight
+                f.whenComplete((r, e) -> settled());
+            }
         }
         return f;
     }
@@ -104,6 +116,10 @@ public final class DefaultPublisher implements Publisher {
         } catch (RuntimeException ex) {
             log.warn("publish listener threw; ignored", ex);
         }
+        settled();
+    }
+
+    private void settled() {
         if (outstanding.decrementAndGet() == 0 && closed) {
             synchronized (flushLock) {
                 flushLock.notifyAll();
@@ -116,15 +132,50 @@ public final class DefaultPublisher implements Publisher {
      * what the broker has not confirmed in time: publishes are queued in the order they were made,
      * which with one timeout is also deadline order, so a sweep looks only at the head.
      */
-    private CompletableFuture<PublishReceipt> withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
-        timeouts.add(new Deadline(f, message, System.nanoTime() + publishTimeout.toNanos()));
+    private void withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
+        timeouts.add(new Deadline(f, message.topic(), message.id(), System.nanoTime() + publishTimeout.toNanos()));
         if (sweeper == null) {
             startSweeper();
         }
-        return f;
+        if ((armed.incrementAndGet() & (PRUNE_EVERY - 1)) == 0) {
+            pruneDone();
+        }
     }
 
-    private record Deadline(CompletableFuture<PublishReceipt> future, Message message, long nanos) {
+    /**
+     * Drops confirmed publishes from the head of the deadline queue, every {@value #PRUNE_EVERY}
+     * publishes, so the queue stays about as long as the publishes in flight instead of growing
+     * until the next sweep (a queue holding a second of publishes kept them alive past young
+     * collections). Done on the publishing thread: pruning on every confirm cost the client's I/O
+     * thread as much as the rest of Courier's confirm handling.
+     */
+    private void pruneDone() {
+        if (timeouts.isEmpty() || !draining.compareAndSet(false, true)) {
+            return; // whoever drains now (another publishing thread or the sweeper) takes these too, or the next one does
+        }
+        try {
+            Deadline d;
+            while ((d = timeouts.peek()) != null && d.future.isDone()) {
+                timeouts.poll();
+            }
+        } finally {
+            draining.set(false);
+        }
+    }
+
+    /** One outstanding publish: the topic and id rather than the message, whose payload must not outlive the publish. */
+    private static final class Deadline {
+        final CompletableFuture<PublishReceipt> future;
+        final String topic;
+        final String id;
+        final long nanos;
+
+        Deadline(CompletableFuture<PublishReceipt> future, String topic, String id, long nanos) {
+            this.future = future;
+            this.topic = topic;
+            this.id = id;
+            this.nanos = nanos;
+        }
     }
 
     private synchronized void startSweeper() {
@@ -136,6 +187,17 @@ public final class DefaultPublisher implements Publisher {
     }
 
     private void sweep() {
+        if (!draining.compareAndSet(false, true)) {
+            return; // a publishing thread is pruning the head; the next sweep looks again
+        }
+        try {
+            sweepHead();
+        } finally {
+            draining.set(false);
+        }
+    }
+
+    private void sweepHead() {
         long now = System.nanoTime();
         Deadline d;
         while ((d = timeouts.peek()) != null) {
@@ -143,8 +205,8 @@ public final class DefaultPublisher implements Publisher {
                 timeouts.poll();
             } else if (d.nanos - now <= 0) {
                 timeouts.poll();
-                d.future.completeExceptionally(new PublishException(d.message.topic(), "the broker did not confirm message "
-                        + d.message.id() + " within " + publishTimeout.toMillis()
+                d.future.completeExceptionally(new PublishException(d.topic, "the broker did not confirm message "
+                        + d.id + " within " + publishTimeout.toMillis()
                         + " ms (courier.publish.timeout); it may or may not have been stored", null));
             } else {
                 break;

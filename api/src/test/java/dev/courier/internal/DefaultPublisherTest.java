@@ -112,4 +112,46 @@ class DefaultPublisherTest {
         assertThatThrownBy(() -> p.publish("orders", "y").toCompletableFuture().join())
                 .isInstanceOf(CompletionException.class).hasCauseInstanceOf(ClosedException.class);
     }
+
+    @Test
+    @DisplayName("confirmed publishes are dropped from the timeout queue while an older one stays pending, and that one still times out")
+    void pendingPublishStillTimesOutAmongConfirmedOnes() throws Exception {
+        DefaultPublisher p = publisher(Duration.ofMillis(300), Duration.ofSeconds(1));
+        CompletableFuture<PublishReceipt> stuck = p.publish("orders", "first").toCompletableFuture();
+        List<CompletableFuture<PublishReceipt>> later = new ArrayList<>();
+        for (int i = 0; i < 500; i++) {
+            later.add(p.publish("orders", "m" + i).toCompletableFuture());
+            binding.confirms.get(i + 1).complete(new PublishReceipt("id" + i, "orders", dev.courier.DeliveryMetadata.none(), false));
+        }
+        assertThatThrownBy(() -> stuck.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(PublishException.class);
+        assertThat(later).allMatch(f -> f.isDone() && !f.isCompletedExceptionally());
+        assertThat(p.outstanding()).isZero();
+    }
+
+    @Test
+    @DisplayName("a listener hears of every confirmed and failed publish")
+    void listenerHearsOutcomes() throws Exception {
+        List<String> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        CourierListener listener = new CourierListener() {
+            @Override
+            public void published(Message message, PublishReceipt receipt) {
+                heard.add("ok " + message.topic());
+            }
+
+            @Override
+            public void publishFailed(Message message, Throwable error) {
+                heard.add("failed " + message.topic());
+            }
+        };
+        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, Duration.ofSeconds(30),
+                Duration.ofSeconds(1), () -> { });
+        CompletableFuture<PublishReceipt> ok = p.publish("orders", "x").toCompletableFuture();
+        CompletableFuture<PublishReceipt> bad = p.publish("payments", "y").toCompletableFuture();
+        binding.confirms.get(0).complete(new PublishReceipt("id", "orders", dev.courier.DeliveryMetadata.none(), false));
+        binding.confirms.get(1).completeExceptionally(new PublishException("payments", "refused", null));
+        assertThat(ok).isCompleted();
+        assertThat(bad).isCompletedExceptionally();
+        assertThat(heard).containsExactly("ok orders", "failed payments");
+        assertThat(p.outstanding()).isZero();
+    }
 }

@@ -169,12 +169,15 @@ final class KafkaBinding implements Binding {
                 : null;
         ProducerRecord<String, byte[]> record = KafkaMessages.toRecord(m, partition);
         CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
+        // the callback keeps the id and topic only: the message and its payload need not live until the ack
+        String id = m.id();
+        String topic = m.topic();
         try {
             producer.send(record, (md, e) -> {
                 if (e == null) {
-                    f.complete(new PublishReceipt(m.id(), m.topic(), DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
+                    f.complete(new PublishReceipt(id, topic, DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
                 } else {
-                    f.completeExceptionally(new PublishException(m.topic(), e.getMessage(), e, e instanceof RetriableException));
+                    f.completeExceptionally(new PublishException(topic, e.getMessage(), e, e instanceof RetriableException));
                 }
             });
         } catch (RuntimeException e) {

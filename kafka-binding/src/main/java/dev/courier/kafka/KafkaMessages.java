@@ -4,6 +4,7 @@ import dev.courier.ContentTypes;
 import dev.courier.HeaderNames;
 import dev.courier.Headers;
 import dev.courier.Message;
+import dev.courier.spi.Payloads;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -22,16 +23,22 @@ final class KafkaMessages {
     }
 
     static ProducerRecord<String, byte[]> toRecord(Message m, Integer partition) {
-        RecordHeaders headers = new RecordHeaders();
-        headers.add(new RecordHeader(HeaderNames.MESSAGE_ID, m.id().getBytes(StandardCharsets.UTF_8)));
-        if (!ContentTypes.OCTET_STREAM.equals(m.contentType())) {
+        boolean contentType = !ContentTypes.OCTET_STREAM.equals(m.contentType());
+        Map<String, String> extra = m.headers().asMap();
+        // sized up front: RecordHeaders copies the array into a list of exactly this size
+        Header[] headers = new Header[1 + (contentType ? 1 : 0) + extra.size()];
+        int i = 0;
+        headers[i++] = new RecordHeader(HeaderNames.MESSAGE_ID, m.id().getBytes(StandardCharsets.UTF_8));
+        if (contentType) {
             // absent means raw bytes, which saves the header on the most common binary payloads
-            headers.add(new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8)));
+            headers[i++] = new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8));
         }
-        for (Map.Entry<String, String> h : m.headers().asMap().entrySet()) {
-            headers.add(new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8)));
+        for (Map.Entry<String, String> h : extra.entrySet()) {
+            headers[i++] = new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8));
         }
-        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), m.payload(), headers);
+        // the producer copies the value into its batch before send() returns: no copy of our own
+        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), Payloads.array(m),
+                new RecordHeaders(headers));
     }
 
     static Message toMessage(ConsumerRecord<String, byte[]> r) {
@@ -46,11 +53,12 @@ final class KafkaMessages {
                 default -> headers.put(h.key(), value);
             }
         }
-        return Message.builder(r.topic())
+        Message.Builder b = Message.builder(r.topic())
                 .id(id != null && !id.isEmpty() ? id : r.topic() + "-" + r.partition() + "-" + r.offset())
                 .key(r.key())
-                .headers(Headers.of(headers))
-                .payload(r.value() == null ? new byte[0] : r.value())
+                .headers(Headers.of(headers));
+        // the deserializer made a new array for this record: the message takes it over
+        return Payloads.owned(b, r.value() == null ? new byte[0] : r.value())
                 .contentType(contentType)
                 .timestamp(Instant.ofEpochMilli(r.timestamp()))
                 .build();

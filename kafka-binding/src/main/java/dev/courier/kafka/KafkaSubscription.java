@@ -93,6 +93,8 @@ final class KafkaSubscription implements BindingSubscription {
     private volatile Duration drainTimeout = Duration.ZERO;
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
+    /** Poll thread only: ids of the partitions seen, so a poll allocates none. */
+    private final Map<TopicPartition, PartitionId> partitionIds = new HashMap<>();
     private final ExecutorService ownedExecutor;
     private final boolean broadcast;
     /** The retry topic, or null when nacks wait in process only. */
@@ -210,7 +212,8 @@ final class KafkaSubscription implements BindingSubscription {
             handle.record().attempt = handle.attempt() + 1;
             coordinator.retry(handle);
         };
-        if (delay.isZero()) {
+        if (delay.isZero() || !running) {
+            // closing: retry() gives the record up at once (it stays uncommitted for the next owner) instead of holding the close for the delay
             again.run();
         } else {
             context.scheduler().schedule(again, delay.toNanos(), TimeUnit.NANOSECONDS);
@@ -226,31 +229,15 @@ final class KafkaSubscription implements BindingSubscription {
                 // while back-pressure holds partitions paused, poll briefly so they resume as soon as handlers catch up
                 boolean backPressure = !userPaused && !coordinator.pausedPartitions().isEmpty();
                 ConsumerRecords<String, byte[]> records = consumer.poll(backPressure ? PAUSED_POLL : POLL);
-                PartitionId last = null;
                 long now = System.currentTimeMillis();
-                for (ConsumerRecord<String, byte[]> r : records) {
-                    int attempt = 1;
-                    if (retryTopic != null && r.topic().equals(retryTopic)) {
-                        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                        if (waitingRetries.containsKey(tp)) {
-                            continue; // rewound earlier in this batch: the rest of the partition comes again later
-                        }
-                        long due = longHeader(r, HeaderNames.RETRY_AT, 0);
-                        if (due > now) {
-                            consumer.seek(tp, r.offset());
-                            consumer.pause(List.of(tp));
-                            waitingRetries.put(tp, due);
-                            continue;
-                        }
-                        attempt = (int) Math.max(1, Math.min(Integer.MAX_VALUE, longHeader(r, HeaderNames.ATTEMPT, 1)));
+                for (TopicPartition tp : records.partitions()) {
+                    if (retryTopic != null && tp.topic().equals(retryTopic)) {
+                        submitRetries(tp, records.records(tp), now);
+                        continue;
                     }
-                    // keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own
-                    Object lane = r.key() != null ? r.key() : (Object) r.offset();
-                    // records come grouped by partition: reuse the id while the partition stays the same
-                    if (last == null || last.partition() != r.partition() || !last.topic().equals(r.topic())) {
-                        last = PartitionId.of(r.topic(), r.partition());
-                    }
-                    coordinator.submit(last, r.offset(), lane, new KafkaRecord(r, attempt));
+                    // one hand-over per partition and poll: one lock acquisition and one dispatch for all its records
+                    coordinator.submitAll(partitionId(tp), records.records(tp), ConsumerRecord::offset, KafkaSubscription::lane,
+                            r -> new KafkaRecord(r, 1));
                 }
                 commitAsync(coordinator.pollCommits(System.nanoTime()));
             }
@@ -265,6 +252,28 @@ final class KafkaSubscription implements BindingSubscription {
             }
         } finally {
             shutdown();
+        }
+    }
+
+    /**
+     * Submits the records of a retry-topic partition that are due; at the first one that is not,
+     * rewinds the partition to it and pauses it until its due time.
+     */
+    private void submitRetries(TopicPartition tp, List<ConsumerRecord<String, byte[]>> polled, long now) {
+        if (waitingRetries.containsKey(tp)) {
+            return; // rewound earlier: the rest of the partition comes again once it is due
+        }
+        PartitionId id = partitionId(tp);
+        for (ConsumerRecord<String, byte[]> r : polled) {
+            long due = longHeader(r, HeaderNames.RETRY_AT, 0);
+            if (due > now) {
+                consumer.seek(tp, r.offset());
+                consumer.pause(List.of(tp));
+                waitingRetries.put(tp, due);
+                return;
+            }
+            int attempt = (int) Math.max(1, Math.min(Integer.MAX_VALUE, longHeader(r, HeaderNames.ATTEMPT, 1)));
+            coordinator.submit(id, r.offset(), lane(r), new KafkaRecord(r, attempt));
         }
     }
 
@@ -329,6 +338,13 @@ final class KafkaSubscription implements BindingSubscription {
             headers.add(HeaderNames.FIRST_FAILURE, now.toString().getBytes(StandardCharsets.UTF_8));
         }
         return retrySender.apply(new ProducerRecord<>(retryTopic, null, null, in.key(), in.value(), headers));
+    /** Keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own. */
+    private static Object lane(ConsumerRecord<String, byte[]> r) {
+        return r.key() != null ? r.key() : (Object) r.offset();
+    }
+
+    private PartitionId partitionId(TopicPartition tp) {
+        return partitionIds.computeIfAbsent(tp, t -> PartitionId.of(t.topic(), t.partition()));
     }
 
     private void applyPauses() {
@@ -377,7 +393,12 @@ final class KafkaSubscription implements BindingSubscription {
             return;
         }
         try {
-            consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            try {
+                consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            } catch (WakeupException e) {
+                // close() woke the consumer while it was not polling; the wake-up is spent now, so commit again
+                consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
+            }
             coordinator.onCommitted(offsets);
         } catch (RuntimeException e) {
             log.warn("committing {} failed; those records will be redelivered: {}", offsets, e.toString());

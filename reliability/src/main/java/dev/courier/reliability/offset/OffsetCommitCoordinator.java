@@ -13,6 +13,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * Processes records from a partitioned log in parallel while committing only offsets whose records
@@ -172,6 +174,42 @@ public final class OffsetCommitCoordinator<R> {
         }
         requireOpen("submit");
         if (track(partition).append(offset, key, record)) {
+            dispatcher.drain();
+        }
+    }
+
+    /**
+     * Accepts the records of one poll for one partition, in offset order: the same as {@link
+     * #submit} for each of them, but the partition's lock is taken once for all of them and
+     * dispatching happens once at the end, so handlers are not woken record by record while the
+     * poll thread is still adding. If an offset is refused the records before it stay submitted.
+     *
+     * @param partition where the records came from
+     * @param polled    the records, offsets strictly increasing and above every offset submitted
+     *                  for this partition since it was assigned
+     * @param offsetOf  the offset of a polled record
+     * @param keyOf     its ordering key for {@link OrderingMode#KEY}, may return null
+     * @param recordOf  the payload handed to the processor
+     * @param <T>       the polled record type
+     * @throws IllegalArgumentException if an offset is negative or not above the one before
+     * @throws IllegalStateException    if the coordinator is closed
+     */
+    public <T> void submitAll(PartitionId partition, List<T> polled, ToLongFunction<? super T> offsetOf,
+            Function<? super T, ?> keyOf, Function<? super T, ? extends R> recordOf) {
+        Objects.requireNonNull(partition, "partition");
+        Objects.requireNonNull(polled, "polled");
+        requireOpen("submitAll");
+        if (polled.isEmpty()) {
+            return;
+        }
+        boolean runnable;
+        try {
+            runnable = track(partition).appendAll(polled, offsetOf, keyOf, recordOf);
+        } catch (IllegalArgumentException refused) {
+            dispatcher.drain(); // the records before the refused one are held and may run
+            throw refused;
+        }
+        if (runnable) {
             dispatcher.drain();
         }
     }

@@ -1,10 +1,13 @@
 package dev.courier.reliability.offset;
 
+import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * Everything the coordinator knows about one assignment (generation) of one partition: the held
@@ -104,6 +107,51 @@ final class PartitionTrack<R> {
             heldTotal.incrementAndGet();
             return lanes.admit(ring, seq, key) && makeReady(seq, false);
         } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Holds newly polled records of this partition, in offset order, under one lock acquisition.
+     * Equivalent to {@link #append} for each; on a bad offset the records before it stay held.
+     *
+     * @return true if the track became runnable, so the caller should dispatch
+     */
+    <T> boolean appendAll(List<T> items, ToLongFunction<? super T> offsetOf, Function<? super T, ?> keyOf,
+            Function<? super T, ? extends R> recordOf) {
+        lock.lock();
+        int added = 0;
+        try {
+            if (closed) {
+                throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
+            }
+            boolean becameReady = false;
+            for (T item : items) {
+                long offset = offsetOf.applyAsLong(item);
+                if (offset < 0) {
+                    throw new IllegalArgumentException("offset must be between 0 and " + Long.MAX_VALUE + " (was " + offset + ")");
+                }
+                if (offset <= lastOffset) {
+                    throw new IllegalArgumentException("offset " + offset + " for " + partition
+                            + " must be above the last submitted offset " + lastOffset
+                            + "; offsets only increase within an assignment (use retry to process a record again)");
+                }
+                if (startOffset < 0) {
+                    startOffset = offset;
+                }
+                lastOffset = offset;
+                long seq = ring.append(offset, RecordRing.WAITING, recordOf.apply(item));
+                queued++;
+                added++;
+                if (lanes.admit(ring, seq, keyOf.apply(item)) && makeReady(seq, false)) {
+                    becameReady = true;
+                }
+            }
+            return becameReady;
+        } finally {
+            if (added > 0) {
+                heldTotal.addAndGet(added);
+            }
             lock.unlock();
         }
     }

@@ -54,7 +54,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * <p>System properties: {@code records} (200000), {@code payload} (1024), {@code rounds} (3),
  * {@code linger.ms} (5), {@code batch.size} (65536), {@code partitions} (6), {@code maxInFlight}
  * (Courier subscription, 2048), {@code bench.bootstrap} (use this broker instead of starting one),
- * {@code bench.dir} (where the result table is written).
+ * {@code bench.dir} (where the result table is written), {@code warmup} (records each side publishes
+ * before the publish rounds, default {@code records}), {@code bench.phases} (publish, consume1,
+ * consume8; all by default), {@code bench.groupProtocol} (both consumers, default "consumer").
  */
 public final class ClientThroughput {
 
@@ -66,8 +68,35 @@ public final class ClientThroughput {
     private static final int PARTITIONS = Integer.getInteger("partitions", 6);
     private static final int MAX_IN_FLIGHT = Integer.getInteger("maxInFlight", 2048);
     private static final int KEYS = 1000;
+    /**
+     * Records each side publishes before the measured publish rounds. C2 kept compiling for about
+     * 20 s of a run on 2 cores (30-45 % of a core); a quarter round of warm-up left most of that in
+     * the measured rounds.
+     */
+    private static final int WARMUP = Integer.getInteger("warmup", RECORDS);
+    /** Which comparisons to run: any of publish, consume1, consume8 (comma separated); all by default. */
+    /**
+     * Consumer group protocol of both consumers: Courier's default is KIP-848's "consumer" protocol,
+     * whose consumer fetches on a background thread; the plain consumer used to run "classic".
+     */
+    private static final String GROUP_PROTOCOL = System.getProperty("bench.groupProtocol", "consumer");
+    private static final String PHASES = System.getProperty("bench.phases", "publish,consume1,consume8");
+
+    private static Cpu cpu;
+    /** CPU microseconds per record of the last measured run: [client JVM, broker]. */
+    private static double[] lastCpu = new double[2];
+    private static final StringBuilder CPU_REPORT = new StringBuilder();
 
     private ClientThroughput() {
+    }
+
+    private static long[] cpuStart() {
+        return cpu.now();
+    }
+
+    private static void cpuEnd(long[] start, int records) {
+        long[] end = cpu.now();
+        lastCpu = new double[] {(end[0] - start[0]) / 1e3 / records, (end[1] - start[1]) / 1e3 / records};
     }
 
     public static void main(String[] args) throws Exception {
@@ -77,6 +106,7 @@ public final class ClientThroughput {
             kafka = Brokers.start();
             bootstrap = kafka.bootstrapServers();
         }
+        cpu = new Cpu(kafka == null ? -1 : kafka.pid());
         byte[] payload = new byte[PAYLOAD];
         String[] keys = new String[KEYS];
         for (int i = 0; i < KEYS; i++) {
@@ -86,7 +116,8 @@ public final class ClientThroughput {
         report.append(String.format(Locale.ROOT, "Courier vs plain Kafka clients: %,d records of %d B, %d partitions, linger.ms=%s, batch.size=%s, "
                         + "JDK %s, %d cores; median of %d rounds after a warm-up%n%n", RECORDS, PAYLOAD, PARTITIONS, LINGER, BATCH,
                 Runtime.version(), Runtime.getRuntime().availableProcessors(), ROUNDS));
-        report.append("| benchmark | plain Kafka client | Courier | Courier / plain |\n| --- | --- | --- | --- |\n");
+        report.append("| benchmark | plain Kafka client | Courier | Courier / plain (medians) | median of the per-round ratios |\n"
+                + "| --- | --- | --- | --- | --- |\n");
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap));
              KafkaProducer<String, byte[]> producer = new KafkaProducer<>(producerProps(bootstrap));
              Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url("kafka://" + bootstrap)
@@ -96,47 +127,74 @@ public final class ClientThroughput {
                      .set("courier.kafka.producer.batch.size", BATCH)
                      .set("courier.kafka.producer.compression.type", "none")
                      .set("courier.kafka.consumer.max.poll.records", "500")
+                     .set("courier.kafka.consumer.group.protocol", GROUP_PROTOCOL)
                      .set("courier.kafka.provisioning", "false")
                      .build())) {
             String produceTopic = "bench.produce";
             String consumeTopic = "bench.consume." + RECORDS;
-            createTopics(admin, produceTopic, consumeTopic);
+            createTopics(admin, bootstrap, produceTopic, consumeTopic);
             Publisher publisher = courier.publisher();
 
             // ---- publish
-            double[] raw = new double[ROUNDS];
-            double[] cou = new double[ROUNDS];
-            rawPublish(producer, produceTopic, keys, payload, RECORDS / 4);
-            courierPublish(publisher, produceTopic, keys, payload, RECORDS / 4);
-            for (int r = 0; r < ROUNDS; r++) {
-                raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
-                cou[r] = courierPublish(publisher, produceTopic, keys, payload, RECORDS);
-                progress("publish", r, raw[r], cou[r]);
+            if (PHASES.contains("publish")) {
+                double[] raw = new double[ROUNDS];
+                double[] cou = new double[ROUNDS];
+                double[][] rawCpu = new double[ROUNDS][];
+                double[][] couCpu = new double[ROUNDS][];
+                rawPublish(producer, produceTopic, keys, payload, WARMUP);
+                courierPublish(publisher, produceTopic, keys, payload, WARMUP);
+                for (int r = 0; r < ROUNDS; r++) {
+                    long[] c0 = cpuStart();
+                    raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
+                    cpuEnd(c0, RECORDS);
+                    rawCpu[r] = lastCpu;
+                    c0 = cpuStart();
+                    cou[r] = courierPublish(publisher, produceTopic, keys, payload, RECORDS);
+                    cpuEnd(c0, RECORDS);
+                    couCpu[r] = lastCpu;
+                    progress("publish", r, raw[r], cou[r], rawCpu[r], couCpu[r]);
+                }
+                row(report, "publish 1 KiB keyed, acks=all, idempotent", raw, cou);
+                cpuRow("publish", rawCpu, couCpu);
             }
-            row(report, "publish 1 KiB keyed, acks=all, idempotent", raw, cou);
 
             // ---- consume
-            if (admin.listOffsets(Map.of(new org.apache.kafka.common.TopicPartition(consumeTopic, 0),
-                    org.apache.kafka.clients.admin.OffsetSpec.latest())).all().get().values().iterator().next().offset() == 0) {
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> ends = new HashMap<>();
+            for (int partition = 0; partition < PARTITIONS; partition++) {
+                ends.put(new org.apache.kafka.common.TopicPartition(consumeTopic, partition), org.apache.kafka.clients.admin.OffsetSpec.latest());
+            }
+            long stored = admin.listOffsets(ends).all().get().values().stream().mapToLong(o -> o.offset()).sum();
+            if (stored < RECORDS) {
                 rawPublish(producer, consumeTopic, keys, payload, RECORDS);
             }
             for (int concurrency : new int[] {1, 8}) {
-                raw = new double[ROUNDS];
-                cou = new double[ROUNDS];
+                if (!PHASES.contains("consume" + concurrency)) {
+                    continue;
+                }
+                double[] raw = new double[ROUNDS];
+                double[] cou = new double[ROUNDS];
+                double[][] rawCpu = new double[ROUNDS][];
+                double[][] couCpu = new double[ROUNDS][];
                 rawConsume(bootstrap, consumeTopic);
                 courierConsume(courier, consumeTopic, concurrency);
                 for (int r = 0; r < ROUNDS; r++) {
                     raw[r] = rawConsume(bootstrap, consumeTopic);
+                    rawCpu[r] = lastCpu;
                     cou[r] = courierConsume(courier, consumeTopic, concurrency);
-                    progress("consume c=" + concurrency, r, raw[r], cou[r]);
+                    couCpu[r] = lastCpu;
+                    progress("consume c=" + concurrency, r, raw[r], cou[r], rawCpu[r], couCpu[r]);
                 }
                 row(report, "consume no-op, Courier concurrency " + concurrency + " (BY_KEY, maxInFlight " + MAX_IN_FLIGHT + ")", raw, cou);
+                cpuRow("consume c=" + concurrency, rawCpu, couCpu);
             }
         } finally {
             if (kafka != null) {
                 kafka.close();
             }
         }
+        report.append("\nCPU microseconds per record while the clock ran (median of the rounds; client = the benchmark JVM, "
+                + "broker = the broker process):\n\n| benchmark | plain: client | plain: broker | Courier: client | Courier: broker "
+                + "| Courier / plain, client CPU |\n| --- | --- | --- | --- | --- | --- |\n").append(CPU_REPORT);
         System.out.println();
         System.out.println(report);
         Path dir = Path.of(System.getProperty("bench.dir", "target/bench-kafka"));
@@ -144,14 +202,37 @@ public final class ClientThroughput {
         Files.writeString(dir.resolve("client-results.md"), report.toString(), StandardCharsets.UTF_8);
     }
 
-    private static void progress(String what, int round, double raw, double courier) {
-        System.err.printf(Locale.ROOT, "  %s round %d: plain %,.0f rec/s, Courier %,.0f rec/s (%.2f)%n", what, round + 1, raw, courier, courier / raw);
+    private static void progress(String what, int round, double raw, double courier, double[] rawCpu, double[] courierCpu) {
+        System.err.printf(Locale.ROOT, "  %s round %d: plain %,.0f rec/s, Courier %,.0f rec/s (%.2f); CPU us/record client+broker: "
+                        + "plain %.1f+%.1f, Courier %.1f+%.1f%n", what, round + 1, raw, courier, courier / raw,
+                rawCpu[0], rawCpu[1], courierCpu[0], courierCpu[1]);
     }
 
+    private static void cpuRow(String name, double[][] raw, double[][] courier) {
+        double[] rc = new double[raw.length];
+        double[] rb = new double[raw.length];
+        double[] cc = new double[raw.length];
+        double[] cb = new double[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            rc[i] = raw[i][0];
+            rb[i] = raw[i][1];
+            cc[i] = courier[i][0];
+            cb[i] = courier[i][1];
+        }
+        CPU_REPORT.append(String.format(Locale.ROOT, "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |%n", name,
+                Stats.median(rc), Stats.median(rb), Stats.median(cc), Stats.median(cb), Stats.median(cc) / Stats.median(rc)));
+    }
+
+    /** Rates' medians and their ratio, and the median (range) of the per-round ratios: rounds alternate, so each ratio compares neighbours. */
     private static void row(StringBuilder report, String name, double[] raw, double[] courier) {
         double r = Stats.median(raw);
         double c = Stats.median(courier);
-        report.append(String.format(Locale.ROOT, "| %s | %,.0f rec/s | %,.0f rec/s | %.2f |%n", name, r, c, c / r));
+        double[] ratios = new double[raw.length];
+        for (int i = 0; i < raw.length; i++) {
+            ratios[i] = courier[i] / raw[i];
+        }
+        report.append(String.format(Locale.ROOT, "| %s | %,.0f rec/s | %,.0f rec/s | %.2f | %.2f (%.2f-%.2f) |%n", name, r, c, c / r,
+                Stats.median(ratios), Stats.min(ratios), Stats.max(ratios)));
     }
 
     static Map<String, Object> producerProps(String bootstrap) {
@@ -167,7 +248,7 @@ public final class ClientThroughput {
         return p;
     }
 
-    private static void createTopics(Admin admin, String... topics) throws Exception {
+    private static void createTopics(Admin admin, String bootstrap, String... topics) throws Exception {
         var existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
         List<NewTopic> create = new ArrayList<>();
         for (String t : topics) {
@@ -177,6 +258,21 @@ public final class ClientThroughput {
         }
         if (!create.isEmpty()) {
             admin.createTopics(create).all().get(60, TimeUnit.SECONDS);
+        }
+        // A burst of idempotent sends to partitions the broker has not loaded yet (it answers
+        // NOT_LEADER_OR_FOLLOWER for a while under load) can end in OUT_OF_ORDER_SEQUENCE_NUMBER
+        // retries until the delivery timeout. A plain producer writes one record to every new
+        // partition first and waits until each is stored.
+        if (!create.isEmpty()) {
+            Map<String, Object> p = producerProps(bootstrap);
+            p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "false");
+            try (KafkaProducer<String, byte[]> warm = new KafkaProducer<>(p)) {
+                for (NewTopic t : create) {
+                    for (int partition = 0; partition < PARTITIONS; partition++) {
+                        warm.send(new ProducerRecord<>(t.name(), partition, null, new byte[0])).get(120, TimeUnit.SECONDS);
+                    }
+                }
+            }
         }
     }
 
@@ -229,6 +325,7 @@ public final class ClientThroughput {
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "500");
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, GROUP_PROTOCOL);
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(p)) {
@@ -237,10 +334,12 @@ public final class ClientThroughput {
             long start = 0;
             long lastCommit = System.nanoTime();
             long sink = 0;
+            long[] cpu0 = null;
             while (seen < RECORDS) {
                 ConsumerRecords<String, byte[]> records = consumer.poll(Duration.ofMillis(100));
                 if (!records.isEmpty() && start == 0) {
                     start = System.nanoTime();
+                    cpu0 = cpuStart();
                 }
                 for (ConsumerRecord<String, byte[]> r : records) {
                     sink += r.offset(); // the no-op handler
@@ -252,6 +351,7 @@ public final class ClientThroughput {
                 }
             }
             long nanos = System.nanoTime() - start;
+            cpuEnd(cpu0, seen);
             consumer.commitSync();
             if (sink == -1) {
                 System.err.println(sink);
@@ -265,14 +365,17 @@ public final class ClientThroughput {
         long[] start = new long[1];
         CountDownLatch done = new CountDownLatch(1);
         long[] end = new long[1];
+        long[][] cpu0 = new long[1][];
         Subscription sub = courier.subscribe(Subscribe.to(topic).group("courier-" + UUID.randomUUID())
                 .concurrency(concurrency).maxInFlight(MAX_IN_FLIGHT), d -> {
             int n = seen.incrementAndGet();
             if (n == 1) {
                 start[0] = System.nanoTime();
+                cpu0[0] = cpuStart();
             }
             if (n == RECORDS) {
                 end[0] = System.nanoTime();
+                cpuEnd(cpu0[0], RECORDS);
                 done.countDown();
             }
         });

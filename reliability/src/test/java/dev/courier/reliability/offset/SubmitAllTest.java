@@ -1,0 +1,77 @@
+package dev.courier.reliability.offset;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+@DisplayName("OffsetCommitCoordinator.submitAll")
+class SubmitAllTest extends CoordinatorFixture {
+
+    private void submitAll(OffsetCommitCoordinator<TestRecord> c, PartitionId partition, List<TestRecord> records) {
+        c.submitAll(partition, records, TestRecord::offset, TestRecord::key, r -> r);
+        executor.runAll();
+    }
+
+    private static TestRecord rec(PartitionId partition, long offset, String key) {
+        return new TestRecord(partition, offset, key);
+    }
+
+    @Test
+    @DisplayName("keeps key order within the batch and runs different keys in parallel")
+    void keyOrder() {
+        var c = coordinator(OrderingMode.KEY);
+        submitAll(c, P0, List.of(rec(P0, 0, "a"), rec(P0, 1, "b"), rec(P0, 2, "a"), rec(P0, 3, "c")));
+        assertThat(processor.runningOffsets(P0)).containsExactly(0L, 1L, 3L);
+        succeed(P0, 0);
+        assertThat(processor.runningOffsets(P0)).containsExactly(1L, 3L, 2L);
+    }
+
+    @Test
+    @DisplayName("commits only the finished prefix, as record-by-record submits do")
+    void commitsPrefix() {
+        var c = coordinator(OrderingMode.UNORDERED);
+        submitAll(c, P0, List.of(rec(P0, 0, null), rec(P0, 1, null), rec(P0, 2, null)));
+        succeed(P0, 1, 2);
+        assertThat(c.committableOffsets()).isEmpty();
+        succeed(P0, 0);
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(P0, 3L));
+        assertThat(c.heldRecords()).isZero();
+    }
+
+    @Test
+    @DisplayName("counts the batch against the in-flight bound, so back-pressure pauses")
+    void countsHeld() {
+        var c = builder(OrderingMode.PARTITION).maxInFlight(3).build();
+        submitAll(c, P0, List.of(rec(P0, 0, null), rec(P0, 1, null), rec(P0, 2, null)));
+        assertThat(c.heldRecords()).isEqualTo(3);
+        assertThat(c.partitionsToPause()).containsExactly(P0);
+    }
+
+    @Test
+    @DisplayName("refuses an offset that does not increase, keeping the records before it")
+    void refusesOffsetsOutOfOrder() {
+        var c = coordinator(OrderingMode.UNORDERED);
+        assertThatThrownBy(() -> submitAll(c, P0, List.of(rec(P0, 4, null), rec(P0, 5, null), rec(P0, 5, null))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("must be above the last submitted offset 5");
+        executor.runAll();
+        assertThat(processor.runningOffsets(P0)).containsExactly(4L, 5L);
+        assertThat(c.heldRecords()).isEqualTo(2);
+        assertThatThrownBy(() -> c.submitAll(P1, List.of(rec(P1, -1, null)), TestRecord::offset, TestRecord::key, r -> r))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("offset must be between 0");
+    }
+
+    @Test
+    @DisplayName("an empty batch changes nothing; a closed coordinator refuses batches")
+    void emptyAndClosed() {
+        var c = coordinator(OrderingMode.UNORDERED);
+        submitAll(c, P0, List.of());
+        assertThat(c.stats()).isEmpty();
+        c.close(java.time.Duration.ZERO);
+        assertThatThrownBy(() -> c.submitAll(P0, List.of(rec(P0, 0, null)), TestRecord::offset, TestRecord::key, r -> r))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+    }
+}
