@@ -338,6 +338,8 @@ final class KafkaSubscription implements BindingSubscription {
             headers.add(HeaderNames.FIRST_FAILURE, now.toString().getBytes(StandardCharsets.UTF_8));
         }
         return retrySender.apply(new ProducerRecord<>(retryTopic, null, null, in.key(), in.value(), headers));
+    }
+
     /** Keyless records are not ordered (Ordering.BY_KEY orders keys only): each gets a lane of its own. */
     private static Object lane(ConsumerRecord<String, byte[]> r) {
         return r.key() != null ? r.key() : (Object) r.offset();
