@@ -43,7 +43,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class RabbitMqRecoveryTest {
 
     /** This run's names: clean-up deletes only them, never those of a run going on elsewhere against the same broker. */
-    private static final String RUN = "rt." + UUID.randomUUID().toString().substring(0, 8) + ".";
+    private static final String RUN = "rt-" + UUID.randomUUID().toString().substring(0, 8) + ".";
 
     @AfterAll
     static void cleanUp() {

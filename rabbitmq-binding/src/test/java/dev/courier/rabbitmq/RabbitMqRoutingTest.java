@@ -35,7 +35,7 @@ class RabbitMqRoutingTest {
 
     private static final Await AWAIT = Await.atMost(Duration.ofSeconds(20));
     /** This run's names: clean-up deletes only them, never those of a run going on elsewhere against the same broker. */
-    private static final String RUN = "rt." + UUID.randomUUID().toString().substring(0, 8) + ".";
+    private static final String RUN = "rt-" + UUID.randomUUID().toString().substring(0, 8) + ".";
     private final List<AutoCloseable> open = new ArrayList<>();
     private String prefix;
 
