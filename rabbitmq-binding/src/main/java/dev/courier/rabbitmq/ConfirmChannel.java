@@ -4,6 +4,8 @@ import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.ShutdownSignalException;
 import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
 import dev.courier.PublishException;
@@ -30,7 +32,10 @@ import java.util.concurrent.RejectedExecutionException;
  * <p>The sequence number is read and the message written under one lock, on the underlying
  * channel of the moment: after a connection recovery the channel's numbering restarts, so each
  * underlying channel has its own window and publishes outstanding on a lost one fail with a
- * retriable {@link PublishException}. Thread-safe.
+ * retriable {@link PublishException}. From the loss of the connection until the client has put
+ * the recovered channel back in confirm mode, publishes fail the same way: the client swaps the
+ * new channel in before it re-enables confirms, and a publish in that gap is not counted by the
+ * broker, which would shift every later confirm onto the wrong message. Thread-safe.
  */
 final class ConfirmChannel {
 
@@ -66,24 +71,51 @@ final class ConfirmChannel {
         }
     }
 
+    private final Connection connection;
     private final Channel channel;
     private final Executor completions;
     private final Object lock = new Object();
     private volatile Window window;
     /** Closed for good: by the application, or by a channel-level error the client does not recover from. */
     private volatile boolean dead;
+    /** The connection was lost and the client has not yet re-enabled confirms on the recovered channel. */
+    private volatile boolean recovering;
 
     ConfirmChannel(Connection connection, Executor completions) throws IOException {
         this.channel = connection.createChannel();
         if (channel == null) {
             throw new IOException("the broker has no channel left (channel_max reached)");
         }
+        this.connection = connection;
         this.completions = completions;
-        channel.confirmSelect();
-        channel.addConfirmListener(this::acked, this::nacked);
-        channel.addReturnListener(r -> returned(r.getReplyCode(), r.getReplyText(), r.getExchange(), r.getRoutingKey(), r.getProperties()));
-        channel.addShutdownListener(this::lost);
+        // before the shutdown listener: added to a channel that is already closed, it runs at once
         this.window = new Window(delegate());
+        try {
+            channel.confirmSelect();
+            channel.addConfirmListener(this::acked, this::nacked);
+            channel.addReturnListener(r -> returned(r.getReplyCode(), r.getReplyText(), r.getExchange(), r.getRoutingKey(), r.getProperties()));
+            if (channel instanceof Recoverable r) {
+                r.addRecoveryListener(new RecoveryListener() {
+                    @Override
+                    public void handleRecovery(Recoverable recovered) {
+                        recovering = false; // called once confirm.select-ok came back on the new channel
+                    }
+
+                    @Override
+                    public void handleRecoveryStarted(Recoverable recovered) {
+                    }
+                });
+            }
+            channel.addShutdownListener(this::lost);
+        } catch (IOException | RuntimeException e) {
+            // the connection dropped while the channel was being set up: do not leave it to be recovered for nobody
+            try {
+                channel.abort();
+            } catch (IOException | RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     /** The channel, for consumers that must share it (direct reply-to). */
@@ -91,9 +123,13 @@ final class ConfirmChannel {
         return channel;
     }
 
-    /** False once this channel will never publish again; the pool replaces it. */
+    /**
+     * False once this channel will never publish again; the pool replaces it. That includes a
+     * channel the client failed to recover although the connection is back (connection recovery
+     * ends only after every channel's recovery was attempted).
+     */
     boolean usable() {
-        return !dead;
+        return !dead && !(recovering && connection.isOpen());
     }
 
     private Channel delegate() {
@@ -115,7 +151,7 @@ final class ConfirmChannel {
                 window = w;
                 failAll(old, "the connection was lost before the broker confirmed it");
             }
-            if (!d.isOpen()) {
+            if (recovering || !d.isOpen()) {
                 fail(p, new PublishException(p.topic, "the channel is closed (connection lost or recovering); publish again", null, true));
                 return p.confirmed;
             }
@@ -196,6 +232,8 @@ final class ConfirmChannel {
         // a connection-level loss is recovered by the client; a channel-level error or our own close is final
         if (!(channel instanceof AutorecoveringChannel) || !cause.isHardError() || cause.isInitiatedByApplication()) {
             dead = true;
+        } else {
+            recovering = true;
         }
         failAll(w, "the channel closed before the broker confirmed it (" + describe(cause) + ")");
     }
@@ -234,6 +272,8 @@ final class ConfirmChannel {
         try {
             if (channel.isOpen()) {
                 channel.close();
+            } else {
+                channel.abort(); // a lost channel: the client stops recovering it
             }
         } catch (IOException | java.util.concurrent.TimeoutException | ShutdownSignalException e) {
             log.debug("closing a publisher channel: {}", e.toString());

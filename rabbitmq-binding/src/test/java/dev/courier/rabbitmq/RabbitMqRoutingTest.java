@@ -34,12 +34,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class RabbitMqRoutingTest {
 
     private static final Await AWAIT = Await.atMost(Duration.ofSeconds(20));
+    /** This run's names: clean-up deletes only them, never those of a run going on elsewhere against the same broker. */
+    private static final String RUN = "rt-" + UUID.randomUUID().toString().substring(0, 8) + ".";
     private final List<AutoCloseable> open = new ArrayList<>();
     private String prefix;
 
     @BeforeEach
     void names() {
-        prefix = "rt." + UUID.randomUUID().toString().substring(0, 8);
+        prefix = RUN + UUID.randomUUID().toString().substring(0, 8);
     }
 
     @AfterEach
@@ -51,7 +53,7 @@ class RabbitMqRoutingTest {
 
     @AfterAll
     static void cleanUp() {
-        RabbitBroker.deleteAll("rt.");
+        RabbitBroker.deleteAll(RUN);
     }
 
     private Courier connect(Map<String, String> extra) {
