@@ -54,6 +54,11 @@ final class CoreFlusher {
         }
     }
 
+    /** How long one flush may take. */
+    Duration timeout() {
+        return timeout;
+    }
+
     /** Waits for {@link #flushed()}, for callers that may block (subscribe). */
     void flushAndWait() throws TimeoutException, InterruptedException {
         try {
