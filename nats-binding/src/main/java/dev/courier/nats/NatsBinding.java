@@ -443,7 +443,7 @@ final class NatsBinding implements Binding {
         try {
             if (connection.getStatus() == Connection.Status.CONNECTED) {
                 // jnats drops what is still queued for the socket at close: settlements made just before would be lost
-                connection.flush(settings.publishTimeout);
+                flusher.flushAndWait();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

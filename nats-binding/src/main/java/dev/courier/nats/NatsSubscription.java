@@ -265,7 +265,7 @@ final class NatsSubscription implements BindingSubscription {
             return;
         }
         try {
-            if (!pull.drain(flusher.timeout()).get(flusher.timeout().toMillis() + 1000, TimeUnit.MILLISECONDS)) {
+            if (!flusher.drain(pull).get(flusher.timeout().toMillis() + 1000, TimeUnit.MILLISECONDS)) {
                 log.debug("draining the pull of '{}' did not finish in time", spec.topic());
             }
         } catch (InterruptedException e) {
