@@ -47,6 +47,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -68,6 +69,10 @@ import java.util.function.Function;
  * due earlier), other partitions go on. It is delivered as a message of the subscription's topic with
  * the attempt count from its header.
  *
+ * <p>Close: records not started yet, and those parked behind a {@link #pause()}, are not run; they
+ * stay uncommitted for the next owner, so a handler that gives deliveries back (nack without delay)
+ * before closing does not keep getting them until the drain timeout.
+ *
  * <p>The poll thread keeps polling while partitions are paused (back-pressure or
  * {@link #pause()}), so a slow handler never costs the group membership.
  */
@@ -76,6 +81,8 @@ final class KafkaSubscription implements BindingSubscription {
     private static final Logger log = LoggerFactory.getLogger(KafkaSubscription.class);
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration PAUSED_POLL = Duration.ofMillis(2);
+    /** While closing, before the coordinator gives records up, a failed record is retried this often (not in a busy loop). */
+    private static final Duration CLOSING_RETRY = Duration.ofMillis(10);
 
     private final Subscribe spec;
     private final DeliveryProcessor processor;
@@ -87,6 +94,8 @@ final class KafkaSubscription implements BindingSubscription {
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
     private final Thread thread;
     private volatile boolean running = true;
+    /** Set once the poll thread closes the coordinator: from then on a retry gives the record up at once. */
+    private volatile boolean coordinatorClosing;
     private volatile boolean userPaused;
     private final Object pauseLock = new Object();
     private CompletableFuture<Void> pausedGate;
@@ -186,16 +195,22 @@ final class KafkaSubscription implements BindingSubscription {
     }
 
     private CompletionStage<?> process(KafkaRecord r) {
+        if (!running) {
+            return GIVEN_UP; // closing: not run here; it stays uncommitted, so the group's next owner gets it
+        }
         CompletableFuture<Void> gate;
         synchronized (pauseLock) {
             gate = pausedGate;
         }
         if (gate != null) {
-            // records the coordinator had already dispatched wait here until resume()
-            return gate.thenComposeAsync(v -> run(r), context.handlerExecutor());
+            // records the coordinator had already dispatched wait here until resume(), or until close() opens the gate
+            return gate.thenComposeAsync(v -> running ? run(r) : GIVEN_UP, context.handlerExecutor());
         }
         return run(r);
     }
+
+    /** A record the subscription does not run because it is closing. */
+    private static final CompletionStage<Void> GIVEN_UP = CompletableFuture.failedFuture(new Redeliver(Duration.ZERO));
 
     private CompletionStage<Void> run(KafkaRecord r) {
         CompletableFuture<Void> settled = new CompletableFuture<>();
@@ -212,11 +227,21 @@ final class KafkaSubscription implements BindingSubscription {
             handle.record().attempt = handle.attempt() + 1;
             coordinator.retry(handle);
         };
-        if (delay.isZero() || !running) {
-            // closing: retry() gives the record up at once (it stays uncommitted for the next owner) instead of holding the close for the delay
+        if (!running && !coordinatorClosing) {
+            // closing, but the coordinator still takes retries: a zero-delay nack (a give-back) would come straight
+            // back here again and again, so wait a moment for the close to begin, not the whole delay
+            delay = CLOSING_RETRY;
+        } else if (!running) {
+            delay = Duration.ZERO; // retry() gives the record up at once (uncommitted, for the next owner)
+        }
+        if (delay.isZero()) {
             again.run();
-        } else {
+            return;
+        }
+        try {
             context.scheduler().schedule(again, delay.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            again.run(); // the Courier is closing: give it up now rather than never
         }
     }
 
@@ -409,6 +434,7 @@ final class KafkaSubscription implements BindingSubscription {
 
     private void shutdown() {
         try {
+            coordinatorClosing = true;
             Map<PartitionId, Long> last = coordinator.close(drainTimeout);
             commitSync(last);
         } catch (RuntimeException e) {
@@ -516,6 +542,15 @@ final class KafkaSubscription implements BindingSubscription {
     public CompletionStage<Void> close(Duration drainTimeout) {
         this.drainTimeout = drainTimeout;
         running = false;
+        // records parked behind a pause() would hold the close for the whole drain timeout: let them through, they are given up
+        CompletableFuture<Void> gate;
+        synchronized (pauseLock) {
+            gate = pausedGate;
+            pausedGate = null;
+        }
+        if (gate != null) {
+            gate.complete(null);
+        }
         if (Thread.currentThread() != thread) {
             consumer.wakeup();
         }

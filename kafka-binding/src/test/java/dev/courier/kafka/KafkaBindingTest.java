@@ -2,6 +2,7 @@ package dev.courier.kafka;
 
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
+import dev.courier.Delivery;
 import dev.courier.Ordering;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
@@ -24,10 +25,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -197,6 +200,37 @@ class KafkaBindingTest {
             Thread.sleep(300);
         }
         assertThat(secondRun).containsExactly(50);
+    }
+
+    @Test
+    @DisplayName("a record given back (nack without delay) while paused does not hold the close for the drain timeout, and stays for the group")
+    void giveBackWhilePausedDoesNotHoldTheClose() throws Exception {
+        String t = topic("giveback");
+        courier.publisher().publish(t, "k", 1).toCompletableFuture().get(30, TimeUnit.SECONDS);
+        CompletableFuture<Delivery> held = new CompletableFuture<>();
+        AtomicBoolean stopping = new AtomicBoolean();
+        try (Courier c = connect(url)) {
+            // as DeadLetters.list does: hold the delivery, then pause, give it back and close
+            Subscription sub = c.subscribeAsync(Subscribe.to(t).group("g").maxAttempts(1000).redeliveryDelay(Duration.ZERO), d -> {
+                if (stopping.get()) {
+                    d.nack(Duration.ZERO);
+                } else {
+                    held.complete(d);
+                }
+                return null;
+            });
+            Delivery d = held.get(60, TimeUnit.SECONDS);
+            stopping.set(true);
+            sub.pause();
+            d.nack(Duration.ZERO);
+            // a drain timeout far beyond the wait below: only giving the record up at close ends it in time
+            CompletableFuture.runAsync(() -> sub.close(Duration.ofMinutes(10))).get(60, TimeUnit.SECONDS);
+        }
+        CompletableFuture<Integer> again = new CompletableFuture<>();
+        try (Courier c = connect(url)) {
+            c.subscribe(Subscribe.to(t).group("g"), d -> again.complete(d.payload(Integer.class)));
+            assertThat(again.get(60, TimeUnit.SECONDS)).as("the given-back record is not lost").isEqualTo(1);
+        }
     }
 
     private int partitionOf(String topic, String key) throws Exception {

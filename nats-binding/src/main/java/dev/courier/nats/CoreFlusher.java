@@ -1,6 +1,7 @@
 package dev.courier.nats;
 
 import io.nats.client.Connection;
+import io.nats.client.Dispatcher;
 
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -9,11 +10,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Completes core NATS publishes when the server has them: one flush (a PING/PONG round trip)
  * covers every publish made before it started, so a burst of publishes costs one round trip, not
- * one each. Thread-safe.
+ * one each. Every flush of the binding goes through here, one at a time: jnats counts each
+ * flush as an outstanding PING and drops the connection (to reconnect) when more than
+ * {@code maxPingsOut} wait for their PONG. Thread-safe.
  */
 final class CoreFlusher {
 
@@ -21,6 +25,8 @@ final class CoreFlusher {
     private final Executor executor;
     private final Duration timeout;
     private final Object lock = new Object();
+    /** Held while a PING of ours waits for its PONG. */
+    private final ReentrantLock ping = new ReentrantLock();
     private CompletableFuture<Void> next;
     private boolean running;
 
@@ -54,6 +60,24 @@ final class CoreFlusher {
         }
     }
 
+    /** How long one flush may take. */
+    Duration timeout() {
+        return timeout;
+    }
+
+    /**
+     * Starts draining {@code dispatcher} (unsubscribe at the server, still receiving what it sent
+     * before); its flush runs while no other flush of ours does.
+     */
+    CompletableFuture<Boolean> drain(Dispatcher dispatcher) throws InterruptedException {
+        ping.lockInterruptibly();
+        try {
+            return dispatcher.drain(timeout);
+        } finally {
+            ping.unlock();
+        }
+    }
+
     /** Waits for {@link #flushed()}, for callers that may block (subscribe). */
     void flushAndWait() throws TimeoutException, InterruptedException {
         try {
@@ -81,7 +105,12 @@ final class CoreFlusher {
                 }
             }
             try {
-                connection.flush(timeout);
+                ping.lock();
+                try {
+                    connection.flush(timeout);
+                } finally {
+                    ping.unlock();
+                }
                 batch.complete(null);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

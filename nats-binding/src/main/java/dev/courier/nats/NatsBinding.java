@@ -192,7 +192,7 @@ final class NatsBinding implements Binding {
      */
     @Override
     public BindingSubscription respond(Subscribe spec, DeliveryProcessor processor) {
-        NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io);
+        NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io, flusher);
         try {
             sub.subscribeCore(settings.requestSubject(spec.topic()), spec.group());
             flusher.flushAndWait();
@@ -220,7 +220,7 @@ final class NatsBinding implements Binding {
                     + topic + ".>' and would also capture the dead-letter topic '" + spec.deadLetterTopic()
                     + "'; set Subscribe.deadLetterTopic(...) outside it, e.g. 'dlq." + topic + "'");
         }
-        NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io);
+        NatsSubscription sub = new NatsSubscription(spec, connection, processor, context.handlerExecutor(), context.scheduler(), io, flusher);
         try {
             String queue = spec.group();
             if (settings.isCore(topic)) {
@@ -282,7 +282,7 @@ final class NatsBinding implements Binding {
             ConsumerContext ctx = js.getConsumerContext(stream.name(), consumerName);
             // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
             ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
-            sub.attachConsumer(() -> ctx.consume(options, sub::onJetStream), () -> {
+            sub.attachConsumer(dispatcher -> ctx.consume(options, dispatcher, sub::onJetStream), () -> {
                 subscriptions.remove(sub);
                 afterClose.run();
             }, settings.ackWait);
@@ -440,6 +440,16 @@ final class NatsBinding implements Binding {
 
     @Override
     public void close() {
+        try {
+            if (connection.getStatus() == Connection.Status.CONNECTED) {
+                // jnats drops what is still queued for the socket at close: settlements made just before would be lost
+                flusher.flushAndWait();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            log.debug("flush before closing the connection failed: {}", e.toString());
+        }
         try {
             connection.close();
         } catch (InterruptedException e) {

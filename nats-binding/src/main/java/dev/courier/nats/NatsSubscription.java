@@ -17,13 +17,16 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -34,7 +37,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>JetStream deliveries are tracked by stream sequence while they are held (running, waiting
  * behind their key, or paused): they receive in-progress acks every third of the ack wait, and a
  * redelivery of a sequence still held here (the ack wait ran out anyway) is not run a second time.
- * Thread-safe.
+ *
+ * <p>Closing gives back (nak) what did not run, but only once the server has dropped this
+ * subscription's pull request: a nak while that request still waits sends the message straight
+ * back here, and a copy on the wire when the connection goes away waits out the ack wait. So the
+ * pull runs on a dispatcher of its own, which close drains (the server gets the unsubscribe, and
+ * what it sent before is still received and kept to give back), then the naks go out and are
+ * flushed before the close completes, so the group's next consumer gets them at once. Thread-safe.
  */
 final class NatsSubscription implements BindingSubscription {
 
@@ -45,23 +54,29 @@ final class NatsSubscription implements BindingSubscription {
     private final OrderedDispatcher<NatsDelivery> dispatcher;
     private final ScheduledExecutorService scheduler;
     private final Executor io;
+    private final CoreFlusher flusher;
     private final Map<Long, NatsDelivery> held = new ConcurrentHashMap<>();
     private final AtomicLong coreIds = new AtomicLong();
     private final Object lock = new Object();
     private final ArrayDeque<NatsDelivery> paused = new ArrayDeque<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
+    /** JetStream messages to give back once the pull request is gone (see the class comment). */
+    private final Queue<io.nats.client.Message> toGiveBack = new ConcurrentLinkedQueue<>();
 
     private volatile boolean isPaused;
     private volatile boolean closing;
+    private volatile boolean unsubscribed;
     private MessageConsumer consumer;
     private ConsumerStarter starter;
     private Runnable afterClose = () -> { };
     private Dispatcher coreDispatcher;
+    private Dispatcher pullDispatcher;
     private ScheduledFuture<?> ticker;
 
     NatsSubscription(Subscribe spec, Connection connection, DeliveryProcessor processor, Executor handlerExecutor,
-                     ScheduledExecutorService scheduler, Executor io) {
+                     ScheduledExecutorService scheduler, Executor io, CoreFlusher flusher) {
         this.spec = spec;
+        this.flusher = flusher;
         this.connection = connection;
         this.scheduler = scheduler;
         this.io = io;
@@ -91,11 +106,19 @@ final class NatsSubscription implements BindingSubscription {
 
     /** How to start pulling; called again after a reconnect. */
     interface ConsumerStarter {
-        MessageConsumer start() throws IOException, JetStreamApiException;
+        /** Starts consuming on {@code dispatcher}, handing messages to {@link #onJetStream}. */
+        MessageConsumer start(Dispatcher dispatcher) throws IOException, JetStreamApiException;
     }
 
     void attachConsumer(ConsumerStarter starter, Runnable afterClose, Duration ackWait) throws IOException, JetStreamApiException {
-        MessageConsumer started = starter.start();
+        Dispatcher d;
+        synchronized (lock) {
+            if (pullDispatcher == null) {
+                pullDispatcher = connection.createDispatcher();
+            }
+            d = pullDispatcher;
+        }
+        MessageConsumer started = starter.start(d);
         synchronized (lock) {
             this.starter = starter;
             this.consumer = started;
@@ -108,11 +131,13 @@ final class NatsSubscription implements BindingSubscription {
     /** Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server consumer. */
     void restartConsumer() {
         MessageConsumer old;
+        Dispatcher d;
         synchronized (lock) {
             if (closing || starter == null) {
                 return;
             }
             old = consumer;
+            d = pullDispatcher;
         }
         try {
             old.stop();
@@ -121,7 +146,7 @@ final class NatsSubscription implements BindingSubscription {
             log.debug("closing the old consumer of '{}' failed: {}", spec.topic(), e.toString());
         }
         try {
-            MessageConsumer fresh = starter.start();
+            MessageConsumer fresh = starter.start(d);
             boolean stale;
             synchronized (lock) {
                 stale = closing;
@@ -148,7 +173,7 @@ final class NatsSubscription implements BindingSubscription {
         }
         NatsDelivery d = NatsDelivery.jetStream(m, spec.topic(), this::settled);
         if (closing) {
-            m.nak(); // give it straight back to the group
+            giveBackLater(m);
             return;
         }
         NatsDelivery prior = held.putIfAbsent(d.streamSequence(), d);
@@ -200,13 +225,78 @@ final class NatsSubscription implements BindingSubscription {
         if (d.isJetStream()) {
             held.remove(d.streamSequence(), d);
             d.revoke();
-            try {
-                d.nats().nak();
-            } catch (RuntimeException e) {
-                log.debug("nak of {} failed: {}; the ack wait will bring it back", d, e.toString());
-            }
+            giveBackLater(d.nats());
         } else {
             log.debug("core NATS message {} on '{}' dropped at close (at-most-once)", d.message().id(), spec.topic());
+        }
+    }
+
+    /** Naks {@code m} now if the pull request is gone already (or the subscription is open), else after the unsubscribe. */
+    private void giveBackLater(io.nats.client.Message m) {
+        if (!closing) {
+            nak(m);
+            return;
+        }
+        toGiveBack.add(m);
+        if (unsubscribed) {
+            giveBackQueued();
+        }
+    }
+
+    private void giveBackQueued() {
+        io.nats.client.Message m;
+        while ((m = toGiveBack.poll()) != null) {
+            nak(m);
+        }
+    }
+
+    private void nak(io.nats.client.Message m) {
+        try {
+            m.nak();
+        } catch (RuntimeException e) {
+            log.debug("nak of a message on '{}' failed: {}; the ack wait will bring it back", spec.topic(), e.toString());
+        }
+    }
+
+    /** Unsubscribes at the server and receives what it sent before (kept to give back), within the publish timeout. */
+    private void drain(Dispatcher pull) {
+        if (connection.getStatus() != Connection.Status.CONNECTED) {
+            closeDispatcherQuietly(pull);
+            return;
+        }
+        try {
+            if (!flusher.drain(pull).get(flusher.timeout().toMillis() + 1000, TimeUnit.MILLISECONDS)) {
+                log.debug("draining the pull of '{}' did not finish in time", spec.topic());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            log.debug("draining the pull of '{}' failed: {}", spec.topic(), e.toString());
+        }
+        closeDispatcherQuietly(pull);
+    }
+
+    private void closeDispatcherQuietly(Dispatcher d) {
+        try {
+            if (d.isActive()) {
+                connection.closeDispatcher(d);
+            }
+        } catch (RuntimeException e) {
+            log.debug("closing the pull dispatcher of '{}' failed: {}", spec.topic(), e.toString());
+        }
+    }
+
+    /** Waits until the server has everything sent so far (settlements, unsubscribes); best effort. */
+    private void flushQuietly() {
+        if (connection.getStatus() != Connection.Status.CONNECTED) {
+            return; // nothing to wait for: the server gives back what this connection held when it is gone
+        }
+        try {
+            flusher.flushAndWait();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (TimeoutException | RuntimeException e) {
+            log.debug("flush while closing '{}' failed: {}; unsettled messages come back after the ack wait", spec.topic(), e.toString());
         }
     }
 
@@ -242,12 +332,14 @@ final class NatsSubscription implements BindingSubscription {
         List<NatsDelivery> notStarted = new ArrayList<>();
         MessageConsumer c;
         Dispatcher core;
+        Dispatcher pull;
         synchronized (lock) {
             if (closing) {
                 return closed;
             }
             closing = true;
             c = consumer;
+            pull = pullDispatcher;
             core = coreDispatcher;
             notStarted.addAll(paused);
             paused.clear();
@@ -273,12 +365,12 @@ final class NatsSubscription implements BindingSubscription {
         ScheduledFuture<?> timeout = scheduler.schedule(() -> idle.complete(null), drainTimeout.toMillis(), TimeUnit.MILLISECONDS);
         idle.whenComplete((r, e) -> {
             timeout.cancel(false);
-            io.execute(() -> finishClose(c));
+            io.execute(() -> finishClose(c, pull));
         });
         return closed;
     }
 
-    private void finishClose(MessageConsumer c) {
+    private void finishClose(MessageConsumer c, Dispatcher pull) {
         try {
             List<NatsDelivery> stillRunning = new ArrayList<>(held.values());
             if (!stillRunning.isEmpty()) {
@@ -289,6 +381,9 @@ final class NatsSubscription implements BindingSubscription {
             if (ticker != null) {
                 ticker.cancel(false);
             }
+            if (pull != null) {
+                drain(pull); // once the server has the unsubscribe, it sends nothing more to this pull request
+            }
             if (c != null) {
                 try {
                     c.close();
@@ -296,6 +391,9 @@ final class NatsSubscription implements BindingSubscription {
                     log.debug("closing the consumer of '{}' failed: {}", spec.topic(), e.toString());
                 }
             }
+            unsubscribed = true;
+            giveBackQueued();
+            flushQuietly(); // the naks and every settlement made before are on the server when close completes
             afterClose.run();
         } catch (RuntimeException e) {
             log.warn("closing the subscription to '{}' failed: {}", spec.topic(), e.toString());

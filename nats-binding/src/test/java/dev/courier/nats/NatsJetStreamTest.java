@@ -266,4 +266,27 @@ class NatsJetStreamTest {
         assertThat(times.get(1) - times.get(0)).as("held for the delay").isGreaterThanOrEqualTo(delay.toNanos());
         assertThat(times.get(2) - times.get(1)).as("held for the delay").isGreaterThanOrEqualTo(delay.toNanos());
     }
+
+    @Test
+    @DisplayName("a nak made just before the Courier closes reaches the server: the group gets the message again well before the ack wait")
+    void nakBeforeCloseReachesTheServer() throws Exception {
+        // a long ack wait: without the nak reaching the server the message would only come back after it
+        Map<String, String> longAckWait = Map.of(NatsSettings.ACK_WAIT, "30s");
+        Courier first = connect(longAckWait);
+        String topic = topic("giveback");
+        CompletableFuture<dev.courier.Delivery> held = new CompletableFuture<>();
+        first.subscribeAsync(Subscribe.to(topic).group("g").redeliveryDelay(Duration.ZERO), d -> {
+            held.complete(d);
+            return null; // settled below, explicitly
+        });
+        first.publisher().publish(topic, "give-me-back").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        held.get(30, TimeUnit.SECONDS).nack(Duration.ZERO);
+        first.close();
+
+        Courier second = connect(longAckWait);
+        CompletableFuture<String> again = new CompletableFuture<>();
+        second.subscribe(Subscribe.to(topic).group("g"), d -> again.complete(d.payload(String.class)));
+        // well under the 30 s ack wait: only the nak can have brought it back this soon
+        assertThat(again.get(10, TimeUnit.SECONDS)).isEqualTo("give-me-back");
+    }
 }

@@ -184,12 +184,15 @@ public final class DeadLetters {
                 run.hold(d); // a redelivery, or a copy this redrive republished itself
                 return null;
             }
-            if (taken.incrementAndGet() > redrive.limit()) {
-                run.limitReached();
-                run.hold(d);
+            int number = taken.incrementAndGet();
+            if (number > redrive.limit()) {
+                run.hold(d); // beyond the limit: given back at the end
                 return null;
             }
             run.started();
+            if (number == redrive.limit()) {
+                run.limitReached(); // the end comes once this one and those before it settled, not with one more arrival
+            }
             DeadLetter dl = DeadLetter.of(m);
             String target = redrive.to() != null ? redrive.to() : dl.originalTopic();
             Outcome outcome;

@@ -15,7 +15,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Collectors;
@@ -213,6 +215,20 @@ class DeadLettersTest {
         RedriveResult second = dlq.redrive(Redrive.from(deadLetterTopic).idleTimeout(IDLE));
         assertThat(second.redriven()).isEqualTo(1);
         until("all 3 processed", () -> processed.size() == 3);
+    }
+
+    @Test
+    void aRedriveStopsAsSoonAsItsLimitWasHandledWithoutWaitingForTheIdleTimeout() throws Exception {
+        publish("conn-1");
+        deadLettered(1);
+        failing.set(false);
+        Duration longIdle = Duration.ofMinutes(10); // far beyond the wait below: only the limit can end the redrive in time
+
+        CompletableFuture<RedriveResult> r = CompletableFuture.supplyAsync(
+                () -> dlq.redrive(Redrive.from(deadLetterTopic).idleTimeout(longIdle).limit(1)));
+        assertThat(r.get(60, TimeUnit.SECONDS).redriven()).isEqualTo(1);
+        until("conn-1 processed", () -> processed.containsKey("conn-1"));
+        assertThat(dlq.list(deadLetterTopic, 10, IDLE)).isEmpty();
     }
 
     @Test
