@@ -45,7 +45,9 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li>publish: {@code KafkaProducer<String, byte[]>.send(record, callback)} against
  *       {@code courier.publisher().publish(topic, key, bytes)}, N keyed records of 1 KiB, nothing
  *       blocks per record, the clock stops when the last ack arrived. Both producers: acks=all,
- *       idempotence on, the same linger.ms and batch.size, no compression.</li>
+ *       idempotence on, the same linger.ms and batch.size, no compression. Courier runs twice per
+ *       round: the default publish, which copies the payload, and the zero-copy
+ *       {@code Message.Builder.payloadOwned}; each is compared with the plain round before it.</li>
  *   <li>consume: a {@code KafkaConsumer} poll loop (no-op per record, commitAsync every 500 ms)
  *       against {@code courier.subscribe} with a no-op handler (concurrency 1 and 8), each reading
  *       the same prepared topic from the earliest offset with a new group; the clock starts at the
