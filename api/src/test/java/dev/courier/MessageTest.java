@@ -82,6 +82,20 @@ class MessageTest {
     }
 
     @Test
+    @DisplayName("payloadOwned() takes the array over without a copy; payload() still hands out copies")
+    void payloadOwnedIsNotCopied() {
+        byte[] input = "hello".getBytes(StandardCharsets.UTF_8);
+        Message m = Message.builder("orders").payloadOwned(input).build();
+
+        assertThat(m.payloadSize()).isEqualTo(5);
+        assertThat(m.payload()).isNotSameAs(input).isEqualTo(input);
+        assertThat(dev.courier.spi.Payloads.array(m)).isSameAs(input);
+        assertThat(m.toBuilder().build().payload()).asString(StandardCharsets.UTF_8).isEqualTo("hello");
+        assertThatThrownBy(() -> Message.builder("orders").payloadOwned(null))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("payload");
+    }
+
+    @Test
     @DisplayName("payloadBuffer() is a read-only view of the payload")
     void payloadBuffer() {
         ByteBuffer buffer = sample().payloadBuffer();

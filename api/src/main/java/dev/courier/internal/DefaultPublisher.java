@@ -14,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -22,6 +23,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -38,12 +40,19 @@ public final class DefaultPublisher implements Publisher {
     private final boolean listening;
     private final ScheduledExecutorService scheduler;
     private final Duration publishTimeout;
+    private final long timeoutNanos;
     private final Duration closeTimeout;
     private final AtomicInteger outstanding = new AtomicInteger();
+    /**
+     * Publishes counted out of {@link #outstanding} whose stage is still being completed: the count
+     * drops first, so a caller who sees the stage complete never sees the publish outstanding, and
+     * close() waits for this one too, so every stage is complete when it returns.
+     */
+    private final AtomicInteger completing = new AtomicInteger();
     private final Object flushLock = new Object();
     private volatile boolean closed;
     private final Runnable onClose;
-    private final ConcurrentLinkedQueue<Deadline> timeouts = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Pending> timeouts = new ConcurrentLinkedQueue<>();
     private volatile ScheduledFuture<?> sweeper;
     /** Taken by whoever removes from {@link #timeouts}, so a peeked head is still the head when polled. */
     private final AtomicBoolean draining = new AtomicBoolean();
@@ -58,6 +67,7 @@ public final class DefaultPublisher implements Publisher {
         this.listening = listener != CourierListener.NONE;
         this.scheduler = scheduler;
         this.publishTimeout = publishTimeout;
+        this.timeoutNanos = publishTimeout.toNanos();
         this.closeTimeout = closeTimeout;
         this.onClose = onClose;
     }
@@ -74,53 +84,30 @@ public final class DefaultPublisher implements Publisher {
             outstanding.decrementAndGet();
             return CompletableFuture.failedFuture(new ClosedException("publisher"));
         }
-        CompletableFuture<PublishReceipt> f;
+        // without a listener nothing needs the message once the binding has it: not keeping it lets the
+        // message and its payload die young instead of staying reachable while the publish is in flight
+        Pending p = new Pending(listening ? message : null, message.topic(), message.id(), System.nanoTime() + timeoutNanos);
         try {
-            f = binding.publish(message).toCompletableFuture();
+            binding.publishInto(message, p);
         } catch (RuntimeException e) {
-            f = CompletableFuture.failedFuture(e);
+            p.completeExceptionally(e);
         }
-        if (f.isDone()) {
-            finished(message, f);
-        } else {
-            withTimeout(f, message);
-            // bookkeeping runs before the caller's own callbacks see the stage complete, and close()
-            // waits for the counter: so after close() every stage returned by publish is complete
-            if (listening) {
-                f.whenComplete((r, e) -> finished(message, null, r, e));
-            } else {
-                // without a listener nothing needs the message once the binding has it: not capturing it lets
-                // the message and its payload die young instead of staying reachable while the publish is in flight
-                f.whenComplete((r, e) -> settled());
-            }
+        if (!p.isDone()) {
+            withTimeout(p);
         }
-        return f;
-    }
-
-    private void finished(Message message, CompletableFuture<PublishReceipt> f) {
-        if (f.isCompletedExceptionally()) {
-            Throwable e = f.handle((r, ex) -> ex).join();
-            finished(message, f, null, e);
-        } else {
-            finished(message, f, f.join(), null);
-        }
-    }
-
-    private void finished(Message message, CompletableFuture<PublishReceipt> f, PublishReceipt r, Throwable e) {
-        try {
-            if (e == null) {
-                listener.published(message, r);
-            } else {
-                listener.publishFailed(message, SubscriptionPipeline.unwrap(e));
-            }
-        } catch (RuntimeException ex) {
-            log.warn("publish listener threw; ignored", ex);
-        }
-        settled();
+        return p;
     }
 
     private void settled() {
         if (outstanding.decrementAndGet() == 0 && closed) {
+            synchronized (flushLock) {
+                flushLock.notifyAll();
+            }
+        }
+    }
+
+    private void completed() {
+        if (completing.decrementAndGet() == 0 && closed) {
             synchronized (flushLock) {
                 flushLock.notifyAll();
             }
@@ -132,8 +119,8 @@ public final class DefaultPublisher implements Publisher {
      * what the broker has not confirmed in time: publishes are queued in the order they were made,
      * which with one timeout is also deadline order, so a sweep looks only at the head.
      */
-    private void withTimeout(CompletableFuture<PublishReceipt> f, Message message) {
-        timeouts.add(new Deadline(f, message.topic(), message.id(), System.nanoTime() + publishTimeout.toNanos()));
+    private void withTimeout(Pending p) {
+        timeouts.add(p);
         if (sweeper == null) {
             startSweeper();
         }
@@ -154,8 +141,8 @@ public final class DefaultPublisher implements Publisher {
             return; // whoever drains now (another publishing thread or the sweeper) takes these too, or the next one does
         }
         try {
-            Deadline d;
-            while ((d = timeouts.peek()) != null && d.future.isDone()) {
+            Pending d;
+            while ((d = timeouts.peek()) != null && d.isDone()) {
                 timeouts.poll();
             }
         } finally {
@@ -163,18 +150,90 @@ public final class DefaultPublisher implements Publisher {
         }
     }
 
-    /** One outstanding publish: the topic and id rather than the message, whose payload must not outlive the publish. */
-    private static final class Deadline {
-        final CompletableFuture<PublishReceipt> future;
+    /**
+     * One publish: the stage returned to the caller, the binding's result and the timeout-queue
+     * entry in one object. Whoever settles it first (the binding on the broker's answer, the
+     * sweeper on timeout, a caller's cancel) reports to the listener, counts the publish as
+     * settled and completes the stage, in that order: the listener and {@link #outstanding()} have
+     * seen the outcome before any caller does, and close() returns only once every stage is
+     * complete ({@link #completing}). It holds the topic and id, and the message only when a listener needs it, since
+     * the payload must not outlive the publish.
+     */
+    private final class Pending extends CompletableFuture<PublishReceipt> {
+        private static final AtomicIntegerFieldUpdater<Pending> SETTLING =
+                AtomicIntegerFieldUpdater.newUpdater(Pending.class, "settling");
+
+        final Message message;
         final String topic;
         final String id;
         final long nanos;
+        private volatile int settling;
 
-        Deadline(CompletableFuture<PublishReceipt> future, String topic, String id, long nanos) {
-            this.future = future;
+        Pending(Message message, String topic, String id, long nanos) {
+            this.message = message;
             this.topic = topic;
             this.id = id;
             this.nanos = nanos;
+        }
+
+        @Override
+        public boolean complete(PublishReceipt receipt) {
+            if (!SETTLING.compareAndSet(this, 0, 1)) {
+                return false;
+            }
+            report(receipt, null);
+            completing.incrementAndGet();
+            settled();
+            try {
+                return super.complete(receipt);
+            } finally {
+                completed();
+            }
+        }
+
+        @Override
+        public boolean completeExceptionally(Throwable failure) {
+            if (!SETTLING.compareAndSet(this, 0, 1)) {
+                return false;
+            }
+            report(null, failure);
+            completing.incrementAndGet();
+            settled();
+            try {
+                return super.completeExceptionally(failure);
+            } finally {
+                completed();
+            }
+        }
+
+        @Override
+        public boolean cancel(boolean mayInterruptIfRunning) {
+            if (!SETTLING.compareAndSet(this, 0, 1)) {
+                return false;
+            }
+            report(null, new CancellationException("publish of message " + id + " to '" + topic + "' cancelled by the caller"));
+            completing.incrementAndGet();
+            settled();
+            try {
+                return super.cancel(mayInterruptIfRunning);
+            } finally {
+                completed();
+            }
+        }
+
+        private void report(PublishReceipt receipt, Throwable failure) {
+            if (message == null) {
+                return;
+            }
+            try {
+                if (failure == null) {
+                    listener.published(message, receipt);
+                } else {
+                    listener.publishFailed(message, SubscriptionPipeline.unwrap(failure));
+                }
+            } catch (RuntimeException ex) {
+                log.warn("publish listener threw; ignored", ex);
+            }
         }
     }
 
@@ -199,13 +258,13 @@ public final class DefaultPublisher implements Publisher {
 
     private void sweepHead() {
         long now = System.nanoTime();
-        Deadline d;
+        Pending d;
         while ((d = timeouts.peek()) != null) {
-            if (d.future.isDone()) {
+            if (d.isDone()) {
                 timeouts.poll();
             } else if (d.nanos - now <= 0) {
                 timeouts.poll();
-                d.future.completeExceptionally(new PublishException(d.topic, "the broker did not confirm message "
+                d.completeExceptionally(new PublishException(d.topic, "the broker did not confirm message "
                         + d.id + " within " + publishTimeout.toMillis()
                         + " ms (courier.publish.timeout); it may or may not have been stored", null));
             } else {
@@ -253,7 +312,7 @@ public final class DefaultPublisher implements Publisher {
         closed = true;
         long deadline = System.nanoTime() + closeTimeout.toNanos();
         synchronized (flushLock) {
-            while (outstanding.get() > 0) {
+            while (outstanding.get() > 0 || completing.get() > 0) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     log.warn("publisher closed with {} publishes still unconfirmed after {} ms", outstanding.get(), closeTimeout.toMillis());

@@ -20,16 +20,13 @@ import java.lang.invoke.MethodType;
 public final class Payloads {
 
     private static final MethodHandle ARRAY;
-    private static final MethodHandle OWNED;
 
     static {
-        // Message keeps these two package-private so applications cannot reach them; this class is in
+        // Message keeps this package-private so applications cannot reach it; this class is in
         // the same module, where a private lookup is allowed (on the class path and as an automatic module)
         try {
             MethodHandles.Lookup lookup = MethodHandles.privateLookupIn(Message.class, MethodHandles.lookup());
             ARRAY = lookup.findVirtual(Message.class, "payloadArray", MethodType.methodType(byte[].class));
-            OWNED = lookup.findVirtual(Message.Builder.class, "payloadOwned",
-                    MethodType.methodType(Message.Builder.class, byte[].class));
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -51,17 +48,12 @@ public final class Payloads {
 
     /**
      * Sets {@code payload} on {@code builder} without copying it; the binding gives up the array
-     * (for example a value its client just deserialized into a new array).
+     * (for example a value its client just deserialized into a new array). The same as the public
+     * {@link Message.Builder#payloadOwned(byte[])}.
      *
      * @throws NullPointerException if payload is null
      */
     public static Message.Builder owned(Message.Builder builder, byte[] payload) {
-        try {
-            return (Message.Builder) OWNED.invokeExact(builder, payload);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException(e);
-        }
+        return builder.payloadOwned(payload);
     }
 }

@@ -154,4 +154,48 @@ class DefaultPublisherTest {
         assertThat(heard).containsExactly("ok orders", "failed payments");
         assertThat(p.outstanding()).isZero();
     }
+
+    @Test
+    @DisplayName("a publish the caller cancels is reported to the listener once and no longer outstanding")
+    void cancelledPublishIsSettled() {
+        List<String> heard = new ArrayList<>();
+        CourierListener listener = new CourierListener() {
+            @Override
+            public void publishFailed(Message message, Throwable error) {
+                heard.add(error.getClass().getSimpleName() + " " + message.topic());
+            }
+        };
+        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, Duration.ofSeconds(30),
+                Duration.ofSeconds(30), () -> { });
+        CompletableFuture<PublishReceipt> f = p.publish("orders", "x").toCompletableFuture();
+        assertThat(f.cancel(false)).isTrue();
+        assertThat(heard).containsExactly("CancellationException orders");
+        assertThat(p.outstanding()).isZero();
+        // a confirm arriving after the cancel changes nothing and is not reported twice
+        binding.confirms.get(0).complete(new PublishReceipt("id", "orders", dev.courier.DeliveryMetadata.none(), false));
+        assertThat(f).isCancelled();
+        assertThat(heard).hasSize(1);
+    }
+
+    @Test
+    @DisplayName("the listener has heard of a publish and it is no longer outstanding by the time the caller's callback runs")
+    void listenerAndCountBeforeCallers() {
+        List<String> heard = new ArrayList<>();
+        CourierListener listener = new CourierListener() {
+            @Override
+            public void published(Message message, PublishReceipt receipt) {
+                heard.add("listener");
+            }
+        };
+        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, Duration.ofSeconds(30),
+                Duration.ofSeconds(1), () -> { });
+        List<Integer> outstandingSeen = new ArrayList<>();
+        p.publish("orders", "x").whenComplete((r, e) -> {
+            heard.add("caller");
+            outstandingSeen.add(p.outstanding());
+        });
+        binding.confirms.get(0).complete(new PublishReceipt("id", "orders", dev.courier.DeliveryMetadata.none(), false));
+        assertThat(heard).containsExactly("listener", "caller");
+        assertThat(outstandingSeen).containsExactly(0);
+    }
 }

@@ -153,26 +153,39 @@ final class KafkaBinding implements Binding {
 
     @Override
     public CompletionStage<PublishReceipt> publish(Message message) {
-        CompletableFuture<Integer> topic = ensureTopic(message.topic());
-        if (topic.isDone() && !topic.isCompletedExceptionally()) {
-            return send(message, topic.join());
-        }
-        return topic.handle((n, e) -> e).thenCompose(e -> e == null ? send(message, topic.join())
-                : CompletableFuture.failedFuture(e instanceof ConfigurationException ? e
-                : new PublishException(message.topic(), "topic is not available: " + e.getMessage(), e)));
+        CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
+        publishInto(message, f);
+        return f;
     }
 
-    private CompletableFuture<PublishReceipt> send(Message m, int partitions) {
+    /** Completes {@code result} from the producer's callback: no future of the binding's own in between. */
+    @Override
+    public void publishInto(Message message, CompletableFuture<PublishReceipt> result) {
+        CompletableFuture<Integer> topic = ensureTopic(message.topic());
+        if (topic.isDone() && !topic.isCompletedExceptionally()) {
+            send(message, topic.join(), result);
+            return;
+        }
+        topic.whenComplete((n, e) -> {
+            if (e == null) {
+                send(message, n, result);
+            } else {
+                result.completeExceptionally(e instanceof ConfigurationException ? e
+                        : new PublishException(message.topic(), "topic is not available: " + e.getMessage(), e));
+            }
+        });
+    }
+
+    private void send(Message m, int partitions, CompletableFuture<PublishReceipt> f) {
         // keyless messages go round-robin, so a group's members share them; keyed ones follow the key's partition
         Integer partition = m.key() == null
                 ? Math.floorMod(roundRobin.computeIfAbsent(m.topic(), t -> new AtomicInteger()).getAndIncrement(), partitions)
                 : null;
-        ProducerRecord<String, byte[]> record = KafkaMessages.toRecord(m, partition);
-        CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
         // the callback keeps the id and topic only: the message and its payload need not live until the ack
         String id = m.id();
         String topic = m.topic();
         try {
+            ProducerRecord<String, byte[]> record = KafkaMessages.toRecord(m, partition);
             producer.send(record, (md, e) -> {
                 if (e == null) {
                     f.complete(new PublishReceipt(id, topic, DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
@@ -181,9 +194,8 @@ final class KafkaBinding implements Binding {
                 }
             });
         } catch (RuntimeException e) {
-            f.completeExceptionally(new PublishException(m.topic(), e.getMessage(), e, e instanceof RetriableException));
+            f.completeExceptionally(new PublishException(topic, e.getMessage(), e, e instanceof RetriableException));
         }
-        return f;
     }
 
     @Override
