@@ -45,11 +45,21 @@ final class KafkaBinding implements Binding {
 
     private static final Logger log = LoggerFactory.getLogger(KafkaBinding.class);
 
-    /** The default declaration: retry topics off, so a delayed redelivery waits in process and keeps its key. */
-    static final Capabilities CAPABILITIES = Capabilities.of("kafka", 1024L * 1024 - 1024,
+    /**
+     * The declaration with retry topics off ({@code courier.kafka.retry-topic.threshold=off}): every
+     * delayed redelivery waits in process and keeps its key, so {@link Capability#ORDERED_DELAYED_REDELIVERY} holds.
+     */
+    static final Capabilities CAPABILITIES_RETRY_TOPICS_OFF = Capabilities.of("kafka", 1024L * 1024 - 1024,
             Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
             Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.ORDERED_DELAYED_REDELIVERY, Capability.DEAD_LETTER,
             Capability.REQUEST_REPLY, Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
+
+    /**
+     * The default declaration, retry topics on: a message waiting in the retry topic no longer holds
+     * its key, so the binding does not declare {@link Capability#ORDERED_DELAYED_REDELIVERY}.
+     */
+    static final Capabilities CAPABILITIES = Capabilities.of("kafka", CAPABILITIES_RETRY_TOPICS_OFF.maxPayloadBytes(),
+            CAPABILITIES_RETRY_TOPICS_OFF.all().stream().filter(c -> c != Capability.ORDERED_DELAYED_REDELIVERY).toArray(Capability[]::new));
 
     private final BindingContext context;
     final KafkaSettings settings;
@@ -88,16 +98,9 @@ final class KafkaBinding implements Binding {
         }
     }
 
-    /**
-     * With retry topics on, a message waiting in the retry topic no longer holds its key, so the
-     * binding does not declare {@link Capability#ORDERED_DELAYED_REDELIVERY}.
-     */
-    static final Capabilities CAPABILITIES_WITH_RETRY_TOPICS = Capabilities.of("kafka", CAPABILITIES.maxPayloadBytes(),
-            CAPABILITIES.all().stream().filter(c -> c != Capability.ORDERED_DELAYED_REDELIVERY).toArray(Capability[]::new));
-
     @Override
     public Capabilities capabilities() {
-        return settings.retryThreshold == null ? CAPABILITIES : CAPABILITIES_WITH_RETRY_TOPICS;
+        return settings.retryThreshold == null ? CAPABILITIES_RETRY_TOPICS_OFF : CAPABILITIES;
     }
 
     /** Completes with the topic's partition count once it exists (created if provisioning is on). */

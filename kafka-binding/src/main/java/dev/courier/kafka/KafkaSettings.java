@@ -50,14 +50,14 @@ final class KafkaSettings {
     static final String ASSIGN_TIMEOUT = PREFIX + "assign.timeout";
     /**
      * A group subscription's nack with at least this delay goes through the retry topic
-     * {@code <topic>.<group>.retry} instead of waiting in process; {@code 0} or {@code off} (the
-     * default) keeps every redelivery in process. Off by default because the subscription's one
-     * consumer then subscribes to both topics, and the group balances members by their total
-     * partition count over both: a member may get only retry partitions (see docs/bindings/kafka.md).
+     * {@code <topic>.<group>.retry} instead of waiting in process; {@code 0} or {@code off} keeps
+     * every redelivery in process. Default 30 s. Trade-off: a nack at or above it releases its key
+     * (later records of the key may run first); below it the record waits in process and keeps its
+     * key (see docs/bindings/kafka.md).
      */
     static final String RETRY_TOPIC_THRESHOLD = PREFIX + "retry-topic.threshold";
-    /** Default of {@link #RETRY_TOPIC_THRESHOLD}: off. */
-    static final Duration DEFAULT_RETRY_TOPIC_THRESHOLD = Duration.ZERO;
+    /** Default of {@link #RETRY_TOPIC_THRESHOLD}: 30 seconds. */
+    static final Duration DEFAULT_RETRY_TOPIC_THRESHOLD = Duration.ofSeconds(30);
 
     final String bootstrap;
     final Map<String, Object> common = new HashMap<>();

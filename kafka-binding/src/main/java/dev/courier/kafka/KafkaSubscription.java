@@ -60,7 +60,11 @@ import java.util.function.Function;
  * the commit watermark) and runs it again after the delay, in process. A consumer that dies
  * meanwhile leaves the offset uncommitted, so the next owner gets the record again.
  *
- * <p>Retry topics: a group subscription also consumes {@code <topic>.<group>.retry}. A nack with
+ * <p>Retry topics: a group subscription also consumes {@code <topic>.<group>.retry}, with a second
+ * consumer of the same group subscribed to the retry topic only, so the group balances the main
+ * topic's partitions among the main consumers alone. Both consumers are driven by the one poll
+ * thread (the coordinator's submit, assignment and pause methods belong to a single thread); each
+ * commits and pauses its own partitions. A nack with
  * a delay of at least {@link KafkaSettings#RETRY_TOPIC_THRESHOLD} copies the record there (same key,
  * bytes and headers, plus {@link HeaderNames#ATTEMPT} and the due time {@link HeaderNames#RETRY_AT})
  * and finishes the original once the broker acknowledged the copy, so the commit advances and the key
@@ -89,6 +93,8 @@ final class KafkaSubscription implements BindingSubscription {
     private final KafkaSettings settings;
     private final BindingContext context;
     private final KafkaConsumer<String, byte[]> consumer;
+    /** The retry topic's own consumer (same group), or null when nacks wait in process only. */
+    private final KafkaConsumer<String, byte[]> retryConsumer;
     private final OffsetCommitCoordinator<KafkaRecord> coordinator;
     private final CountDownLatch firstAssignment = new CountDownLatch(1);
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
@@ -153,6 +159,7 @@ final class KafkaSubscription implements BindingSubscription {
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, reset);
         props.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, Math.max(10, spec.maxInFlight()))));
         this.consumer = new KafkaConsumer<>(props);
+        this.retryConsumer = retryTopic == null ? null : new KafkaConsumer<>(retryProps(props));
         OrderingMode mode = spec.bindingOption(KafkaSubscribeOptions.class).map(KafkaSubscribeOptions::ordering)
                 .orElse(spec.ordering() == Ordering.BY_KEY ? OrderingMode.KEY : OrderingMode.UNORDERED);
         OffsetCommitCoordinator.Builder<KafkaRecord> builder = OffsetCommitCoordinator.<KafkaRecord>builder(this::process, this::onFailure)
@@ -173,6 +180,20 @@ final class KafkaSubscription implements BindingSubscription {
         this.coordinator = builder.build();
         this.thread = new Thread(this::run, "courier-kafka-" + spec.topic() + (broadcast ? "" : "-" + spec.group()));
         this.thread.setDaemon(true);
+    }
+
+    /**
+     * The retry consumer's properties: the main consumer's, but every retry record is meant to run, so it
+     * starts from the earliest uncommitted one whatever the subscription's start position.
+     */
+    private static Map<String, Object> retryProps(Map<String, Object> main) {
+        Map<String, Object> props = new HashMap<>(main);
+        props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        Object clientId = props.get(ConsumerConfig.CLIENT_ID_CONFIG);
+        if (clientId != null) {
+            props.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId + "-retry");
+        }
+        return props;
     }
 
     /** Starts polling and returns once this member got its first assignment (so nothing published afterwards is missed). */
@@ -247,22 +268,28 @@ final class KafkaSubscription implements BindingSubscription {
 
     private void run() {
         try {
-            consumer.subscribe(retryTopic == null ? List.of(spec.topic()) : List.of(spec.topic(), retryTopic), new Rebalance());
+            consumer.subscribe(List.of(spec.topic()), new Rebalance(consumer, true));
+            if (retryConsumer != null) {
+                retryConsumer.subscribe(List.of(retryTopic), new Rebalance(retryConsumer, false));
+            }
             while (running) {
                 releaseDueRetries();
                 applyPauses();
                 // while back-pressure holds partitions paused, poll briefly so they resume as soon as handlers catch up
                 boolean backPressure = !userPaused && !coordinator.pausedPartitions().isEmpty();
                 ConsumerRecords<String, byte[]> records = consumer.poll(backPressure ? PAUSED_POLL : POLL);
-                long now = System.currentTimeMillis();
                 for (TopicPartition tp : records.partitions()) {
-                    if (retryTopic != null && tp.topic().equals(retryTopic)) {
-                        submitRetries(tp, records.records(tp), now);
-                        continue;
-                    }
                     // one hand-over per partition and poll: one lock acquisition and one dispatch for all its records
                     coordinator.submitAll(partitionId(tp), records.records(tp), ConsumerRecord::offset, KafkaSubscription::lane,
                             r -> new KafkaRecord(r, 1));
+                }
+                if (retryConsumer != null) {
+                    // the main poll did the waiting; the retry consumer only takes what it has fetched meanwhile
+                    ConsumerRecords<String, byte[]> retries = retryConsumer.poll(Duration.ZERO);
+                    long now = System.currentTimeMillis();
+                    for (TopicPartition tp : retries.partitions()) {
+                        submitRetries(tp, retries.records(tp), now);
+                    }
                 }
                 commitAsync(coordinator.pollCommits(System.nanoTime()));
             }
@@ -292,8 +319,8 @@ final class KafkaSubscription implements BindingSubscription {
         for (ConsumerRecord<String, byte[]> r : polled) {
             long due = longHeader(r, HeaderNames.RETRY_AT, 0);
             if (due > now) {
-                consumer.seek(tp, r.offset());
-                consumer.pause(List.of(tp));
+                retryConsumer.seek(tp, r.offset());
+                retryConsumer.pause(List.of(tp));
                 waitingRetries.put(tp, due);
                 return;
             }
@@ -322,7 +349,7 @@ final class KafkaSubscription implements BindingSubscription {
         Set<PartitionId> held = coordinator.pausedPartitions();
         due.removeIf(tp -> held.contains(PartitionId.of(tp.topic(), tp.partition())) || !assigned.contains(tp));
         if (!due.isEmpty()) {
-            consumer.resume(due);
+            retryConsumer.resume(due);
         }
     }
 
@@ -383,28 +410,66 @@ final class KafkaSubscription implements BindingSubscription {
         Set<PartitionId> pauseIds = coordinator.partitionsToPause();
         Set<PartitionId> resumeIds = coordinator.partitionsToResume();
         if (userPaused) {
-            consumer.pause(assigned);
+            pause(assigned);
             return;
         }
         if (!pauseIds.isEmpty()) {
-            consumer.pause(toKafka(pauseIds));
+            pause(toKafka(pauseIds));
         }
         // resume what the coordinator allows, and whatever a user pause left paused
         Set<TopicPartition> resume = new HashSet<>(consumer.paused());
+        if (retryConsumer != null) {
+            resume.addAll(retryConsumer.paused());
+        }
         Set<PartitionId> stillPaused = coordinator.pausedPartitions();
         resume.removeIf(tp -> stillPaused.contains(PartitionId.of(tp.topic(), tp.partition())));
         resume.addAll(toKafka(resumeIds));
         resume.retainAll(assigned);
         resume.removeAll(waitingRetries.keySet());
         if (!resume.isEmpty()) {
-            consumer.resume(resume);
+            for (Map.Entry<KafkaConsumer<String, byte[]>, Set<TopicPartition>> e : byConsumer(resume).entrySet()) {
+                e.getKey().resume(e.getValue());
+            }
         }
     }
 
-    private void commitAsync(Map<PartitionId, Long> offsets) {
-        if (offsets.isEmpty()) {
+    private void pause(Collection<TopicPartition> partitions) {
+        for (Map.Entry<KafkaConsumer<String, byte[]>, Set<TopicPartition>> e : byConsumer(partitions).entrySet()) {
+            e.getKey().pause(e.getValue());
+        }
+    }
+
+    /** The consumer that owns a partition: the retry consumer for the retry topic's, else the main one. */
+    private KafkaConsumer<String, byte[]> consumerOf(String topic) {
+        return retryConsumer != null && topic.equals(retryTopic) ? retryConsumer : consumer;
+    }
+
+    private Map<KafkaConsumer<String, byte[]>, Set<TopicPartition>> byConsumer(Collection<TopicPartition> partitions) {
+        Map<KafkaConsumer<String, byte[]>, Set<TopicPartition>> out = new HashMap<>(2);
+        for (TopicPartition tp : partitions) {
+            out.computeIfAbsent(consumerOf(tp.topic()), c -> new HashSet<>()).add(tp);
+        }
+        return out;
+    }
+
+    /** Splits committable offsets by the consumer that owns each partition: each consumer commits its own. */
+    private Map<KafkaConsumer<String, byte[]>, Map<PartitionId, Long>> byConsumer(Map<PartitionId, Long> offsets) {
+        if (retryConsumer == null) {
+            return Map.of(consumer, offsets);
+        }
+        Map<KafkaConsumer<String, byte[]>, Map<PartitionId, Long>> out = new HashMap<>(2);
+        offsets.forEach((p, o) -> out.computeIfAbsent(consumerOf(p.topic()), c -> new HashMap<>()).put(p, o));
+        return out;
+    }
+
+    private void commitAsync(Map<PartitionId, Long> all) {
+        if (all.isEmpty()) {
             return;
         }
+        byConsumer(all).forEach(this::commitAsync);
+    }
+
+    private void commitAsync(KafkaConsumer<String, byte[]> consumer, Map<PartitionId, Long> offsets) {
         consumer.commitAsync(toOffsets(offsets), (done, e) -> {
             if (e == null) {
                 coordinator.onCommitted(offsets);
@@ -415,10 +480,14 @@ final class KafkaSubscription implements BindingSubscription {
         });
     }
 
-    private void commitSync(Map<PartitionId, Long> offsets) {
-        if (offsets.isEmpty()) {
+    private void commitSync(Map<PartitionId, Long> all) {
+        if (all.isEmpty()) {
             return;
         }
+        byConsumer(all).forEach(this::commitSync);
+    }
+
+    private void commitSync(KafkaConsumer<String, byte[]> consumer, Map<PartitionId, Long> offsets) {
         try {
             try {
                 consumer.commitSync(toOffsets(offsets), Duration.ofSeconds(10));
@@ -443,16 +512,32 @@ final class KafkaSubscription implements BindingSubscription {
         if (ownedExecutor != null) {
             ownedExecutor.shutdown();
         }
-        try {
-            consumer.close(Duration.ofSeconds(5));
-        } catch (RuntimeException e) {
-            log.debug("closing the Kafka consumer failed: {}", e.toString());
+        close(consumer);
+        if (retryConsumer != null) {
+            close(retryConsumer);
         }
         firstAssignment.countDown();
         closed.complete(null);
     }
 
+    private static void close(KafkaConsumer<String, byte[]> consumer) {
+        try {
+            consumer.close(Duration.ofSeconds(5));
+        } catch (RuntimeException e) {
+            log.debug("closing the Kafka consumer failed: {}", e.toString());
+        }
+    }
+
+    /** Rebalances of one of the subscription's consumers; only the main one's first assignment completes {@link #start()}. */
     private final class Rebalance implements ConsumerRebalanceListener {
+        private final KafkaConsumer<String, byte[]> consumer;
+        private final boolean main;
+
+        Rebalance(KafkaConsumer<String, byte[]> consumer, boolean main) {
+            this.consumer = consumer;
+            this.main = main;
+        }
+
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             assigned.removeAll(partitions);
@@ -473,6 +558,9 @@ final class KafkaSubscription implements BindingSubscription {
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
             assigned.addAll(partitions);
             coordinator.onPartitionsAssigned(toIds(partitions));
+            if (!main) {
+                return; // retry records always start at the earliest uncommitted one; applyPauses pauses them if need be
+            }
             seekToStart(partitions);
             for (TopicPartition tp : partitions) {
                 consumer.position(tp); // resolve "latest" now, so messages published after subscribe() are not skipped
@@ -553,6 +641,9 @@ final class KafkaSubscription implements BindingSubscription {
         }
         if (Thread.currentThread() != thread) {
             consumer.wakeup();
+            if (retryConsumer != null) {
+                retryConsumer.wakeup();
+            }
         }
         return closed;
     }

@@ -215,6 +215,30 @@ class KafkaRetryTopicTest {
         }
     }
 
+    @Test
+    @DisplayName("retry topics are on by default at 30 s: a 30 s nack is copied to the retry topic, its key moves on, and the binding does not declare ORDERED_DELAYED_REDELIVERY")
+    void onByDefault() throws Exception {
+        String topic = topic("retry-default");
+        String group = "g-" + UUID.randomUUID();
+        List<Seen> seen = new CopyOnWriteArrayList<>();
+        try (Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
+                .set("courier.kafka.commit.interval", "100ms").build())) {
+            assertThat(courier.capabilities().supports(Capability.ORDERED_DELAYED_REDELIVERY)).isFalse();
+            courier.subscribe(Subscribe.to(topic).group(group), d -> {
+                seen.add(seen(d));
+                if (d.attempt() == 1 && seen(d).text().equals("first")) {
+                    d.nack(Duration.ofSeconds(30));
+                }
+            });
+            courier.publisher().publish(topic, "k", "first").toCompletableFuture().join();
+            courier.publisher().publish(topic, "k", "second").toCompletableFuture().join();
+            String retryTopic = KafkaSettings.retryTopic(topic, group);
+            await(() -> recordsQuietly(retryTopic) == 1, "the copy in " + retryTopic);
+            await(() -> seen.size() >= 2, "the second record of the key");
+            assertThat(seen).extracting(Seen::text).containsExactly("first", "second");
+        }
+    }
+
     static long committedQuietly(String group, String topic) {
         try {
             return committed(group, topic);
