@@ -81,8 +81,17 @@ public final class CourierConfig {
     }
 
     /** The value of {@code key}, or its default, or {@code null}. */
+    /**
+     * The value of {@code key}, or its default. A key with dashes is also found under its dotted
+     * spelling ({@code courier.reliability.retry.max-backoff} as {@code ...retry.max.backoff}),
+     * which is what an environment variable such as {@code COURIER_RELIABILITY_RETRY_MAX_BACKOFF}
+     * becomes for keys this class does not know, e.g. those of bindings and the reliability layer.
+     */
     public String get(String key) {
         String v = values.get(key);
+        if (v == null && key.indexOf('-') >= 0) {
+            v = values.get(key.replace('-', '.'));
+        }
         return v != null ? v : DEFAULTS.get(key);
     }
 

@@ -27,7 +27,7 @@ final class ReliabilityConfig {
         Reader r = new Reader(config);
         String enabled = r.raw(ENABLED);
         if (enabled != null && !enabled.isBlank()) {
-            return config.booleanValue(r.keyOf(ENABLED), false);
+            return config.booleanValue(ENABLED, false);
         }
         return config.withPrefix(PREFIX).keySet().stream().anyMatch(k -> !k.equals("enabled"));
     }
@@ -102,7 +102,7 @@ final class ReliabilityConfig {
                     try {
                         rb.keyPrefix(prefix.trim());
                     } catch (IllegalArgumentException e) {
-                        throw new ConfigurationException(r.keyOf(IDEMPOTENCY_REDIS_KEY_PREFIX) + "=" + prefix + " is invalid: "
+                        throw new ConfigurationException(IDEMPOTENCY_REDIS_KEY_PREFIX + "=" + prefix + " is invalid: "
                                 + e.getMessage(), e);
                     }
                 }
@@ -141,7 +141,7 @@ final class ReliabilityConfig {
             for (int i = 1; i < keys.length; i++) {
                 String v = r.raw(keys[i]);
                 if (v != null && !v.isBlank()) {
-                    throw new ConfigurationException(r.keyOf(keys[i]) + " is set but " + IDEMPOTENCY_STORE + " is '" + kind
+                    throw new ConfigurationException(keys[i] + " is set but " + IDEMPOTENCY_STORE + " is '" + kind
                             + "'; set " + IDEMPOTENCY_STORE + "=" + keys[0] + " to use it, or remove the key");
                 }
             }
@@ -149,8 +149,8 @@ final class ReliabilityConfig {
     }
 
     /**
-     * Looks keys up as written ({@code retry.initial-backoff}) and as environment variables turn
-     * them ({@code COURIER_RELIABILITY_RETRY_INITIAL_BACKOFF} becomes {@code retry.initial.backoff}).
+     * Reads the policy's keys; a key is also found as an environment variable turns it
+     * ({@code COURIER_RELIABILITY_RETRY_INITIAL_BACKOFF}), see {@link CourierConfig#get(String)}.
      */
     private static final class Reader {
         private final CourierConfig config;
@@ -159,32 +159,24 @@ final class ReliabilityConfig {
             this.config = config;
         }
 
-        String keyOf(String key) {
-            if (config.get(key) != null) {
-                return key;
-            }
-            String dotted = key.replace('-', '.');
-            return config.get(dotted) != null ? dotted : key;
-        }
-
         String raw(String key) {
-            return config.get(keyOf(key));
+            return config.get(key);
         }
 
         boolean breakerRequested() {
             String enabled = raw(BREAKER_ENABLED);
             if (enabled != null && !enabled.isBlank()) {
-                return config.booleanValue(keyOf(BREAKER_ENABLED), false);
+                return config.booleanValue(BREAKER_ENABLED, false);
             }
             return config.withPrefix(PREFIX + "circuit-breaker.").size() + config.withPrefix(PREFIX + "circuit.breaker.").size() > 0;
         }
 
         Duration duration(String key, Duration dflt) {
-            return config.duration(keyOf(key), dflt);
+            return config.duration(key, dflt);
         }
 
         int integer(String key, int dflt, int min, int max) {
-            return config.intValue(keyOf(key), dflt, min, max);
+            return config.intValue(key, dflt, min, max);
         }
 
         double decimal(String key, double dflt) {
@@ -199,7 +191,7 @@ final class ReliabilityConfig {
                 }
                 return d;
             } catch (NumberFormatException e) {
-                throw new ConfigurationException(keyOf(key) + "=" + v + " is not a number; use e.g. 0.5 or 2.0", e);
+                throw new ConfigurationException(key + "=" + v + " is not a number; use e.g. 0.5 or 2.0", e);
             }
         }
 
@@ -209,7 +201,7 @@ final class ReliabilityConfig {
             if (v == null || v.isBlank()) {
                 return out;
             }
-            String k = keyOf(key);
+            String k = key;
             for (String part : v.split(",")) {
                 if (part.isBlank()) {
                     throw new ConfigurationException(k + "=" + v + " has an empty entry; use a comma list of durations such as 1m,10m");
@@ -221,7 +213,7 @@ final class ReliabilityConfig {
         }
 
         boolean bool(String key, boolean dflt) {
-            return config.booleanValue(keyOf(key), dflt);
+            return config.booleanValue(key, dflt);
         }
 
         /** The value of a key the chosen store needs, or a ConfigurationException saying so. */
@@ -238,7 +230,7 @@ final class ReliabilityConfig {
             for (String k : keys) {
                 String v = raw(k);
                 if (v != null) {
-                    sb.append(sb.length() > 1 ? ", " : "").append(keyOf(k)).append('=').append(v);
+                    sb.append(sb.length() > 1 ? ", " : "").append(k).append('=').append(v);
                 }
             }
             return sb.append(')').toString();
