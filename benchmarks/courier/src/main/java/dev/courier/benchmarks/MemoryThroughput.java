@@ -54,31 +54,36 @@ public final class MemoryThroughput {
         String name = "bench-" + System.nanoTime();
         try (Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment()
                 .url("mem://" + name + "?retention=" + Math.max(messages, 1)).build())) {
-            byte[] payload = new byte[payloadSize];
-            Message[] prepared = new Message[messages];
-            for (int i = 0; i < messages; i++) {
-                prepared[i] = Message.builder("bench").key("k" + (i % 64)).payload(payload).build();
-            }
-            CountDownLatch done = new CountDownLatch(1);
-            LongAdder handled = new LongAdder();
-            Subscription sub = courier.subscribe(Subscribe.to("bench").group("g").concurrency(concurrency).ordering(ordering)
-                    .maxInFlight(1024), d -> {
-                handled.increment();
-                if (handled.sum() == messages) {
-                    done.countDown();
-                }
-            });
-            Publisher publisher = courier.publisher();
-            long start = System.nanoTime();
-            for (Message m : prepared) {
-                publisher.publish(m);
-            }
-            if (!done.await(5, TimeUnit.MINUTES)) {
-                throw new IllegalStateException("only " + handled.sum() + " of " + messages + " handled");
-            }
-            long nanos = System.nanoTime() - start;
-            sub.close();
-            return messages / (nanos / 1e9);
+            return run(courier, messages, payloadSize, concurrency, ordering);
         }
+    }
+
+    /** Publishes {@code messages} to one group subscription of {@code courier} and returns messages/s until all were handled. */
+    static double run(Courier courier, int messages, int payloadSize, int concurrency, Ordering ordering) throws Exception {
+        byte[] payload = new byte[payloadSize];
+        Message[] prepared = new Message[messages];
+        for (int i = 0; i < messages; i++) {
+            prepared[i] = Message.builder("bench").key("k" + (i % 64)).payload(payload).build();
+        }
+        CountDownLatch done = new CountDownLatch(1);
+        LongAdder handled = new LongAdder();
+        Subscription sub = courier.subscribe(Subscribe.to("bench").group("g").concurrency(concurrency).ordering(ordering)
+                .maxInFlight(1024), d -> {
+            handled.increment();
+            if (handled.sum() == messages) {
+                done.countDown();
+            }
+        });
+        Publisher publisher = courier.publisher();
+        long start = System.nanoTime();
+        for (Message m : prepared) {
+            publisher.publish(m);
+        }
+        if (!done.await(5, TimeUnit.MINUTES)) {
+            throw new IllegalStateException("only " + handled.sum() + " of " + messages + " handled");
+        }
+        long nanos = System.nanoTime() - start;
+        sub.close();
+        return messages / (nanos / 1e9);
     }
 }

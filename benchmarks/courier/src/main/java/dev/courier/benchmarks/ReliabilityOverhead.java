@@ -3,11 +3,7 @@ package dev.courier.benchmarks;
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
-import dev.courier.Message;
 import dev.courier.Ordering;
-import dev.courier.Publisher;
-import dev.courier.Subscribe;
-import dev.courier.Subscription;
 import dev.courier.reliability.Idempotency;
 import dev.courier.reliability.Reliability;
 import dev.courier.reliability.RetryPolicy;
@@ -20,9 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 /**
@@ -91,31 +84,7 @@ public final class ReliabilityOverhead {
             builder.interceptor(policy);
         }
         try (Courier courier = builder.connect()) {
-            byte[] payload = new byte[100];
-            Message[] prepared = new Message[messages];
-            for (int i = 0; i < messages; i++) {
-                prepared[i] = Message.builder("bench").key("k" + (i % 64)).payload(payload).build();
-            }
-            CountDownLatch done = new CountDownLatch(1);
-            LongAdder handled = new LongAdder();
-            Subscription sub = courier.subscribe(Subscribe.to("bench").group("g").concurrency(concurrency)
-                    .ordering(Ordering.NONE).maxInFlight(1024), d -> {
-                handled.increment();
-                if (handled.sum() == messages) {
-                    done.countDown();
-                }
-            });
-            Publisher publisher = courier.publisher();
-            long start = System.nanoTime();
-            for (Message m : prepared) {
-                publisher.publish(m);
-            }
-            if (!done.await(5, TimeUnit.MINUTES)) {
-                throw new IllegalStateException("only " + handled.sum() + " of " + messages + " handled");
-            }
-            long nanos = System.nanoTime() - start;
-            sub.close();
-            return messages / (nanos / 1e9);
+            return MemoryThroughput.run(courier, messages, 100, concurrency, Ordering.NONE);
         } finally {
             if (policy instanceof AutoCloseable c) {
                 c.close();
