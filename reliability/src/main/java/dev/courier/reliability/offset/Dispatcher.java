@@ -6,7 +6,9 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiConsumer;
 import org.slf4j.Logger;
@@ -34,43 +36,87 @@ import org.slf4j.LoggerFactory;
  *   <li>A handler whose stage is not complete yet (asynchronous) keeps its permit until the stage
  *       completes; the loop is free at once and takes the next record only if it gets another
  *       permit. The completion, on whatever thread it happens, releases the permit and starts a loop
- *       for the next runnable record if a permit is free.</li>
- *   <li>A loop exits when nothing is runnable (or no permit is free for its next record). After
- *       {@value #BATCH} records it yields: it submits a new loop for its next record and ends, so one
- *       loop cannot keep a small pool's thread from other tasks.</li>
+ *       if none is running.</li>
+ *   <li>A loop exits when nothing is runnable (or no permit is free for its next record). On an
+ *       executor it does not own (a caller's, or virtual threads shared with the rest of the JVM),
+ *       a loop yields after {@value #BATCH} records: it submits a new loop for its next record and
+ *       ends, so one loop cannot keep a small pool's thread from other tasks. On the coordinator's
+ *       own platform pool, whose threads serve nothing else, it does not.</li>
  * </ul>
- * Partitions with runnable records wait in a lock-free queue; taking a record sends its partition to
- * the back, so partitions take turns for permits and for loops.
+ *
+ * <h2>How many loops</h2>
+ * Work that appears while no loop runs starts one. More loops start only when runnable records
+ * keep waiting: when records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready
+ * queue ever running empty, as many loops again as are running are started (so the count doubles
+ * per interval while the backlog lasts, up to the permits). Fast handlers are thus run by one or a
+ * few loops, each taking record after record, rather than by {@code maxConcurrency} threads
+ * contending for the machine's cores with the poll thread; slow or blocking handlers get all the
+ * loops the permits allow within a few intervals. The age is looked at whenever work is offered
+ * ({@link #drain()}, called by submits, completions, retries and {@code pollCommits}), by running
+ * loops every {@value #CHECK_EVERY} records, and by a watchdog every {@value #WATCHDOG_MILLIS} ms,
+ * which is what frees work stuck behind loops that are all blocked in handlers when nothing else
+ * happens.
+ *
+ * <p>Partitions with runnable records wait in a lock-free queue; taking a record sends its partition
+ * to the back, so partitions take turns for permits and for loops.
  *
  * <p>Thread-safe. {@link #drain()} may be called from any thread, concurrently; nobody waits for a
  * lock to hand out work. A drain that would start inside another drain or loop on the same thread
  * (a caller-runs executor, or a handler that completes another record's stage) returns at once, and
  * the enclosing one picks the work up, so the stack never grows with the number of records. A loop
- * that runs inline inside a drain or loop on the same thread never yields (resubmitting would only
- * nest deeper); it runs until nothing is runnable.
+ * that runs inline inside a drain or loop on the same thread never yields and never starts more
+ * loops (resubmitting would only nest deeper); it runs until nothing is runnable.
  */
 final class Dispatcher<R> {
 
     private static final Logger log = LoggerFactory.getLogger(OffsetCommitCoordinator.class);
 
-    /** Records a loop runs before it yields its thread by resubmitting itself. */
+    /** Records a loop runs before it yields its thread by resubmitting itself, where it yields. */
     static final int BATCH = 64;
+    /** How long runnable records may keep waiting while loops run before more loops start. */
+    static final long BACKLOG_MILLIS = 1;
+    /** How often the watchdog looks for work waiting behind loops that are all busy. */
+    static final long WATCHDOG_MILLIS = 10;
+    /** A running loop looks at the backlog's age after every this many records (a power of two). */
+    static final int CHECK_EVERY = 16;
+    private static final long BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(BACKLOG_MILLIS);
+    private static final long WATCHDOG_NANOS = TimeUnit.MILLISECONDS.toNanos(WATCHDOG_MILLIS);
+    /** {@link #backlogSince} when the ready queue was last seen empty. */
+    private static final long NONE = Long.MIN_VALUE;
 
     private final int maxConcurrency;
     private final Semaphore permits;
     private final Queue<PartitionTrack<R>> readyTracks = new ConcurrentLinkedQueue<>();
     private final Executor executor;
+    private final boolean yields;
     private final RecordProcessor<R> processor;
     private final FailureHandler<R> failureHandler;
     private final ThreadLocal<Context> context = ThreadLocal.withInitial(Context::new);
+    /** Loops submitted to the executor and not ended. */
+    private final AtomicInteger loops = new AtomicInteger();
+    /** Loops submitted to the executor that have not begun running: while any waits, starting more would not help. */
+    private final AtomicInteger unstarted = new AtomicInteger();
+    /**
+     * {@link System#nanoTime()} since which runnable records have been waiting with the ready queue
+     * never seen empty, or since the last time more loops were started for them; {@link #NONE} once
+     * a loop found the queue empty. A hint: races between its writers only shift when loops grow.
+     */
+    private volatile long backlogSince = NONE;
+    private final ScheduledFuture<?> watchdog;
 
-    Dispatcher(int maxConcurrency, Executor executor, RecordProcessor<R> processor,
+    /**
+     * @param yields whether loops give their thread back after {@value #BATCH} records; false only
+     *               for a pool whose threads run nothing but this dispatcher's loops
+     */
+    Dispatcher(int maxConcurrency, Executor executor, boolean yields, RecordProcessor<R> processor,
             FailureHandler<R> failureHandler) {
         this.maxConcurrency = maxConcurrency;
         this.permits = new Semaphore(maxConcurrency);
         this.executor = executor;
+        this.yields = yields;
         this.processor = processor;
         this.failureHandler = failureHandler;
+        this.watchdog = Watchdog.watch(this, WATCHDOG_MILLIS);
     }
 
     Queue<PartitionTrack<R>> readyTracks() {
@@ -82,8 +128,24 @@ final class Dispatcher<R> {
         return maxConcurrency - permits.availablePermits();
     }
 
-    /** Starts a loop for each runnable record while permits last. */
+    /** How many worker loops exist now (submitted and not ended); for tests. */
+    int loops() {
+        return loops.get();
+    }
+
+    /** Stops the watchdog; loops already running finish what they hold. */
+    void close() {
+        watchdog.cancel(false);
+    }
+
+    /**
+     * Work may have been offered or a permit freed: starts a loop if none is running, or more loops
+     * if runnable records have waited too long.
+     */
     void drain() {
+        if (readyTracks.isEmpty()) {
+            return;
+        }
         Context ctx = context.get();
         if (ctx.active) {
             // The drain or loop below us on this thread looks again when it is back in control.
@@ -92,17 +154,61 @@ final class Dispatcher<R> {
         }
         ctx.active = true;
         try {
-            startLoops(ctx);
+            do {
+                ctx.drainRequested = false;
+                if (loops.get() == 0) {
+                    startLoops(1);
+                } else {
+                    growIfWaiting(BACKLOG_NANOS);
+                }
+                // An inline loop that ended while we were here may have left work behind it.
+            } while (ctx.drainRequested && !readyTracks.isEmpty());
         } finally {
             ctx.active = false;
             ctx.drainRequested = false;
         }
     }
 
-    private void startLoops(Context ctx) {
-        InFlightRecord<R> next;
-        while ((next = next(false)) != null) {
+    /** The watchdog's look: frees work waiting behind loops that have all been busy for a while. */
+    void watch() {
+        if (readyTracks.isEmpty() || loops.get() == 0) {
+            return;
+        }
+        Context ctx = context.get();
+        if (ctx.active) {
+            return; // an inline executor left a loop running on this thread; it takes the work itself
+        }
+        ctx.active = true;
+        try {
+            growIfWaiting(WATCHDOG_NANOS);
+        } finally {
+            ctx.active = false;
             ctx.drainRequested = false;
+        }
+    }
+
+    /**
+     * Starts as many loops again as are running if runnable records have waited at least
+     * {@code patienceNanos} (measured from when they were first seen waiting, or from the last
+     * growth), and every loop submitted so far has begun.
+     */
+    private void growIfWaiting(long patienceNanos) {
+        long since = backlogSince;
+        long now = System.nanoTime();
+        if (since == NONE) {
+            backlogSince = now;
+            return;
+        }
+        if (now - since < patienceNanos || unstarted.get() > 0 || readyTracks.isEmpty()) {
+            return;
+        }
+        backlogSince = now;
+        startLoops(Math.max(1, loops.get()));
+    }
+
+    private void startLoops(int most) {
+        InFlightRecord<R> next;
+        for (int started = 0; started < most && (next = next(false)) != null; started++) {
             startLoop(next);
         }
     }
@@ -127,6 +233,7 @@ final class Dispatcher<R> {
             if (next != null) {
                 return next;
             }
+            backlogSince = NONE;
             permits.release();
             holding = false;
             // Work offered after our poll found the queue empty may have seen no free permit (we
@@ -139,10 +246,26 @@ final class Dispatcher<R> {
 
     /** Starts a loop for a record whose permit the caller holds. */
     private void startLoop(InFlightRecord<R> record) {
+        loops.incrementAndGet();
+        unstarted.incrementAndGet();
         try {
-            executor.execute(() -> loop(record));
+            executor.execute(() -> runLoop(record));
         } catch (RuntimeException rejected) {
+            unstarted.decrementAndGet();
+            loops.decrementAndGet();
             completed(record, rejected);
+        }
+    }
+
+    private void runLoop(InFlightRecord<R> first) {
+        unstarted.decrementAndGet();
+        try {
+            loop(first);
+        } finally {
+            // Work offered while we were leaving may have seen us still counted and started nothing.
+            if (loops.decrementAndGet() == 0 && !readyTracks.isEmpty()) {
+                drain();
+            }
         }
     }
 
@@ -158,18 +281,17 @@ final class Dispatcher<R> {
                 // From here on the permit we hold, if any, belongs to the running record.
                 record = null;
                 boolean permitKept = run(current);
-                if (ctx.drainRequested && !nested) {
-                    // Something on this thread freed a permit or made work runnable while we ran:
-                    // start further loops for it, keeping one record for ourselves.
-                    ctx.drainRequested = false;
-                    record = next(permitKept);
-                    if (record != null) {
-                        startLoops(ctx);
-                    }
-                } else {
-                    record = next(permitKept);
+                // Work that a drain on this thread left for us is what we take next anyway.
+                ctx.drainRequested = false;
+                record = next(permitKept);
+                if (record == null || nested) {
+                    continue;
                 }
-                if (record != null && !nested && ++ran >= BATCH) {
+                ran++;
+                if ((ran & (CHECK_EVERY - 1)) == 0) {
+                    growIfWaiting(BACKLOG_NANOS);
+                }
+                if (yields && ran >= BATCH) {
                     // Yield the thread; the record and its permit go with the new loop.
                     InFlightRecord<R> handOver = record;
                     record = null;
@@ -268,7 +390,7 @@ final class Dispatcher<R> {
     private static final class Context {
         /** Inside {@link #drain()} or a loop: a nested drain only leaves a note. */
         boolean active;
-        /** A nested drain was skipped; the enclosing loop starts further loops if permits allow. */
+        /** A nested drain was skipped; the enclosing drain looks again, an enclosing loop takes the work itself. */
         boolean drainRequested;
     }
 

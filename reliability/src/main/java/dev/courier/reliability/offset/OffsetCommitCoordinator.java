@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
@@ -52,9 +53,19 @@ import java.util.function.ToLongFunction;
  * its own, so a busy coordinator hands no record from one thread to another. A handler that
  * finished synchronously passes its permit to the loop's next record; an asynchronous one (stage
  * not complete when {@code process} returns) frees its loop at once and keeps its permit until the
- * stage completes. A loop ends when nothing is runnable, and after 64 records it resubmits itself
- * so it cannot monopolise a small pool. So at most {@code maxConcurrency} executor tasks exist at
- * once, and consecutive records of a key often run on the same thread.
+ * stage completes. A loop ends when nothing is runnable. On an executor the coordinator does not
+ * own it also ends after 64 records, resubmitting itself, so it cannot monopolise a small pool.
+ * So at most {@code maxConcurrency} executor tasks exist at once, and consecutive records of a key
+ * often run on the same thread.
+ *
+ * <p>The number of loops follows the work: one is started when records become runnable and none
+ * is running; more start only while runnable records keep waiting (1 ms without the ready queue
+ * running empty doubles the loops, up to {@code maxConcurrency}). Fast handlers are run by one or
+ * a few loops instead of {@code maxConcurrency} threads competing with the poll thread for cores;
+ * slow or blocking handlers reach full concurrency within a few milliseconds. The age of waiting
+ * work is looked at on submits, completions and {@link #pollCommits}, by running loops, and by a
+ * JVM-wide watchdog thread every 10 ms, so records behind loops that are all blocked in handlers
+ * get a loop even if the poll loop is idle.
  *
  * <h2>Failures</h2>
  * A failed record (stage completed exceptionally, or the processor threw) is not finished. The
@@ -138,7 +149,11 @@ public final class OffsetCommitCoordinator<R> {
         } else {
             ownedExecutor = null;
         }
-        this.dispatcher = new Dispatcher<>(builder.maxConcurrency, executor, builder.processor, builder.failureHandler);
+        // Loops need not give back a thread of our own platform pool: nothing else runs there. Virtual
+        // threads share their carriers with the whole JVM, and a caller's executor may run anything.
+        boolean yields = !(ownedExecutor instanceof ThreadPoolExecutor);
+        this.dispatcher = new Dispatcher<>(builder.maxConcurrency, executor, yields, builder.processor,
+                builder.failureHandler);
         this.flow = new FlowControl(builder.maxInFlight, builder.resumeThreshold, held);
     }
 
@@ -282,6 +297,8 @@ public final class OffsetCommitCoordinator<R> {
      * @return partition to offset for each partition whose watermark moved; empty between intervals
      */
     public Map<PartitionId, Long> pollCommits(long nowNanos) {
+        // every poll-loop iteration: also the moment to start more loops for records left waiting
+        dispatcher.drain();
         if (!commitClockStarted) {
             commitClockStarted = true;
             lastCommitNanos = nowNanos;
@@ -339,6 +356,7 @@ public final class OffsetCommitCoordinator<R> {
         }
         closed = true;
         Map<PartitionId, Long> finalOffsets = onPartitionsRevoked(new ArrayList<>(tracks.keySet()), maxWait);
+        dispatcher.close();
         if (ownedExecutor != null) {
             ownedExecutor.shutdown();
         }

@@ -21,11 +21,15 @@ class MillionRecordsTest {
     @DisplayName("live in primitive arrays, finish in random order and leave the watermark at last offset + 1")
     void millionRecordsInRandomOrder() {
         boolean[] finished = new boolean[RECORDS];
-        List<Runnable> handlers = new ArrayList<>(RECORDS);
+        // Asynchronous handlers: every record is started and stays running until the test completes its stage.
+        List<CompletableFuture<Void>> stages = new ArrayList<>(Collections.nCopies(RECORDS, null));
+        var executor = new ManualExecutor();
         var coordinator = OffsetCommitCoordinator.<Integer>builder(
                         index -> {
-                            finished[index] = true;
-                            return CompletableFuture.completedFuture(null);
+                            CompletableFuture<Void> stage = new CompletableFuture<>();
+                            stage.thenRun(() -> finished[index] = true);
+                            stages.set(index, stage);
+                            return stage;
                         },
                         (record, cause) -> {
                             throw new AssertionError("no record may fail", cause);
@@ -33,7 +37,7 @@ class MillionRecordsTest {
                 .ordering(OrderingMode.UNORDERED)
                 .maxConcurrency(RECORDS)
                 .maxInFlight(RECORDS)
-                .executor(handlers::add)
+                .executor(executor)
                 .build();
 
         // Every third offset only: the gaps must not pin the watermark.
@@ -41,7 +45,8 @@ class MillionRecordsTest {
             coordinator.submit(PARTITION, 3L * i, null, i);
         }
         assertThat(coordinator.heldRecords()).isEqualTo(RECORDS);
-        assertThat(handlers).hasSize(RECORDS);
+        executor.runAll();
+        assertThat(coordinator.runningHandlers()).as("every record started").isEqualTo(RECORDS);
 
         PartitionTrack<Integer> track = coordinator.trackOf(PARTITION);
         assertThat(track.capacity()).isBetween(RECORDS, 2 * RECORDS);
@@ -49,12 +54,17 @@ class MillionRecordsTest {
                 .as("per-record data is parallel arrays: offsets, states, payload references")
                 .containsExactly("long[]", "byte[]", "Object[]");
 
-        // Run (and so finish) the handlers in random order; at checkpoints the watermark must be the
-        // offset of the first unfinished record.
-        Collections.shuffle(handlers, new Random(20240611L));
+        // Finish the handlers in random order; at checkpoints the watermark must be the offset of the
+        // first unfinished record.
+        List<Integer> order = new ArrayList<>(RECORDS);
+        for (int i = 0; i < RECORDS; i++) {
+            order.add(i);
+        }
+        Collections.shuffle(order, new Random(20240611L));
         int firstUnfinished = 0;
         for (int i = 0; i < RECORDS; i++) {
-            handlers.set(i, null).run();
+            stages.set(order.get(i), null).complete(null);
+            executor.runAll();
             if ((i + 1) % 50_000 == 0 && i + 1 < RECORDS) {
                 while (finished[firstUnfinished]) {
                     firstUnfinished++;

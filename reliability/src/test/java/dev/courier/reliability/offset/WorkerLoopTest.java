@@ -189,6 +189,90 @@ class WorkerLoopTest {
     }
 
     @Test
+    @DisplayName("records becoming runnable while no loop runs start one loop, not one per record")
+    void oneLoopForNewWork() {
+        var executor = new ManualExecutor();
+        var processed = new AtomicInteger();
+        var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            processed.incrementAndGet();
+            return CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.KEY).maxConcurrency(8).maxInFlight(10_000).executor(executor).build();
+        List<TestRecord> polled = new ArrayList<>();
+        for (long offset = 0; offset < 500; offset++) {
+            polled.add(new TestRecord(P0, offset, "key-" + offset));
+        }
+        c.submitAll(P0, polled, TestRecord::offset, TestRecord::key, r -> r);
+        assertThat(c.trackOf(P0).stats().queued()).as("500 keys: every record is runnable").isEqualTo(499);
+        assertThat(executor.pending()).as("one loop for 500 runnable records").isEqualTo(1);
+        assertThat(c.runningHandlers()).isEqualTo(1);
+        c.pollCommits(System.nanoTime());
+        assertThat(executor.pending()).as("no more loops while the first has not begun").isEqualTo(1);
+        executor.runAll();
+        assertThat(processed).hasValue(500);
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(P0, 500L));
+    }
+
+    @Test
+    @DisplayName("handlers that block get more loops until every permit is used")
+    void blockingHandlersReachFullConcurrency() throws Exception {
+        int limit = 8;
+        var allRunning = new CountDownLatch(limit);
+        var release = new CountDownLatch(1);
+        var active = new AtomicInteger();
+        var maxActive = new AtomicInteger();
+        var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            maxActive.accumulateAndGet(active.incrementAndGet(), Math::max);
+            allRunning.countDown();
+            release.await();
+            active.decrementAndGet();
+            return CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.KEY).maxConcurrency(limit).maxInFlight(1_000).build();
+        try {
+            List<TestRecord> polled = new ArrayList<>();
+            for (long offset = 0; offset < 100; offset++) {
+                polled.add(new TestRecord(P0, offset, "key-" + offset));
+            }
+            c.submitAll(P0, polled, TestRecord::offset, TestRecord::key, r -> r);
+            // Nothing else happens: no submit, no poll loop. Loops blocked in handlers still get company.
+            assertThat(allRunning.await(30, TimeUnit.SECONDS)).as("all %d permits in use", limit).isTrue();
+            assertThat(maxActive.get()).isEqualTo(limit);
+            release.countDown();
+            assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, 100L));
+        } finally {
+            release.countDown();
+        }
+    }
+
+    @Test
+    @DisplayName("a loop stuck in a handler holds only its key, even when nothing else happens")
+    void stuckLoopHoldsOnlyItsKey() throws Exception {
+        var stuck = new CountDownLatch(1);
+        var othersDone = new CountDownLatch(20);
+        var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            if (r.key().equals("stuck")) {
+                stuck.await();
+            } else {
+                othersDone.countDown();
+            }
+            return CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.KEY).maxConcurrency(4).maxInFlight(1_000).build();
+        try {
+            c.submit(P0, 0, "stuck", new TestRecord(P0, 0, "stuck"));
+            c.submit(P0, 1, "stuck", new TestRecord(P0, 1, "stuck"));
+            for (long offset = 2; offset < 22; offset++) {
+                c.submit(P0, offset, "k" + offset % 5, new TestRecord(P0, offset, "k" + offset % 5));
+            }
+            assertThat(othersDone.await(30, TimeUnit.SECONDS)).as("the other keys ran").isTrue();
+            assertThat(c.stats(P0).committableOffset()).as("offset 0 still pins the watermark").isZero();
+            assertThat(c.stats(P0).running()).isEqualTo(1);
+            stuck.countDown();
+            assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, 22L));
+        } finally {
+            stuck.countDown();
+        }
+    }
+
+    @Test
     @DisplayName("an inline executor runs a long synchronous chain without growing the stack")
     void inlineExecutorChain() {
         var processed = new AtomicInteger();
