@@ -1,5 +1,10 @@
 package dev.courier.reliability.offset;
 
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -81,6 +86,15 @@ final class Dispatcher<R> {
     static final int CHECK_EVERY = 16;
     private static final long BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(BACKLOG_MILLIS);
     private static final long WATCHDOG_NANOS = TimeUnit.MILLISECONDS.toNanos(WATCHDOG_MILLIS);
+    /**
+     * Loops that handlers keeping their thread on a CPU may fill before growth needs them to wait:
+     * one core is left to the poll thread and the client's own threads.
+     */
+    static final int CPU_LOOPS = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
+    /** With no loop finishing {@value #CHECK_EVERY} records for this long, loops count as stuck. */
+    private static final long STALL_NANOS = WATCHDOG_NANOS;
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    private static final boolean CPU_TIME = cpuTimeAvailable();
     /** {@link #backlogSince} when the ready queue was last seen empty. */
     private static final long NONE = Long.MIN_VALUE;
 
@@ -102,6 +116,18 @@ final class Dispatcher<R> {
      * a loop found the queue empty. A hint: races between its writers only shift when loops grow.
      */
     private volatile long backlogSince = NONE;
+    /**
+     * Whether the latest loop to measure itself spent most of its last {@value #CHECK_EVERY} records
+     * on a CPU (rather than waiting in its handlers); only measured on platform threads. A hint.
+     */
+    private volatile boolean cpuBound;
+    /** {@link System#nanoTime()} when a loop last finished {@value #CHECK_EVERY} records. */
+    private volatile long lastProgress = System.nanoTime();
+    /**
+     * Set once a loop ran on the thread that started it: such an executor adds no thread, so more
+     * loops would only move the work to whichever thread asked for them (the watchdog's, say).
+     */
+    private volatile boolean inline;
     private final ScheduledFuture<?> watchdog;
 
     /**
@@ -171,7 +197,7 @@ final class Dispatcher<R> {
 
     /** The watchdog's look: frees work waiting behind loops that have all been busy for a while. */
     void watch() {
-        if (readyTracks.isEmpty() || loops.get() == 0) {
+        if (inline || readyTracks.isEmpty() || loops.get() == 0) {
             return;
         }
         Context ctx = context.get();
@@ -193,6 +219,9 @@ final class Dispatcher<R> {
      * growth), and every loop submitted so far has begun.
      */
     private void growIfWaiting(long patienceNanos) {
+        if (inline) {
+            return;
+        }
         long since = backlogSince;
         long now = System.nanoTime();
         if (since == NONE) {
@@ -200,6 +229,11 @@ final class Dispatcher<R> {
             return;
         }
         if (now - since < patienceNanos || unstarted.get() > 0 || readyTracks.isEmpty()) {
+            return;
+        }
+        if (loops.get() >= CPU_LOOPS && cpuBound && now - lastProgress < STALL_NANOS) {
+            // The loops are busy on the CPU, not waiting: more threads than cores would only take
+            // turns with them (and with the poll thread) without finishing more.
             return;
         }
         backlogSince = now;
@@ -259,6 +293,9 @@ final class Dispatcher<R> {
 
     private void runLoop(InFlightRecord<R> first) {
         unstarted.decrementAndGet();
+        if (context.get().active && !inline) {
+            inline = true;
+        }
         try {
             loop(first);
         } finally {
@@ -274,6 +311,9 @@ final class Dispatcher<R> {
         boolean nested = ctx.active;
         ctx.active = true;
         InFlightRecord<R> record = first;
+        boolean measure = !nested && CPU_TIME && !isVirtual(Thread.currentThread());
+        long windowWall = measure ? System.nanoTime() : 0;
+        long windowCpu = measure ? THREADS.getCurrentThreadCpuTime() : 0;
         try {
             int ran = 0;
             while (record != null) {
@@ -289,6 +329,14 @@ final class Dispatcher<R> {
                 }
                 ran++;
                 if ((ran & (CHECK_EVERY - 1)) == 0) {
+                    long wall = System.nanoTime();
+                    lastProgress = wall;
+                    if (measure) {
+                        long cpu = THREADS.getCurrentThreadCpuTime();
+                        cpuBound = 2 * (cpu - windowCpu) >= wall - windowWall;
+                        windowWall = wall;
+                        windowCpu = cpu;
+                    }
                     growIfWaiting(BACKLOG_NANOS);
                 }
                 if (yields && ran >= BATCH) {
@@ -376,6 +424,37 @@ final class Dispatcher<R> {
                 log.error("Failure handler threw for {}; the record stays unresolved and blocks its key until "
                         + "retry or markDone is called", record, e);
             }
+        }
+    }
+
+    private static boolean cpuTimeAvailable() {
+        try {
+            return THREADS.isCurrentThreadCpuTimeSupported() && THREADS.isThreadCpuTimeEnabled()
+                    && THREADS.getCurrentThreadCpuTime() >= 0;
+        } catch (UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    private static final MethodHandle IS_VIRTUAL = isVirtualHandle();
+
+    private static MethodHandle isVirtualHandle() {
+        try {
+            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+        } catch (ReflectiveOperationException e) {
+            return null; // before Java 21 every thread is a platform thread
+        }
+    }
+
+    /** Virtual threads do not hold a core while they wait, and cannot report CPU time. */
+    private static boolean isVirtual(Thread thread) {
+        if (IS_VIRTUAL == null) {
+            return false;
+        }
+        try {
+            return (boolean) IS_VIRTUAL.invokeExact(thread);
+        } catch (Throwable e) {
+            return false;
         }
     }
 

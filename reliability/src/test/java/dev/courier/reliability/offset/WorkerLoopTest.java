@@ -220,11 +220,13 @@ class WorkerLoopTest {
         var release = new CountDownLatch(1);
         var active = new AtomicInteger();
         var maxActive = new AtomicInteger();
+        var finished = new CountDownLatch(100);
         var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
             maxActive.accumulateAndGet(active.incrementAndGet(), Math::max);
             allRunning.countDown();
             release.await();
             active.decrementAndGet();
+            finished.countDown();
             return CompletableFuture.completedFuture(null);
         }, NO_FAILURES).ordering(OrderingMode.KEY).maxConcurrency(limit).maxInFlight(1_000).build();
         try {
@@ -237,6 +239,7 @@ class WorkerLoopTest {
             assertThat(allRunning.await(30, TimeUnit.SECONDS)).as("all %d permits in use", limit).isTrue();
             assertThat(maxActive.get()).isEqualTo(limit);
             release.countDown();
+            assertThat(finished.await(30, TimeUnit.SECONDS)).as("the rest ran once the handlers returned").isTrue();
             assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, 100L));
         } finally {
             release.countDown();
@@ -248,9 +251,11 @@ class WorkerLoopTest {
     void stuckLoopHoldsOnlyItsKey() throws Exception {
         var stuck = new CountDownLatch(1);
         var othersDone = new CountDownLatch(20);
+        var stuckKeyDone = new CountDownLatch(2);
         var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
             if (r.key().equals("stuck")) {
                 stuck.await();
+                stuckKeyDone.countDown();
             } else {
                 othersDone.countDown();
             }
@@ -264,8 +269,13 @@ class WorkerLoopTest {
             }
             assertThat(othersDone.await(30, TimeUnit.SECONDS)).as("the other keys ran").isTrue();
             assertThat(c.stats(P0).committableOffset()).as("offset 0 still pins the watermark").isZero();
-            assertThat(c.stats(P0).running()).isEqualTo(1);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (c.stats(P0).running() > 1 && System.nanoTime() < deadline) {
+                Thread.onSpinWait(); // the last of the others is being marked finished
+            }
+            assertThat(c.stats(P0).running()).as("only the stuck record runs").isEqualTo(1);
             stuck.countDown();
+            assertThat(stuckKeyDone.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, 22L));
         } finally {
             stuck.countDown();
