@@ -93,6 +93,8 @@ final class Dispatcher<R> {
     static final int CPU_LOOPS = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
     /** With no loop finishing {@value #CHECK_EVERY} records for this long, loops count as stuck. */
     private static final long STALL_NANOS = WATCHDOG_NANOS;
+    /** The shortest window over which a loop compares its CPU time with the time passed. */
+    private static final long MEASURE_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final boolean CPU_TIME = cpuTimeAvailable();
     /** {@link #backlogSince} when the ready queue was last seen empty. */
@@ -117,8 +119,8 @@ final class Dispatcher<R> {
      */
     private volatile long backlogSince = NONE;
     /**
-     * Whether the latest loop to measure itself spent most of its last {@value #CHECK_EVERY} records
-     * on a CPU (rather than waiting in its handlers); only measured on platform threads. A hint.
+     * Whether the latest loop to measure itself spent most of its last half millisecond or more on a
+     * CPU (rather than waiting in its handlers); only measured on platform threads. A hint.
      */
     private volatile boolean cpuBound;
     /** {@link System#nanoTime()} when a loop last finished {@value #CHECK_EVERY} records. */
@@ -331,7 +333,8 @@ final class Dispatcher<R> {
                 if ((ran & (CHECK_EVERY - 1)) == 0) {
                     long wall = System.nanoTime();
                     lastProgress = wall;
-                    if (measure) {
+                    // reading the thread's CPU clock costs about a microsecond: at most once per window
+                    if (measure && wall - windowWall >= MEASURE_NANOS) {
                         long cpu = THREADS.getCurrentThreadCpuTime();
                         cpuBound = 2 * (cpu - windowCpu) >= wall - windowWall;
                         windowWall = wall;
