@@ -195,13 +195,18 @@ public final class OffsetCommitCoordinator<R> {
 
     /**
      * Accepts the records of one poll for one partition, in offset order: the same as {@link
-     * #submit} for each of them, but the partition's lock is taken once for all of them and
-     * dispatching happens once at the end, so handlers are not woken record by record while the
-     * poll thread is still adding. If an offset is refused the records before it stay submitted.
+     * #submit} for each of them, but cheaper for the calling thread. Only the offsets are checked
+     * here; the records are queued as one batch, without taking the partition's lock, and a worker
+     * loop places them in their lanes when it next takes work from the partition. The poll thread
+     * thus spends no per-record time on the coordinator, and handlers are not woken record by
+     * record while it is still adding. The records count as held (and pin the commit watermark) from
+     * this call on. If an offset is refused the records before it stay submitted.
+     *
+     * <p>The functions are called later, on a worker loop's thread, once per record.
      *
      * @param partition where the records came from
      * @param polled    the records, offsets strictly increasing and above every offset submitted
-     *                  for this partition since it was assigned
+     *                  for this partition since it was assigned; kept (not copied) until admitted
      * @param offsetOf  the offset of a polled record
      * @param keyOf     its ordering key for {@link OrderingMode#KEY}, may return null
      * @param recordOf  the payload handed to the processor
@@ -217,14 +222,10 @@ public final class OffsetCommitCoordinator<R> {
         if (polled.isEmpty()) {
             return;
         }
-        boolean runnable;
         try {
-            runnable = track(partition).appendAll(polled, offsetOf, keyOf, recordOf);
-        } catch (IllegalArgumentException refused) {
-            dispatcher.drain(); // the records before the refused one are held and may run
-            throw refused;
-        }
-        if (runnable) {
+            track(partition).appendAll(polled, offsetOf, keyOf, recordOf);
+        } finally {
+            // also after a refused offset: the records before it are held and may run
             dispatcher.drain();
         }
     }

@@ -2,7 +2,10 @@ package dev.courier.reliability.offset;
 
 import java.util.List;
 import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -43,11 +46,26 @@ final class PartitionTrack<R> {
     private final Queue<PartitionTrack<R>> readyTracks;
     private final AtomicLong heldTotal;
 
-    private boolean inReadyTracks;
+    /**
+     * Whether this track sits in the dispatcher's ready queue (or is being served from it). Set by
+     * compare-and-set, because the poll thread queues the track for new batches without the lock.
+     */
+    private final AtomicBoolean inReadyTracks = new AtomicBoolean();
+    /**
+     * Polled batches not yet placed in the ring and their lanes. {@link #appendAll} only queues a
+     * batch here, without the lock, so the poll thread does no per-record work for the coordinator;
+     * the next {@link #takeReady} (a worker loop, under the lock) admits them in order.
+     */
+    private final Queue<Batch<?, R>> inbox = new ConcurrentLinkedQueue<>();
+    /** Records in {@link #inbox}. */
+    private final AtomicInteger inboxRecords = new AtomicInteger();
     private boolean draining;
-    private boolean closed;
-    private long startOffset = -1;
+    private volatile boolean closed;
+    private volatile long startOffset = -1;
+    /** The last offset placed in the ring. */
     private long lastOffset = -1;
+    /** Poll thread only: the last offset submitted, in the ring or still in the inbox. */
+    private long submittedLast = -1;
     private int queued;
     private int running;
     private int failed;
@@ -83,7 +101,7 @@ final class PartitionTrack<R> {
     }
 
     /**
-     * Holds a newly polled record.
+     * Holds a newly polled record, behind any batches still in the inbox.
      *
      * @return true if it became runnable at once, so the caller should dispatch
      */
@@ -93,14 +111,12 @@ final class PartitionTrack<R> {
             if (closed) {
                 throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
             }
-            if (offset <= lastOffset) {
-                throw new IllegalArgumentException("offset " + offset + " for " + partition
-                        + " must be above the last submitted offset " + lastOffset
-                        + "; offsets only increase within an assignment (use retry to process a record again)");
-            }
+            checkAbove(offset, submittedLast);
+            admitInbox();
             if (startOffset < 0) {
                 startOffset = offset;
             }
+            submittedLast = offset;
             lastOffset = offset;
             long seq = ring.append(offset, RecordRing.WAITING, record);
             queued++;
@@ -112,47 +128,111 @@ final class PartitionTrack<R> {
     }
 
     /**
-     * Holds newly polled records of this partition, in offset order, under one lock acquisition.
-     * Equivalent to {@link #append} for each; on a bad offset the records before it stay held.
+     * Holds newly polled records of this partition, in offset order. Only the offsets are looked at
+     * here (each must be above the one before); the records go to the inbox as one batch, and a
+     * worker loop places them in the ring and their lanes when it next takes work from this track.
+     * On a bad offset the records before it stay held and the exception is thrown.
      *
-     * @return true if the track became runnable, so the caller should dispatch
+     * @return true if this call queued the track for dispatch, so the caller should dispatch
+     * @throws IllegalArgumentException if an offset is negative or not above the one before
+     * @throws IllegalStateException    if the partition is no longer assigned
      */
     <T> boolean appendAll(List<T> items, ToLongFunction<? super T> offsetOf, Function<? super T, ?> keyOf,
             Function<? super T, ? extends R> recordOf) {
-        lock.lock();
-        int added = 0;
-        try {
-            if (closed) {
-                throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
+        if (closed) {
+            throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
+        }
+        long last = submittedLast;
+        long first = -1;
+        int accepted = 0;
+        IllegalArgumentException refused = null;
+        for (T item : items) {
+            long offset = offsetOf.applyAsLong(item);
+            try {
+                checkAbove(offset, last);
+            } catch (IllegalArgumentException e) {
+                refused = e;
+                break;
             }
-            boolean becameReady = false;
+            if (accepted++ == 0) {
+                first = offset;
+            }
+            last = offset;
+        }
+        boolean queuedTrack = false;
+        if (accepted > 0) {
+            if (startOffset < 0) {
+                startOffset = first;
+            }
+            submittedLast = last;
+            List<T> batch = accepted == items.size() ? items : items.subList(0, accepted);
+            // counted before it is visible in the inbox, so an admitter never takes the count below zero
+            inboxRecords.addAndGet(accepted);
+            heldTotal.addAndGet(accepted);
+            inbox.offer(new Batch<>(batch, first, offsetOf, keyOf, recordOf));
+            queuedTrack = inReadyTracks.compareAndSet(false, true);
+            if (queuedTrack) {
+                readyTracks.offer(this);
+            }
+        }
+        if (refused != null) {
+            throw refused;
+        }
+        return queuedTrack;
+    }
+
+    private void checkAbove(long offset, long last) {
+        if (offset < 0) {
+            throw new IllegalArgumentException("offset must be between 0 and " + Long.MAX_VALUE + " (was " + offset + ")");
+        }
+        if (offset <= last) {
+            throw new IllegalArgumentException("offset " + offset + " for " + partition
+                    + " must be above the last submitted offset " + last
+                    + "; offsets only increase within an assignment (use retry to process a record again)");
+        }
+    }
+
+    /** Places the inbox's batches in the ring and their lanes, in order. Under the lock. */
+    private void admitInbox() {
+        Batch<?, R> batch;
+        while ((batch = inbox.poll()) != null) {
+            int n = batch.admitInto(this);
+            inboxRecords.addAndGet(-n);
+        }
+    }
+
+    /** One polled record entering the ring: the per-record half of {@link #appendAll}. Under the lock. */
+    private void admit(long offset, Object key, R record) {
+        lastOffset = offset;
+        long seq = ring.append(offset, RecordRing.WAITING, record);
+        queued++;
+        if (lanes.admit(ring, seq, key)) {
+            makeReady(seq, false);
+        }
+    }
+
+    /** A polled batch in the inbox, with how to read its records. */
+    private static final class Batch<T, R> {
+        final List<T> items;
+        final long firstOffset;
+        final ToLongFunction<? super T> offsetOf;
+        final Function<? super T, ?> keyOf;
+        final Function<? super T, ? extends R> recordOf;
+
+        Batch(List<T> items, long firstOffset, ToLongFunction<? super T> offsetOf, Function<? super T, ?> keyOf,
+                Function<? super T, ? extends R> recordOf) {
+            this.items = items;
+            this.firstOffset = firstOffset;
+            this.offsetOf = offsetOf;
+            this.keyOf = keyOf;
+            this.recordOf = recordOf;
+        }
+
+        int admitInto(PartitionTrack<R> track) {
             for (T item : items) {
-                long offset = offsetOf.applyAsLong(item);
-                if (offset < 0) {
-                    throw new IllegalArgumentException("offset must be between 0 and " + Long.MAX_VALUE + " (was " + offset + ")");
-                }
-                if (offset <= lastOffset) {
-                    throw new IllegalArgumentException("offset " + offset + " for " + partition
-                            + " must be above the last submitted offset " + lastOffset
-                            + "; offsets only increase within an assignment (use retry to process a record again)");
-                }
-                if (startOffset < 0) {
-                    startOffset = offset;
-                }
-                lastOffset = offset;
-                long seq = ring.append(offset, RecordRing.WAITING, recordOf.apply(item));
-                queued++;
-                added++;
-                if (lanes.admit(ring, seq, keyOf.apply(item)) && makeReady(seq, false)) {
-                    becameReady = true;
-                }
+                track.admit(offsetOf.applyAsLong(item), keyOf.apply(item), recordOf.apply(item));
             }
-            return becameReady;
-        } finally {
-            if (added > 0) {
-                heldTotal.addAndGet(added);
-            }
-            lock.unlock();
+            return items.size();
         }
     }
 
@@ -166,8 +246,13 @@ final class PartitionTrack<R> {
     InFlightRecord<R> takeReady() {
         lock.lock();
         try {
-            if (closed || draining || ready.isEmpty()) {
-                inReadyTracks = false;
+            if (closed || draining) {
+                inReadyTracks.set(false);
+                return null; // batches still in the inbox are never run: close() forgets them, uncommitted
+            }
+            admitInbox();
+            if (ready.isEmpty()) {
+                leaveReadyTracks();
                 return null;
             }
             long seq = ready.removeFirst();
@@ -183,8 +268,8 @@ final class PartitionTrack<R> {
             ring.state(seq, RecordRing.RUNNING);
             queued--;
             running++;
-            if (ready.isEmpty()) {
-                inReadyTracks = false;
+            if (ready.isEmpty() && inbox.isEmpty()) {
+                leaveReadyTracks();
             } else {
                 // Back of the queue: partitions take turns for permits.
                 readyTracks.offer(this);
@@ -192,6 +277,17 @@ final class PartitionTrack<R> {
             return handle;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * Marks this track as out of the ready queue. A batch the poll thread queued after we looked
+     * at the inbox saw the mark still set and did not queue the track: look again now it is clear.
+     */
+    private void leaveReadyTracks() {
+        inReadyTracks.set(false);
+        if (!inbox.isEmpty() && inReadyTracks.compareAndSet(false, true)) {
+            readyTracks.offer(this);
         }
     }
 
@@ -370,8 +466,9 @@ final class PartitionTrack<R> {
             }
             closed = true;
             long watermark = watermark();
-            heldTotal.addAndGet(-ring.size());
+            heldTotal.addAndGet(-(ring.size() + inboxRecords.getAndSet(0)));
             ring.clear();
+            inbox.clear();
             ready.clear();
             settled.signalAll();
             return watermark > Math.max(confirmed, startOffset) ? watermark : -1;
@@ -383,8 +480,9 @@ final class PartitionTrack<R> {
     PartitionStats stats() {
         lock.lock();
         try {
-            return new PartitionStats(partition, generation, confirmed, watermark(), ring.size(), queued,
-                    running, failed);
+            int waiting = inboxRecords.get();
+            return new PartitionStats(partition, generation, confirmed, watermark(), ring.size() + waiting,
+                    queued + waiting, running, failed);
         } finally {
             lock.unlock();
         }
@@ -413,6 +511,11 @@ final class PartitionTrack<R> {
     private long watermark() {
         if (ring.size() > 0) {
             return ring.offset(ring.head());
+        }
+        // Every record in the ring is finished: the first one still in the inbox is the first unfinished.
+        Batch<?, R> waiting = inbox.peek();
+        if (waiting != null) {
+            return waiting.firstOffset;
         }
         return lastOffset < 0 ? -1 : lastOffset + 1;
     }
@@ -450,10 +553,9 @@ final class PartitionTrack<R> {
         } else {
             ready.addLast(seq);
         }
-        if (inReadyTracks || draining || closed) {
+        if (draining || closed || !inReadyTracks.compareAndSet(false, true)) {
             return false;
         }
-        inReadyTracks = true;
         readyTracks.offer(this);
         return true;
     }

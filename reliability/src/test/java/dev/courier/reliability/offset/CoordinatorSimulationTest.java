@@ -223,6 +223,7 @@ class CoordinatorSimulationTest {
             PartitionId partition = candidates.get(random.nextInt(candidates.size()));
             Assignment assignment = assigned.get(partition);
             int count = 1 + random.nextInt(BATCH);
+            List<SimRecord> batch = new ArrayList<>();
             for (int i = 0; i < count; i++) {
                 long offset = nextFetch.get(partition);
                 if (random.nextInt(5) == 0) {
@@ -231,7 +232,15 @@ class CoordinatorSimulationTest {
                 nextFetch.put(partition, offset + 1);
                 String key = KEYS[random.nextInt(KEYS.length)];
                 assignment.keys.put(offset, key);
-                coordinator.submit(partition, offset, key, new SimRecord(partition, assignment.generation, offset, key));
+                batch.add(new SimRecord(partition, assignment.generation, offset, key));
+            }
+            if (random.nextBoolean()) {
+                // one hand-over: the batch waits in the partition's inbox until a worker loop admits it
+                coordinator.submitAll(partition, batch, SimRecord::offset, SimRecord::key, r -> r);
+            } else {
+                for (SimRecord r : batch) {
+                    coordinator.submit(partition, r.offset(), r.key(), r);
+                }
             }
             assertThat(coordinator.heldRecords()).as("held records stay within maxInFlight plus one batch")
                     .isLessThanOrEqualTo(maxInFlight + BATCH - 1);
