@@ -31,8 +31,9 @@ import org.slf4j.LoggerFactory;
  * did run, so it really did use the permit).
  *
  * <h2>Worker loops</h2>
- * A loop is one executor task. It is started with a record (and that record's permit) only when a
- * record is runnable and a permit is free, so the number of loops never exceeds the permits in use.
+ * A loop is one executor task. It is started with a permit only when a record is runnable and the
+ * permit is free, so the number of loops never exceeds the permits in use; it takes its first
+ * record itself, on its own thread (which may mean placing a polled batch in its lanes).
  * After its record, the loop takes the next runnable record itself instead of handing it to another
  * thread: a chain of synchronous handlers costs no thread hand-off per record.
  * <ul>
@@ -242,10 +243,14 @@ final class Dispatcher<R> {
         startLoops(Math.max(1, loops.get()));
     }
 
+    /**
+     * Starts up to {@code most} loops while work and permits are there. A loop takes its first
+     * record itself, on its own thread: taking it can mean admitting a polled batch into its
+     * lanes, which is work the caller (often the poll thread) should not do.
+     */
     private void startLoops(int most) {
-        InFlightRecord<R> next;
-        for (int started = 0; started < most && (next = next(false)) != null; started++) {
-            startLoop(next);
+        for (int started = 0; started < most && !readyTracks.isEmpty() && permits.tryAcquire(); started++) {
+            startLoop(null);
         }
     }
 
@@ -280,7 +285,10 @@ final class Dispatcher<R> {
         }
     }
 
-    /** Starts a loop for a record whose permit the caller holds. */
+    /**
+     * Starts a loop for a record whose permit the caller holds, or (null) with a permit the caller
+     * holds, for the loop to take its first record itself.
+     */
     private void startLoop(InFlightRecord<R> record) {
         loops.incrementAndGet();
         unstarted.incrementAndGet();
@@ -289,7 +297,11 @@ final class Dispatcher<R> {
         } catch (RuntimeException rejected) {
             unstarted.decrementAndGet();
             loops.decrementAndGet();
-            completed(record, rejected);
+            // The record that would have run fails with the refusal (its failure handler decides).
+            InFlightRecord<R> refused = record != null ? record : next(true);
+            if (refused != null) {
+                completed(refused, rejected);
+            }
         }
     }
 
@@ -317,6 +329,9 @@ final class Dispatcher<R> {
         long windowWall = measure ? System.nanoTime() : 0;
         long windowCpu = measure ? THREADS.getCurrentThreadCpuTime() : 0;
         try {
+            if (record == null) {
+                record = next(true); // started with a permit and no record
+            }
             int ran = 0;
             while (record != null) {
                 InFlightRecord<R> current = record;

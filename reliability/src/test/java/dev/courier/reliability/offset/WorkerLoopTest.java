@@ -202,9 +202,9 @@ class WorkerLoopTest {
             polled.add(new TestRecord(P0, offset, "key-" + offset));
         }
         c.submitAll(P0, polled, TestRecord::offset, TestRecord::key, r -> r);
-        assertThat(c.trackOf(P0).stats().queued()).as("500 keys: every record is runnable").isEqualTo(499);
+        assertThat(c.trackOf(P0).stats().queued()).as("the batch waits for a loop to admit it").isEqualTo(500);
         assertThat(executor.pending()).as("one loop for 500 runnable records").isEqualTo(1);
-        assertThat(c.runningHandlers()).isEqualTo(1);
+        assertThat(c.runningHandlers()).as("the loop holds its permit").isEqualTo(1);
         c.pollCommits(System.nanoTime());
         assertThat(executor.pending()).as("no more loops while the first has not begun").isEqualTo(1);
         executor.runAll();
