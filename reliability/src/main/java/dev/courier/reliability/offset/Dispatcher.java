@@ -120,8 +120,9 @@ final class Dispatcher<R> {
      */
     private volatile long backlogSince = NONE;
     /**
-     * Whether the latest loop to measure itself spent most of its last half millisecond or more on a
-     * CPU (rather than waiting in its handlers); only measured on platform threads. A hint.
+     * Whether the latest loop to measure itself spent at least a quarter of its last half millisecond
+     * or more on a CPU (rather than mostly waiting in its handlers); only measured on platform
+     * threads. A hint.
      */
     private volatile boolean cpuBound;
     /** {@link System#nanoTime()} when a loop last finished {@value #CHECK_EVERY} records. */
@@ -351,7 +352,9 @@ final class Dispatcher<R> {
                     // reading the thread's CPU clock costs about a microsecond: at most once per window
                     if (measure && wall - windowWall >= MEASURE_NANOS) {
                         long cpu = THREADS.getCurrentThreadCpuTime();
-                        cpuBound = 2 * (cpu - windowCpu) >= wall - windowWall;
+                        // Waiting for a core on a busy machine also leaves the CPU clock behind the wall clock,
+                        // so only handlers that mostly wait (I/O, sleeps, locks) count as not CPU-bound.
+                        cpuBound = 4 * (cpu - windowCpu) >= wall - windowWall;
                         windowWall = wall;
                         windowCpu = cpu;
                     }
