@@ -11,7 +11,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -52,16 +51,18 @@ import org.slf4j.LoggerFactory;
  *
  * <h2>How many loops</h2>
  * Work that appears while no loop runs starts one. More loops start only when runnable records
- * keep waiting: when records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready
- * queue ever running empty, as many loops again as are running are started (so the count doubles
- * per interval while the backlog lasts, up to the permits). Fast handlers are thus run by one or a
- * few loops, each taking record after record, rather than by {@code maxConcurrency} threads
- * contending for the machine's cores with the poll thread; slow or blocking handlers get all the
- * loops the permits allow within a few intervals. The age is looked at whenever work is offered
- * ({@link #drain()}, called by submits, completions, retries and {@code pollCommits}), by running
- * loops every {@value #CHECK_EVERY} records, and by a watchdog every {@value #WATCHDOG_MILLIS} ms,
- * which is what frees work stuck behind loops that are all blocked in handlers when nothing else
- * happens.
+ * keep waiting: records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready queue
+ * ever running empty (or since the last growth). Then, if the loops mostly wait in their handlers
+ * (a loop on a platform thread spent under a quarter of its last half millisecond or more on a
+ * CPU; I/O, sleeps, locks) or are stuck (no loop finished {@value #CHECK_EVERY} records in
+ * {@value #STALL_MILLIS} ms), a loop starts for every record that could start, as permits allow; if
+ * they are busy on the CPU, the count doubles, but only up to {@link #CPU_LOOPS} (the cores but
+ * one), since more threads than cores would only take turns with each other and the poll thread.
+ * Fast handlers are thus run by one or a few loops, each taking record after record; slow or
+ * blocking ones get every permit within milliseconds. The age is looked at whenever work is
+ * offered ({@link #drain()}, called by submits, completions, retries and {@code pollCommits}), by
+ * running loops every {@value #CHECK_EVERY} records, and by a JVM-wide watchdog thread every 2 ms,
+ * which is what frees work behind loops that are all blocked in handlers when nothing else happens.
  *
  * <p>Partitions with runnable records wait in a lock-free queue; taking a record sends its partition
  * to the back, so partitions take turns for permits and for loops.
@@ -81,19 +82,18 @@ final class Dispatcher<R> {
     static final int BATCH = 64;
     /** How long runnable records may keep waiting while loops run before more loops start. */
     static final long BACKLOG_MILLIS = 1;
-    /** How often the watchdog looks for work waiting behind loops that are all busy. */
-    static final long WATCHDOG_MILLIS = 10;
+    /** With no loop finishing {@value #CHECK_EVERY} records for this long, loops count as stuck. */
+    static final long STALL_MILLIS = 10;
     /** A running loop looks at the backlog's age after every this many records (a power of two). */
     static final int CHECK_EVERY = 16;
     private static final long BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(BACKLOG_MILLIS);
-    private static final long WATCHDOG_NANOS = TimeUnit.MILLISECONDS.toNanos(WATCHDOG_MILLIS);
+
     /**
      * Loops that handlers keeping their thread on a CPU may fill before growth needs them to wait:
      * one core is left to the poll thread and the client's own threads.
      */
     static final int CPU_LOOPS = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
-    /** With no loop finishing {@value #CHECK_EVERY} records for this long, loops count as stuck. */
-    private static final long STALL_NANOS = WATCHDOG_NANOS;
+    private static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS);
     /** The shortest window over which a loop compares its CPU time with the time passed. */
     private static final long MEASURE_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -132,7 +132,7 @@ final class Dispatcher<R> {
      * loops would only move the work to whichever thread asked for them (the watchdog's, say).
      */
     private volatile boolean inline;
-    private final ScheduledFuture<?> watchdog;
+    private final Runnable unwatch;
 
     /**
      * @param yields whether loops give their thread back after {@value #BATCH} records; false only
@@ -146,7 +146,7 @@ final class Dispatcher<R> {
         this.yields = yields;
         this.processor = processor;
         this.failureHandler = failureHandler;
-        this.watchdog = Watchdog.watch(this, WATCHDOG_MILLIS);
+        this.unwatch = Watchdog.watch(this);
     }
 
     Queue<PartitionTrack<R>> readyTracks() {
@@ -165,7 +165,7 @@ final class Dispatcher<R> {
 
     /** Stops the watchdog; loops already running finish what they hold. */
     void close() {
-        watchdog.cancel(false);
+        unwatch.run();
     }
 
     /**
@@ -210,7 +210,7 @@ final class Dispatcher<R> {
         }
         ctx.active = true;
         try {
-            growIfWaiting(WATCHDOG_NANOS);
+            growIfWaiting(BACKLOG_NANOS);
         } finally {
             ctx.active = false;
             ctx.drainRequested = false;
@@ -235,13 +235,16 @@ final class Dispatcher<R> {
         if (now - since < patienceNanos || unstarted.get() > 0 || readyTracks.isEmpty()) {
             return;
         }
-        if (loops.get() >= CPU_LOOPS && cpuBound && now - lastProgress < STALL_NANOS) {
+        boolean waiting = !cpuBound || now - lastProgress >= STALL_NANOS;
+        if (!waiting && loops.get() >= CPU_LOOPS) {
             // The loops are busy on the CPU, not waiting: more threads than cores would only take
             // turns with them (and with the poll thread) without finishing more.
             return;
         }
         backlogSince = now;
-        startLoops(Math.max(1, loops.get()));
+        // Handlers that wait (or are stuck): a loop for every record that could start, as permits
+        // allow. Handlers on the CPU: as many loops again, up to the cores.
+        startLoops(waiting ? runnableHint() : Math.min(Math.max(1, loops.get()), CPU_LOOPS - loops.get()));
     }
 
     /**
@@ -249,6 +252,18 @@ final class Dispatcher<R> {
      * record itself, on its own thread: taking it can mean admitting a polled batch into its
      * lanes, which is work the caller (often the poll thread) should not do.
      */
+    /** Records that could start now across the queued partitions; a hint (see {@link PartitionTrack#runnableHint()}). */
+    private int runnableHint() {
+        long sum = 0;
+        for (PartitionTrack<R> track : readyTracks) {
+            sum += track.runnableHint();
+            if (sum >= maxConcurrency) {
+                break;
+            }
+        }
+        return (int) Math.max(1, Math.min(sum, maxConcurrency));
+    }
+
     private void startLoops(int most) {
         for (int started = 0; started < most && !readyTracks.isEmpty() && permits.tryAcquire(); started++) {
             startLoop(null);

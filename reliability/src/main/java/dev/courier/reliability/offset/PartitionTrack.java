@@ -43,6 +43,8 @@ final class PartitionTrack<R> {
     private final RecordRing ring;
     private final OrderingLanes lanes;
     private final LongDeque ready = new LongDeque();
+    /** {@code ready.size()}, readable without the lock: how many more loops could be busy here. */
+    private volatile int readySize;
     private final Queue<PartitionTrack<R>> readyTracks;
     private final AtomicLong heldTotal;
 
@@ -256,6 +258,7 @@ final class PartitionTrack<R> {
                 return null;
             }
             long seq = ready.removeFirst();
+            readySize = ready.size();
             InFlightRecord<R> handle;
             if (ring.state(seq) == RecordRing.READY_AGAIN) {
                 handle = (InFlightRecord<R>) ring.item(seq);
@@ -427,6 +430,7 @@ final class PartitionTrack<R> {
                 ring.state(ready.removeFirst(), RecordRing.ABANDONED);
                 queued--;
             }
+            readySize = 0;
         } finally {
             lock.unlock();
         }
@@ -470,11 +474,20 @@ final class PartitionTrack<R> {
             ring.clear();
             inbox.clear();
             ready.clear();
+            readySize = 0;
             settled.signalAll();
             return watermark > Math.max(confirmed, startOffset) ? watermark : -1;
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Records that could start now, counting batches not admitted yet as if all were runnable; read
+     * without the lock, so only a hint for how many loops to start.
+     */
+    int runnableHint() {
+        return readySize + inboxRecords.get();
     }
 
     PartitionStats stats() {
@@ -553,6 +566,7 @@ final class PartitionTrack<R> {
         } else {
             ready.addLast(seq);
         }
+        readySize = ready.size();
         if (draining || closed || !inReadyTracks.compareAndSet(false, true)) {
             return false;
         }

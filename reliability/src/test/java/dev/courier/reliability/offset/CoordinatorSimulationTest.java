@@ -104,7 +104,8 @@ class CoordinatorSimulationTest {
         private final Map<PartitionId, Long> nextFetch = new HashMap<>();
         private final Map<PartitionId, Long> brokerCommitted = new HashMap<>();
         private final Set<PartitionId> paused = new HashSet<>();
-        private final List<Runnable> tasks = new ArrayList<>();
+        /** Synchronized: the coordinator's watchdog thread may start a loop while one runs here. */
+        private final List<Runnable> tasks = java.util.Collections.synchronizedList(new ArrayList<>());
         private final List<Run> running = new ArrayList<>();
         private final List<InFlightRecord<SimRecord>> failures = new ArrayList<>();
         private final List<PendingCommit> pendingCommits = new ArrayList<>();
@@ -261,8 +262,14 @@ class CoordinatorSimulationTest {
         }
 
         private void runTask() {
-            if (!tasks.isEmpty()) {
-                tasks.remove(random.nextInt(tasks.size())).run();
+            Runnable task = null;
+            synchronized (tasks) {
+                if (!tasks.isEmpty()) {
+                    task = tasks.remove(random.nextInt(tasks.size()));
+                }
+            }
+            if (task != null) {
+                task.run();
             }
         }
 
