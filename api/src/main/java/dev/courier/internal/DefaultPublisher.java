@@ -2,6 +2,7 @@ package dev.courier.internal;
 
 import dev.courier.ClosedException;
 import dev.courier.Codecs;
+import dev.courier.ContentTypes;
 import dev.courier.CourierListener;
 import dev.courier.Message;
 import dev.courier.PublishException;
@@ -38,6 +39,8 @@ public final class DefaultPublisher implements Publisher {
     private final Codecs codecs;
     private final CourierListener listener;
     private final boolean listening;
+    /** The binding is done with a payload array when publishInto returns. */
+    private final boolean passBytes;
     private final ScheduledExecutorService scheduler;
     private final Duration publishTimeout;
     private final long timeoutNanos;
@@ -65,6 +68,7 @@ public final class DefaultPublisher implements Publisher {
         this.codecs = codecs;
         this.listener = listener;
         this.listening = listener != CourierListener.NONE;
+        this.passBytes = binding.copiesPayloadOnPublish();
         this.scheduler = scheduler;
         this.publishTimeout = publishTimeout;
         this.timeoutNanos = publishTimeout.toNanos();
@@ -75,6 +79,24 @@ public final class DefaultPublisher implements Publisher {
     @Override
     public Message.Builder message(String topic, Object payload) {
         return codecs.encode(topic, payload);
+    }
+
+    @Override
+    public CompletionStage<PublishReceipt> publish(String topic, Object payload) {
+        return publish(topic, null, payload);
+    }
+
+    /**
+     * Bytes are not copied when nothing could see the caller change them afterwards: the binding
+     * is done with the array when it returns ({@link Binding#copiesPayloadOnPublish()}) and no
+     * listener keeps the message. The message never leaves this method otherwise.
+     */
+    @Override
+    public CompletionStage<PublishReceipt> publish(String topic, String key, Object payload) {
+        if (payload instanceof byte[] raw && !listening && passBytes) {
+            return publish(Message.builder(topic).key(key).payloadOwned(raw).contentType(ContentTypes.OCTET_STREAM).build());
+        }
+        return publish(message(topic, payload).key(key).build());
     }
 
     @Override

@@ -54,6 +54,17 @@ public interface Binding extends AutoCloseable {
         });
     }
 
+    /**
+     * Whether {@link #publishInto} is done with the message's payload array when it returns: the
+     * client copied the bytes into its own buffers (or failed) before returning, and nothing the
+     * binding keeps refers to the array. The core then hands a {@code byte[]} given to
+     * {@code publish(topic, key, bytes)} to the binding without the defensive copy it otherwise
+     * makes, as long as nothing else (a listener) keeps the message. False by default.
+     */
+    default boolean copiesPayloadOnPublish() {
+        return false;
+    }
+
     /** Publishes several messages, pipelined. The default calls {@link #publish(Message)} for each. */
     default CompletionStage<List<PublishReceipt>> publishAll(Collection<Message> messages) {
         List<CompletableFuture<PublishReceipt>> futures = new ArrayList<>(messages.size());

@@ -13,10 +13,12 @@ import dev.courier.Subscribe;
 import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingSubscription;
+import dev.courier.spi.Payloads;
 import dev.courier.spi.DeliveryProcessor;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.RetriableException;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -161,6 +163,17 @@ final class KafkaBinding implements Binding {
         return f;
     }
 
+    /**
+     * The producer copies key, value and headers into its batch before {@code send} returns; a
+     * message that waits for its topic is copied first (see {@link #publishInto}). Not with
+     * producer interceptors configured: one of them might keep the record.
+     */
+    @Override
+    public boolean copiesPayloadOnPublish() {
+        Object interceptors = settings.producer.get(ProducerConfig.INTERCEPTOR_CLASSES_CONFIG);
+        return interceptors == null || interceptors.toString().isBlank();
+    }
+
     /** Completes {@code result} from the producer's callback: no future of the binding's own in between. */
     @Override
     public void publishInto(Message message, CompletableFuture<PublishReceipt> result) {
@@ -169,9 +182,11 @@ final class KafkaBinding implements Binding {
             send(message, topic.join(), result);
             return;
         }
+        // the topic is not ready yet: keep a copy, since the caller's array may be handed to us uncopied
+        Message later = Payloads.owned(message.toBuilder(), message.payload()).build();
         topic.whenComplete((n, e) -> {
             if (e == null) {
-                send(message, n, result);
+                send(later, n, result);
             } else {
                 result.completeExceptionally(e instanceof ConfigurationException ? e
                         : new PublishException(message.topic(), "topic is not available: " + e.getMessage(), e));

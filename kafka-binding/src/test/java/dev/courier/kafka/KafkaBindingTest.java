@@ -109,6 +109,60 @@ class KafkaBindingTest {
     }
 
     @Test
+    @DisplayName("bytes published without a copy are the bytes delivered, even if the caller reuses the array at once")
+    void reusedArrayDoesNotChangeWhatWasPublished() throws Exception {
+        String t = topic("reuse");
+        byte[] buffer = new byte[64];
+        List<CompletableFuture<?>> sent = new ArrayList<>();
+        // the first publishes wait for the new topic (the binding keeps a copy), the rest go straight to the producer
+        for (int i = 0; i < 200; i++) {
+            java.util.Arrays.fill(buffer, (byte) (i % 100));
+            sent.add(courier.publisher().publish(t, "k" + (i % 7), buffer).toCompletableFuture());
+            java.util.Arrays.fill(buffer, (byte) -1); // the caller's next use of its buffer
+        }
+        CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        List<byte[]> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(t).group("reuse").startFrom(StartPosition.earliest()), d -> got.add(d.message().payload()));
+        await(() -> got.size() == 200, "200 records");
+        Set<Integer> seen = ConcurrentHashMap.newKeySet();
+        for (byte[] payload : got) {
+            assertThat(payload).hasSize(64);
+            byte first = payload[0];
+            assertThat(first).as("never the bytes written after publish returned").isNotEqualTo((byte) -1);
+            for (byte b : payload) {
+                assertThat(b).isEqualTo(first);
+            }
+            seen.add((int) first);
+        }
+        assertThat(seen).hasSize(100);
+    }
+
+    @Test
+    @DisplayName("with a listener, a published message keeps the bytes of the moment of publish")
+    void listenerSeesPublishedBytes() throws Exception {
+        String t = topic("listened");
+        List<byte[]> reported = new CopyOnWriteArrayList<>();
+        try (Courier listened = Courier.builder()
+                .config(CourierConfig.builder().withoutEnvironment().url(url).build())
+                .listener(new dev.courier.CourierListener() {
+                    @Override
+                    public void published(dev.courier.Message message, dev.courier.PublishReceipt receipt) {
+                        reported.add(message.payload());
+                    }
+                }).connect()) {
+            byte[] buffer = new byte[16];
+            List<CompletableFuture<?>> sent = new ArrayList<>();
+            for (int i = 0; i < 50; i++) {
+                java.util.Arrays.fill(buffer, (byte) i);
+                sent.add(listened.publisher().publish(t, "k", buffer).toCompletableFuture());
+                java.util.Arrays.fill(buffer, (byte) -1);
+            }
+            CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        }
+        assertThat(reported).hasSize(50).allSatisfy(p -> assertThat(p[0]).isNotEqualTo((byte) -1));
+    }
+
+    @Test
     @DisplayName("a new group replays from earliest, and a time start skips older records")
     void replay() throws Exception {
         String t = topic("replay");

@@ -47,7 +47,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *       blocks per record, the clock stops when the last ack arrived. Both producers: acks=all,
  *       idempotence on, the same linger.ms and batch.size, no compression. Courier runs twice per
  *       round: the default publish, which copies the payload, and the zero-copy
- *       {@code Message.Builder.payloadOwned}; each is compared with the plain round before it.</li>
+ *       {@code Message.Builder.payloadOwned}; each is compared with the plain run of its round.</li>
  *   <li>consume: a {@code KafkaConsumer} poll loop (no-op per record, commitAsync every 500 ms)
  *       against {@code courier.subscribe} with a no-op handler (concurrency 1 and 8), each reading
  *       the same prepared topic from the earliest offset with a new group; the clock starts at the
@@ -59,7 +59,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * (Courier subscription, 2048), {@code bench.bootstrap} (use this broker instead of starting one),
  * {@code bench.dir} (where the result table is written), {@code warmup} (records each side publishes
  * before the publish rounds, default {@code records}), {@code bench.phases} (publish, consume1,
- * consume8; all by default), {@code bench.groupProtocol} (both consumers, default "consumer").
+ * consume8; all by default), {@code bench.groupProtocol} (both consumers, default "consumer"),
+ * {@code bench.consumeWarmups} (full reads per side before the consume rounds, 3). Odd rounds run
+ * the sides in reverse order, so a drift over the run favours neither.
  */
 public final class ClientThroughput {
 
@@ -84,6 +86,11 @@ public final class ClientThroughput {
      */
     private static final String GROUP_PROTOCOL = System.getProperty("bench.groupProtocol", "consumer");
     private static final String PHASES = System.getProperty("bench.phases", "publish,consume1,consume8");
+    /**
+     * Full reads of the topic each side makes before a consume comparison's measured rounds. With
+     * one, both sides were still getting faster round by round (C2 compiling through the run).
+     */
+    private static final int CONSUME_WARMUPS = Integer.getInteger("bench.consumeWarmups", 3);
 
     private static Cpu cpu;
     /** CPU microseconds per record of the last measured run: [client JVM, broker]. */
@@ -150,18 +157,30 @@ public final class ClientThroughput {
                 courierPublish(publisher, produceTopic, keys, payload, WARMUP, false);
                 courierPublish(publisher, produceTopic, keys, payload, WARMUP, true);
                 for (int r = 0; r < ROUNDS; r++) {
-                    long[] c0 = cpuStart();
-                    raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
-                    cpuEnd(c0, RECORDS);
-                    rawCpu[r] = lastCpu;
-                    c0 = cpuStart();
-                    cou[r] = courierPublish(publisher, produceTopic, keys, payload, RECORDS, false);
-                    cpuEnd(c0, RECORDS);
-                    couCpu[r] = lastCpu;
-                    c0 = cpuStart();
-                    own[r] = courierPublish(publisher, produceTopic, keys, payload, RECORDS, true);
-                    cpuEnd(c0, RECORDS);
-                    ownCpu[r] = lastCpu;
+                    // odd rounds run the three in reverse order, so a drift over the run (JIT, broker,
+                    // page cache, neighbours) favours neither side
+                    for (int step = 0; step < 3; step++) {
+                        int which = r % 2 == 0 ? step : 2 - step;
+                        long[] c0 = cpuStart();
+                        if (which == 0) {
+                            raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
+                        } else {
+                            double rate = courierPublish(publisher, produceTopic, keys, payload, RECORDS, which == 2);
+                            if (which == 1) {
+                                cou[r] = rate;
+                            } else {
+                                own[r] = rate;
+                            }
+                        }
+                        cpuEnd(c0, RECORDS);
+                        if (which == 0) {
+                            rawCpu[r] = lastCpu;
+                        } else if (which == 1) {
+                            couCpu[r] = lastCpu;
+                        } else {
+                            ownCpu[r] = lastCpu;
+                        }
+                    }
                     progress("publish", r, raw[r], cou[r], rawCpu[r], couCpu[r]);
                     progress("publish payloadOwned", r, raw[r], own[r], rawCpu[r], ownCpu[r]);
                 }
@@ -188,13 +207,22 @@ public final class ClientThroughput {
                 double[] cou = new double[ROUNDS];
                 double[][] rawCpu = new double[ROUNDS][];
                 double[][] couCpu = new double[ROUNDS][];
-                rawConsume(bootstrap, consumeTopic);
-                courierConsume(courier, consumeTopic, concurrency);
+                for (int w = 0; w < CONSUME_WARMUPS; w++) {
+                    rawConsume(bootstrap, consumeTopic);
+                    courierConsume(courier, consumeTopic, concurrency);
+                }
                 for (int r = 0; r < ROUNDS; r++) {
+                    // odd rounds run Courier first (see publish)
+                    if (r % 2 == 1) {
+                        cou[r] = courierConsume(courier, consumeTopic, concurrency);
+                        couCpu[r] = lastCpu;
+                    }
                     raw[r] = rawConsume(bootstrap, consumeTopic);
                     rawCpu[r] = lastCpu;
-                    cou[r] = courierConsume(courier, consumeTopic, concurrency);
-                    couCpu[r] = lastCpu;
+                    if (r % 2 == 0) {
+                        cou[r] = courierConsume(courier, consumeTopic, concurrency);
+                        couCpu[r] = lastCpu;
+                    }
                     progress("consume c=" + concurrency, r, raw[r], cou[r], rawCpu[r], couCpu[r]);
                 }
                 row(report, "consume no-op, Courier concurrency " + concurrency + " (BY_KEY, maxInFlight " + MAX_IN_FLIGHT + ")", raw, cou);
