@@ -53,8 +53,8 @@ import org.slf4j.LoggerFactory;
  * Work that appears while no loop runs starts one. More loops start only when runnable records
  * keep waiting: records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready queue
  * ever running empty (or since the last growth). Then, if the loops mostly wait in their handlers
- * (a loop on a platform thread spent under a quarter of its last half millisecond or more on a
- * CPU; I/O, sleeps, locks) or are stuck (no loop finished {@value #CHECK_EVERY} records in
+ * (a loop on a platform thread spent under a quarter of its last 10 ms or more on a CPU; I/O,
+ * sleeps, locks) or are stuck (no loop finished {@value #CHECK_EVERY} records in
  * {@value #STALL_MILLIS} ms), a loop starts for every record that could start, as permits allow; if
  * they are busy on the CPU, the count doubles, but only up to {@link #CPU_LOOPS} (the cores but
  * one), since more threads than cores would only take turns with each other and the poll thread.
@@ -94,8 +94,11 @@ final class Dispatcher<R> {
      */
     static final int CPU_LOOPS = Math.max(1, Runtime.getRuntime().availableProcessors() - 1);
     private static final long STALL_NANOS = TimeUnit.MILLISECONDS.toNanos(STALL_MILLIS);
-    /** The shortest window over which a loop compares its CPU time with the time passed. */
-    private static final long MEASURE_NANOS = TimeUnit.MICROSECONDS.toNanos(500);
+    /**
+     * The shortest window over which a loop compares its CPU time with the time passed: several of
+     * the scheduler's time slices, so that waiting for a core on a busy machine averages out.
+     */
+    private static final long MEASURE_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final boolean CPU_TIME = cpuTimeAvailable();
     /** {@link #backlogSince} when the ready queue was last seen empty. */
@@ -120,11 +123,12 @@ final class Dispatcher<R> {
      */
     private volatile long backlogSince = NONE;
     /**
-     * Whether the latest loop to measure itself spent at least a quarter of its last half millisecond
-     * or more on a CPU (rather than mostly waiting in its handlers); only measured on platform
-     * threads. A hint.
+     * Whether the latest loop to measure itself spent at least a quarter of its last 10 ms or more on
+     * a CPU (rather than mostly waiting in its handlers); only measured on platform
+     * threads. A hint. Until a loop measured, handlers are taken to be fast: slow ones show as a
+     * stall ({@link #STALL_MILLIS} ms without progress) and then get their loops.
      */
-    private volatile boolean cpuBound;
+    private volatile boolean cpuBound = true;
     /** {@link System#nanoTime()} when a loop last finished {@value #CHECK_EVERY} records. */
     private volatile long lastProgress = System.nanoTime();
     /**
@@ -323,6 +327,8 @@ final class Dispatcher<R> {
 
     private void runLoop(InFlightRecord<R> first) {
         unstarted.decrementAndGet();
+        // a loop starting now is progress: loops idle for lack of work are not stuck
+        lastProgress = System.nanoTime();
         if (context.get().active && !inline) {
             inline = true;
         }
@@ -364,7 +370,7 @@ final class Dispatcher<R> {
                 if ((ran & (CHECK_EVERY - 1)) == 0) {
                     long wall = System.nanoTime();
                     lastProgress = wall;
-                    // reading the thread's CPU clock costs about a microsecond: at most once per window
+                    // reading the thread's CPU clock costs about a microsecond: once per window
                     if (measure && wall - windowWall >= MEASURE_NANOS) {
                         long cpu = THREADS.getCurrentThreadCpuTime();
                         // Waiting for a core on a busy machine also leaves the CPU clock behind the wall clock,
