@@ -1,14 +1,15 @@
 package dev.courier.reliability.offset;
 
-import java.util.HashMap;
-import java.util.Map;
-
 /**
  * {@link OrderingMode#KEY}: one lane per key within a partition, kept as a singly linked list
  * threaded through the {@link RecordRing}'s primitive link array (no node objects).
  *
- * <p>A lane exists only while it has unfinished records, so the map holds at most one entry per
- * distinct key currently in flight. {@code null} keys share a single lane.
+ * <p>Which keys have a lane, and each lane's tail, live in an open-addressing table of three
+ * parallel arrays (key, hash, tail; linear probing, at most half full, deletion by shifting back),
+ * so a record's admission allocates nothing: no map entry, no lane object. The ring's per-record lane slot holds
+ * the record's key, which finds the lane again when the record finishes. A lane exists only while
+ * it has unfinished records, so the table holds at most one entry per distinct key in flight; it
+ * grows with that number and, after a burst, shrinks back to {@value #KEEP_CAPACITY} slots. {@code null} keys share a single lane.
  *
  * <p>Not thread-safe: called under the owning {@link PartitionTrack}'s lock.
  */
@@ -22,50 +23,122 @@ final class KeyLanes implements OrderingLanes {
         }
     };
 
-    private final Map<Object, Lane> lanes = new HashMap<>();
+    private static final int MIN_CAPACITY = 16;
+    /**
+     * The table shrinks (after a burst of many keys) only down to this: a poll's worth of keys
+     * arrives and leaves again all the time, and growing and shrinking for each poll cost more
+     * than the table's few kilobytes.
+     */
+    static final int KEEP_CAPACITY = 1024;
+
+    private Object[] keys = new Object[MIN_CAPACITY];
+    /** Each key's spread hash, compared before {@code equals} and used when entries move. */
+    private int[] hashes = new int[MIN_CAPACITY];
+    /** The sequence number of each lane's last record. */
+    private long[] tails = new long[MIN_CAPACITY];
+    private int size;
 
     @Override
     public boolean admit(RecordRing ring, long seq, Object key) {
         Object laneKey = key == null ? NULL_KEY : key;
         ring.link(seq, -1);
-        Lane lane = lanes.get(laneKey);
-        if (lane == null) {
-            lane = new Lane(laneKey, seq);
-            lanes.put(laneKey, lane);
-            ring.lane(seq, lane);
-            return true;
+        ring.lane(seq, laneKey);
+        int mask = keys.length - 1;
+        int hash = spread(laneKey);
+        for (int i = hash & mask; ; i = (i + 1) & mask) {
+            Object k = keys[i];
+            if (k == null) {
+                keys[i] = laneKey;
+                hashes[i] = hash;
+                tails[i] = seq;
+                if (++size > keys.length >>> 1) {
+                    resize(keys.length << 1);
+                }
+                return true;
+            }
+            if (k == laneKey || (hashes[i] == hash && k.equals(laneKey))) {
+                // The lane's tail is unfinished (finished records leave their lane in order), so it
+                // is still in the ring and its link slot is valid.
+                ring.link(tails[i], seq);
+                tails[i] = seq;
+                return false;
+            }
         }
-        // The lane's tail is unfinished (finished records leave their lane in order), so it is
-        // still in the ring and its link slot is valid.
-        ring.link(lane.tail, seq);
-        lane.tail = seq;
-        ring.lane(seq, lane);
-        return false;
     }
 
     @Override
     public long release(RecordRing ring, long seq) {
-        Lane lane = (Lane) ring.lane(seq);
+        Object laneKey = ring.lane(seq);
         long next = ring.link(seq);
         ring.lane(seq, null);
         if (next < 0) {
-            lanes.remove(lane.key);
+            remove(laneKey);
         }
         return next;
     }
 
     /** How many keys currently have unfinished records; for tests. */
     int activeKeys() {
-        return lanes.size();
+        return size;
     }
 
-    private static final class Lane {
-        final Object key;
-        long tail;
+    /** For tests: the table's current capacity. */
+    int capacity() {
+        return keys.length;
+    }
 
-        Lane(Object key, long tail) {
-            this.key = key;
-            this.tail = tail;
+    private void remove(Object laneKey) {
+        int mask = keys.length - 1;
+        int hash = spread(laneKey);
+        int i = hash & mask;
+        while (keys[i] != laneKey && (hashes[i] != hash || !laneKey.equals(keys[i]))) {
+            i = (i + 1) & mask;
         }
+        // Shift back the entries after the gap that would no longer be found from their home slot.
+        int gap = i;
+        for (int j = (gap + 1) & mask; keys[j] != null; j = (j + 1) & mask) {
+            int home = hashes[j] & mask;
+            // j's entry may fill the gap only if its home slot is not in (gap, j] (cyclically)
+            if (((j - home) & mask) >= ((j - gap) & mask)) {
+                keys[gap] = keys[j];
+                hashes[gap] = hashes[j];
+                tails[gap] = tails[j];
+                gap = j;
+            }
+        }
+        keys[gap] = null;
+        size--;
+        if (keys.length > KEEP_CAPACITY && size < keys.length >>> 3) {
+            resize(keys.length >>> 1);
+        }
+    }
+
+    private void resize(int capacity) {
+        Object[] oldKeys = keys;
+        int[] oldHashes = hashes;
+        long[] oldTails = tails;
+        keys = new Object[capacity];
+        hashes = new int[capacity];
+        tails = new long[capacity];
+        int mask = capacity - 1;
+        for (int i = 0; i < oldKeys.length; i++) {
+            Object k = oldKeys[i];
+            if (k != null) {
+                int j = oldHashes[i] & mask;
+                while (keys[j] != null) {
+                    j = (j + 1) & mask;
+                }
+                keys[j] = k;
+                hashes[j] = oldHashes[i];
+                tails[j] = oldTails[i];
+            }
+        }
+    }
+
+    private static int spread(Object key) {
+        // Fibonacci hashing, the product's high half folded into the low bits the mask keeps, so
+        // hashes that differ only in their high bits or form runs ("key-1", "key-2") spread out.
+        int h = key.hashCode() * 0x9E3779B9;
+        return h ^ (h >>> 16);
     }
 }
