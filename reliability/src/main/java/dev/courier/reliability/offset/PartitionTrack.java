@@ -35,6 +35,13 @@ final class PartitionTrack<R> {
         FAILED
     }
 
+    /**
+     * A partition's ring shrinks no further than this after a burst: a poll's worth of records
+     * (500 by default) arrives and leaves all the time, and resizing for every poll cost a tenth of
+     * a worker loop's time. About 15 KB per partition.
+     */
+    static final int KEEP_CAPACITY = 512;
+
     private final PartitionId partition;
     private final long generation;
     private final Object owner;
@@ -84,7 +91,7 @@ final class PartitionTrack<R> {
         this.partition = partition;
         this.generation = generation;
         this.owner = owner;
-        this.ring = new RecordRing(initialCapacity, mode == OrderingMode.KEY);
+        this.ring = new RecordRing(initialCapacity, KEEP_CAPACITY, mode == OrderingMode.KEY);
         this.lanes = OrderingLanes.of(mode);
         this.readyTracks = readyTracks;
         this.heldTotal = heldTotal;

@@ -32,6 +32,8 @@ final class RecordRing {
     /** Given up during a revocation; never finishes, so it pins the final watermark. */
     static final byte ABANDONED = 6;
 
+    private final int initialCapacity;
+    /** The capacity the ring shrinks no further than. */
     private final int minCapacity;
     private final boolean withLanes;
     private long[] offsets;
@@ -48,9 +50,21 @@ final class RecordRing {
      * @param withLanes   whether to keep the per-record key-lane link and lane reference
      */
     RecordRing(int minCapacity, boolean withLanes) {
-        this.minCapacity = Integer.highestOneBit(Math.max(2, minCapacity - 1)) << 1;
+        this(minCapacity, minCapacity, withLanes);
+    }
+
+    /**
+     * @param minCapacity  initial capacity; rounded up to a power of two
+     * @param keepCapacity the ring shrinks no further than this (nor below minCapacity), so a
+     *                     partition that takes a poll's worth of records again and again does not
+     *                     grow and shrink its arrays for every poll
+     * @param withLanes    whether to keep the per-record key-lane link and lane reference
+     */
+    RecordRing(int minCapacity, int keepCapacity, boolean withLanes) {
+        this.initialCapacity = Integer.highestOneBit(Math.max(2, minCapacity - 1)) << 1;
+        this.minCapacity = Math.max(initialCapacity, Integer.highestOneBit(Math.max(2, keepCapacity - 1)) << 1);
         this.withLanes = withLanes;
-        allocate(this.minCapacity);
+        allocate(initialCapacity);
     }
 
     /** Adds a record at the tail and returns its sequence number. */
@@ -151,10 +165,10 @@ final class RecordRing {
         lanes[index(seq)] = lane;
     }
 
-    /** Forgets every record and returns to the smallest capacity. */
+    /** Forgets every record and returns to the initial capacity. */
     void clear() {
         head = tail;
-        allocate(minCapacity);
+        allocate(initialCapacity);
     }
 
     /** The arrays holding per-record data, exposed so tests can check their element types. */
