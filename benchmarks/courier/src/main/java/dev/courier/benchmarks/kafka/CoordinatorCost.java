@@ -18,8 +18,8 @@ import java.util.concurrent.CompletableFuture;
  * (fresh key strings, as a deserializer makes them, over 1,000 keys and 6 partitions) go through
  * {@code submitAll} in KEY mode with a no-op synchronous handler on an inline executor, and
  * {@code pollCommits} runs after every poll. The thread's CPU time per record is printed per round;
- * it includes making the test records. No broker, no second thread: a figure that moves little
- * on a shared machine, for comparing coordinator changes.
+ * it includes making the test records. No broker, no second thread; it still moves by about 15 %
+ * between runs on a shared machine, so compare coordinator changes in alternating runs.
  *
  * <p>System properties: {@code records} (6,000,000 per round), {@code rounds} (8).
  */
