@@ -53,8 +53,8 @@ import org.slf4j.LoggerFactory;
  * Work that appears while no loop runs starts one. More loops start only when runnable records
  * keep waiting: records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready queue
  * ever running empty (or since the last growth). Then, if the loops mostly wait in their handlers
- * (a loop on a platform thread spent under a quarter of its last 10 ms or more on a CPU; I/O,
- * sleeps, locks) or are stuck (no loop finished {@value #CHECK_EVERY} records in
+ * (a loop on a platform thread spent under an eighth of each of its last two windows of 10 ms or
+ * more on a CPU; I/O, sleeps, locks) or are stuck (no loop finished {@value #CHECK_EVERY} records in
  * {@value #STALL_MILLIS} ms), a loop starts for every record that could start, as permits allow; if
  * they are busy on the CPU, the count doubles, but only up to {@link #CPU_LOOPS} (the cores but
  * one), since more threads than cores would only take turns with each other and the poll thread.
@@ -123,8 +123,8 @@ final class Dispatcher<R> {
      */
     private volatile long backlogSince = NONE;
     /**
-     * Whether the latest loop to measure itself spent at least a quarter of its last 10 ms or more on
-     * a CPU (rather than mostly waiting in its handlers); only measured on platform
+     * Whether the latest loop to measure itself spent at least an eighth of one of its last two
+     * windows of 10 ms or more on a CPU (rather than mostly waiting in its handlers); only measured on platform
      * threads. A hint. Until a loop measured, handlers are taken to be fast: slow ones show as a
      * stall ({@link #STALL_MILLIS} ms without progress) and then get their loops.
      */
@@ -350,6 +350,7 @@ final class Dispatcher<R> {
         boolean measure = !nested && CPU_TIME && !isVirtual(Thread.currentThread());
         long windowWall = measure ? System.nanoTime() : 0;
         long windowCpu = measure ? THREADS.getCurrentThreadCpuTime() : 0;
+        int lowWindows = 0;
         try {
             if (record == null) {
                 record = next(true); // started with a permit and no record
@@ -373,9 +374,11 @@ final class Dispatcher<R> {
                     // reading the thread's CPU clock costs about a microsecond: once per window
                     if (measure && wall - windowWall >= MEASURE_NANOS) {
                         long cpu = THREADS.getCurrentThreadCpuTime();
-                        // Waiting for a core on a busy machine also leaves the CPU clock behind the wall clock,
-                        // so only handlers that mostly wait (I/O, sleeps, locks) count as not CPU-bound.
-                        cpuBound = 4 * (cpu - windowCpu) >= wall - windowWall;
+                        // Waiting for a core on a busy machine, or for a collection, also leaves the CPU clock
+                        // behind the wall clock: only two windows in a row under an eighth count as handlers
+                        // that mostly wait (I/O, sleeps, locks).
+                        lowWindows = 8 * (cpu - windowCpu) < wall - windowWall ? lowWindows + 1 : 0;
+                        cpuBound = lowWindows < 2;
                         windowWall = wall;
                         windowCpu = cpu;
                     }
