@@ -124,9 +124,9 @@ final class Dispatcher<R> {
     private volatile long backlogSince = NONE;
     /**
      * Whether the latest loop to measure itself spent at least an eighth of one of its last two
-     * windows of 10 ms or more on a CPU (rather than mostly waiting in its handlers); only measured on platform
-     * threads. A hint. Until a loop measured, handlers are taken to be fast: slow ones show as a
-     * stall ({@link #STALL_MILLIS} ms without progress) and then get their loops.
+     * windows of 10 ms or more on a CPU (rather than mostly waiting in its handlers); measured on
+     * platform threads only. A hint. Until a loop measured, handlers are taken to be fast: slow
+     * ones show as a stall ({@link #STALL_MILLIS} ms without progress) and then get their loops.
      */
     private volatile boolean cpuBound = true;
     /** {@link System#nanoTime()} when a loop last finished {@value #CHECK_EVERY} records. */
@@ -256,7 +256,7 @@ final class Dispatcher<R> {
      * record itself, on its own thread: taking it can mean admitting a polled batch into its
      * lanes, which is work the caller (often the poll thread) should not do.
      */
-    /** Records that could start now across the queued partitions; a hint (see {@link PartitionTrack#runnableHint()}). */
+    /** Records that could start now across the queued partitions; a hint ({@link PartitionTrack#runnableHint()}). */
     private int runnableHint() {
         long sum = 0;
         for (PartitionTrack<R> track : readyTracks) {
@@ -485,7 +485,8 @@ final class Dispatcher<R> {
 
     private static MethodHandle isVirtualHandle() {
         try {
-            return MethodHandles.publicLookup().findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
+            return MethodHandles.publicLookup()
+                    .findVirtual(Thread.class, "isVirtual", MethodType.methodType(boolean.class));
         } catch (ReflectiveOperationException e) {
             return null; // before Java 21 every thread is a platform thread
         }

@@ -9,7 +9,8 @@ package dev.courier.reliability.offset;
  * so a record's admission allocates nothing: no map entry, no lane object. The ring's per-record lane slot holds
  * the record's key, which finds the lane again when the record finishes. A lane exists only while
  * it has unfinished records, so the table holds at most one entry per distinct key in flight; it
- * grows with that number and, after a burst, shrinks back to {@value #KEEP_CAPACITY} slots. {@code null} keys share a single lane.
+ * grows with that number and, after a burst, shrinks back to {@value #KEEP_CAPACITY} slots.
+ * {@code null} keys share a single lane.
  *
  * <p>Not thread-safe: called under the owning {@link PartitionTrack}'s lock.
  */
