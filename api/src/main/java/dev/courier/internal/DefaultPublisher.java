@@ -200,12 +200,9 @@ public final class DefaultPublisher implements Publisher {
 
         @Override
         public boolean complete(PublishReceipt receipt) {
-            if (!SETTLING.compareAndSet(this, 0, 1)) {
+            if (!settle(receipt, null)) {
                 return false;
             }
-            report(receipt, null);
-            completing.incrementAndGet();
-            settled();
             try {
                 return super.complete(receipt);
             } finally {
@@ -215,12 +212,9 @@ public final class DefaultPublisher implements Publisher {
 
         @Override
         public boolean completeExceptionally(Throwable failure) {
-            if (!SETTLING.compareAndSet(this, 0, 1)) {
+            if (!settle(null, failure)) {
                 return false;
             }
-            report(null, failure);
-            completing.incrementAndGet();
-            settled();
             try {
                 return super.completeExceptionally(failure);
             } finally {
@@ -230,17 +224,32 @@ public final class DefaultPublisher implements Publisher {
 
         @Override
         public boolean cancel(boolean mayInterruptIfRunning) {
-            if (!SETTLING.compareAndSet(this, 0, 1)) {
+            CancellationException cancelled =
+                    new CancellationException("publish of message " + id + " to '" + topic + "' cancelled by the caller");
+            if (!settle(null, cancelled)) {
                 return false;
             }
-            report(null, new CancellationException("publish of message " + id + " to '" + topic + "' cancelled by the caller"));
-            completing.incrementAndGet();
-            settled();
             try {
                 return super.cancel(mayInterruptIfRunning);
             } finally {
                 completed();
             }
+        }
+
+        /**
+         * The first settlement wins: it reports to the listener and counts the publish as settled
+         * (and as completing, until the caller's {@code completed()}).
+         *
+         * @return false if the publish was settled already
+         */
+        private boolean settle(PublishReceipt receipt, Throwable failure) {
+            if (!SETTLING.compareAndSet(this, 0, 1)) {
+                return false;
+            }
+            report(receipt, failure);
+            completing.incrementAndGet();
+            settled();
+            return true;
         }
 
         private void report(PublishReceipt receipt, Throwable failure) {

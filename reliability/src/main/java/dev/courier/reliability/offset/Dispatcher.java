@@ -162,11 +162,6 @@ final class Dispatcher<R> {
         return maxConcurrency - permits.availablePermits();
     }
 
-    /** How many worker loops exist now (submitted and not ended); for tests. */
-    int loops() {
-        return loops.get();
-    }
-
     /** Stops the watchdog; loops already running finish what they hold. */
     void close() {
         unwatch.run();
@@ -193,7 +188,7 @@ final class Dispatcher<R> {
                 if (loops.get() == 0) {
                     startLoops(1);
                 } else {
-                    growIfWaiting(BACKLOG_NANOS);
+                    growIfWaiting();
                 }
                 // An inline loop that ended while we were here may have left work behind it.
             } while (ctx.drainRequested && !readyTracks.isEmpty());
@@ -214,7 +209,7 @@ final class Dispatcher<R> {
         }
         ctx.active = true;
         try {
-            growIfWaiting(BACKLOG_NANOS);
+            growIfWaiting();
         } finally {
             ctx.active = false;
             ctx.drainRequested = false;
@@ -222,11 +217,12 @@ final class Dispatcher<R> {
     }
 
     /**
-     * Starts as many loops again as are running if runnable records have waited at least
-     * {@code patienceNanos} (measured from when they were first seen waiting, or from the last
-     * growth), and every loop submitted so far has begun.
+     * Starts more loops if runnable records have waited {@value #BACKLOG_MILLIS} ms (since they
+     * were first seen waiting, or since the last growth) and every loop submitted so far has
+     * begun: a loop for every record that could start if the handlers wait or are stuck, else as
+     * many again as run, up to {@link #CPU_LOOPS}.
      */
-    private void growIfWaiting(long patienceNanos) {
+    private void growIfWaiting() {
         if (inline) {
             return;
         }
@@ -236,7 +232,7 @@ final class Dispatcher<R> {
             backlogSince = now;
             return;
         }
-        if (now - since < patienceNanos || unstarted.get() > 0 || readyTracks.isEmpty()) {
+        if (now - since < BACKLOG_NANOS || unstarted.get() > 0 || readyTracks.isEmpty()) {
             return;
         }
         boolean waiting = !cpuBound || now - lastProgress >= STALL_NANOS;
@@ -251,11 +247,6 @@ final class Dispatcher<R> {
         startLoops(waiting ? runnableHint() : Math.min(Math.max(1, loops.get()), CPU_LOOPS - loops.get()));
     }
 
-    /**
-     * Starts up to {@code most} loops while work and permits are there. A loop takes its first
-     * record itself, on its own thread: taking it can mean admitting a polled batch into its
-     * lanes, which is work the caller (often the poll thread) should not do.
-     */
     /** Records that could start now across the queued partitions; a hint ({@link PartitionTrack#runnableHint()}). */
     private int runnableHint() {
         long sum = 0;
@@ -268,6 +259,11 @@ final class Dispatcher<R> {
         return (int) Math.max(1, Math.min(sum, maxConcurrency));
     }
 
+    /**
+     * Starts up to {@code most} loops while work and permits are there. A loop takes its first
+     * record itself, on its own thread: taking it can mean admitting a polled batch into its
+     * lanes, which is work the caller (often the poll thread) should not do.
+     */
     private void startLoops(int most) {
         for (int started = 0; started < most && !readyTracks.isEmpty() && permits.tryAcquire(); started++) {
             startLoop(null);
@@ -382,7 +378,7 @@ final class Dispatcher<R> {
                         windowWall = wall;
                         windowCpu = cpu;
                     }
-                    growIfWaiting(BACKLOG_NANOS);
+                    growIfWaiting();
                 }
                 if (yields && ran >= BATCH) {
                     // Yield the thread; the record and its permit go with the new loop.

@@ -190,9 +190,9 @@ public final class OffsetCommitCoordinator<R> {
             throw new IllegalArgumentException("offset must be between 0 and " + Long.MAX_VALUE + " (was " + offset + ")");
         }
         requireOpen("submit");
-        if (track(partition).append(offset, key, record)) {
-            dispatcher.drain();
-        }
+        track(partition).append(offset, key, record);
+        // also when the record itself waits: batches admitted ahead of it may have become runnable
+        dispatcher.drain();
     }
 
     /**

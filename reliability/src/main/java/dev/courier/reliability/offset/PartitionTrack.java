@@ -109,12 +109,8 @@ final class PartitionTrack<R> {
         return owner == candidate;
     }
 
-    /**
-     * Holds a newly polled record, behind any batches still in the inbox.
-     *
-     * @return true if it became runnable at once, so the caller should dispatch
-     */
-    boolean append(long offset, Object key, R record) {
+    /** Holds a newly polled record, behind any batches still in the inbox; the caller then dispatches. */
+    void append(long offset, Object key, R record) {
         lock.lock();
         try {
             if (closed) {
@@ -130,7 +126,9 @@ final class PartitionTrack<R> {
             long seq = ring.append(offset, RecordRing.WAITING, record);
             queued++;
             heldTotal.incrementAndGet();
-            return lanes.admit(ring, seq, key) && makeReady(seq, false);
+            if (lanes.admit(ring, seq, key)) {
+                makeReady(seq, false);
+            }
         } finally {
             lock.unlock();
         }
@@ -140,13 +138,13 @@ final class PartitionTrack<R> {
      * Holds newly polled records of this partition, in offset order. Only the offsets are looked at
      * here (each must be above the one before); the records go to the inbox as one batch, and a
      * worker loop places them in the ring and their lanes when it next takes work from this track.
-     * On a bad offset the records before it stay held and the exception is thrown.
+     * On a bad offset the records before it stay held and the exception is thrown. The caller
+     * then dispatches.
      *
-     * @return true if this call queued the track for dispatch, so the caller should dispatch
      * @throws IllegalArgumentException if an offset is negative or not above the one before
      * @throws IllegalStateException    if the partition is no longer assigned
      */
-    <T> boolean appendAll(List<T> items, ToLongFunction<? super T> offsetOf, Function<? super T, ?> keyOf,
+    <T> void appendAll(List<T> items, ToLongFunction<? super T> offsetOf, Function<? super T, ?> keyOf,
             Function<? super T, ? extends R> recordOf) {
         if (closed) {
             throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
@@ -168,7 +166,6 @@ final class PartitionTrack<R> {
             }
             last = offset;
         }
-        boolean queuedTrack = false;
         if (accepted > 0) {
             if (startOffset < 0) {
                 startOffset = first;
@@ -179,15 +176,13 @@ final class PartitionTrack<R> {
             inboxRecords.addAndGet(accepted);
             heldTotal.addAndGet(accepted);
             inbox.offer(new Batch<>(batch, first, offsetOf, keyOf, recordOf));
-            queuedTrack = inReadyTracks.compareAndSet(false, true);
-            if (queuedTrack) {
+            if (inReadyTracks.compareAndSet(false, true)) {
                 readyTracks.offer(this);
             }
         }
         if (refused != null) {
             throw refused;
         }
-        return queuedTrack;
     }
 
     private void checkAbove(long offset, long last) {
@@ -565,8 +560,8 @@ final class PartitionTrack<R> {
         heldTotal.addAndGet(-ring.sweepDone());
     }
 
-    /** @return true if this track was added to the ready queue, so a dispatch pass is due */
-    private boolean makeReady(long seq, boolean again) {
+    /** Makes a record runnable and queues this track for the dispatcher unless it is queued already. */
+    private void makeReady(long seq, boolean again) {
         ring.state(seq, again ? RecordRing.READY_AGAIN : RecordRing.READY);
         if (again) {
             ready.addFirst(seq);
@@ -574,11 +569,9 @@ final class PartitionTrack<R> {
             ready.addLast(seq);
         }
         readySize = ready.size();
-        if (draining || closed || !inReadyTracks.compareAndSet(false, true)) {
-            return false;
+        if (!draining && !closed && inReadyTracks.compareAndSet(false, true)) {
+            readyTracks.offer(this);
         }
-        readyTracks.offer(this);
-        return true;
     }
 
     private static String describe(byte state) {
