@@ -23,13 +23,13 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A publisher view over the binding: tracks its outstanding publishes so close() can flush them,
- * and fails publishes the broker has not confirmed within the publish timeout.
+ * and fails publishes the broker has not confirmed within the publish timeout, unless the binding
+ * does that itself ({@link Binding#settlesPublishesWithin}).
  */
 public final class DefaultPublisher implements Publisher {
 
@@ -42,16 +42,21 @@ public final class DefaultPublisher implements Publisher {
     /** The binding is done with a payload array when publishInto returns. */
     private final boolean passBytes;
     private final ScheduledExecutorService scheduler;
+    /** The binding does not settle every publish within the publish timeout by itself: the sweeper does. */
+    private final boolean tracksTimeouts;
     private final Duration publishTimeout;
     private final long timeoutNanos;
     private final Duration closeTimeout;
-    private final AtomicInteger outstanding = new AtomicInteger();
+    /** Publishes begun; counted on the publishing threads. */
+    private final LoneCounter started = new LoneCounter();
     /**
-     * Publishes counted out of {@link #outstanding} whose stage is still being completed: the count
-     * drops first, so a caller who sees the stage complete never sees the publish outstanding, and
-     * close() waits for this one too, so every stage is complete when it returns.
+     * Publishes settled, counted before their stage completes, so a caller who sees the stage
+     * complete never sees the publish {@link #outstanding()}; usually counted on the client's I/O
+     * thread, hence a line apart from {@link #started}.
      */
-    private final AtomicInteger completing = new AtomicInteger();
+    private final LoneCounter settled = new LoneCounter();
+    /** Publishes whose stage is complete; close() waits for every one begun. */
+    private final LoneCounter completed = new LoneCounter();
     private final Object flushLock = new Object();
     private volatile boolean closed;
     private final Runnable onClose;
@@ -72,6 +77,7 @@ public final class DefaultPublisher implements Publisher {
         this.scheduler = scheduler;
         this.publishTimeout = publishTimeout;
         this.timeoutNanos = publishTimeout.toNanos();
+        this.tracksTimeouts = !binding.settlesPublishesWithin(publishTimeout);
         this.closeTimeout = closeTimeout;
         this.onClose = onClose;
     }
@@ -101,35 +107,30 @@ public final class DefaultPublisher implements Publisher {
 
     @Override
     public CompletionStage<PublishReceipt> publish(Message message) {
-        outstanding.incrementAndGet();
+        started.increment();
         if (closed) {
-            outstanding.decrementAndGet();
+            settled.increment();
+            completed(1);
             return CompletableFuture.failedFuture(new ClosedException("publisher"));
         }
         // without a listener nothing needs the message once the binding has it: not keeping it lets the
         // message and its payload die young instead of staying reachable while the publish is in flight
-        Pending p = new Pending(listening ? message : null, message.topic(), message.id(), System.nanoTime() + timeoutNanos);
+        Pending p = new Pending(listening ? message : null, message.topic(), message.id(), tracksTimeouts ? System.nanoTime() + timeoutNanos : 0);
         try {
             binding.publishInto(message, p);
         } catch (RuntimeException e) {
             p.completeExceptionally(e);
         }
-        if (!p.isDone()) {
+        if (tracksTimeouts && !p.isDone()) {
             withTimeout(p);
         }
         return p;
     }
 
-    private void settled() {
-        if (outstanding.decrementAndGet() == 0 && closed) {
-            synchronized (flushLock) {
-                flushLock.notifyAll();
-            }
-        }
-    }
-
-    private void completed() {
-        if (completing.decrementAndGet() == 0 && closed) {
+    /** Counts {@code n} stages as complete and wakes a close() that waits for them. */
+    private void completed(long n) {
+        completed.add(n);
+        if (closed) {
             synchronized (flushLock) {
                 flushLock.notifyAll();
             }
@@ -178,7 +179,7 @@ public final class DefaultPublisher implements Publisher {
      * sweeper on timeout, a caller's cancel) reports to the listener, counts the publish as
      * settled and completes the stage, in that order: the listener and {@link #outstanding()} have
      * seen the outcome before any caller does, and close() returns only once every stage is
-     * complete ({@link #completing}). It holds the topic and id, and the message only when a listener needs it, since
+     * complete ({@link #completed}). It holds the topic and id, and the message only when a listener needs it, since
      * the payload must not outlive the publish.
      */
     private final class Pending extends CompletableFuture<PublishReceipt> {
@@ -206,7 +207,7 @@ public final class DefaultPublisher implements Publisher {
             try {
                 return super.complete(receipt);
             } finally {
-                completed();
+                completed(1);
             }
         }
 
@@ -218,7 +219,7 @@ public final class DefaultPublisher implements Publisher {
             try {
                 return super.completeExceptionally(failure);
             } finally {
-                completed();
+                completed(1);
             }
         }
 
@@ -232,13 +233,13 @@ public final class DefaultPublisher implements Publisher {
             try {
                 return super.cancel(mayInterruptIfRunning);
             } finally {
-                completed();
+                completed(1);
             }
         }
 
         /**
          * The first settlement wins: it reports to the listener and counts the publish as settled
-         * (and as completing, until the caller's {@code completed()}).
+         * (the caller counts it as completed once the stage is).
          *
          * @return false if the publish was settled already
          */
@@ -247,8 +248,7 @@ public final class DefaultPublisher implements Publisher {
                 return false;
             }
             report(receipt, failure);
-            completing.incrementAndGet();
-            settled();
+            settled.increment();
             return true;
         }
 
@@ -312,7 +312,8 @@ public final class DefaultPublisher implements Publisher {
         if (messages.isEmpty()) {
             return CompletableFuture.completedFuture(List.of());
         }
-        outstanding.addAndGet(messages.size());
+        int n = messages.size();
+        started.add(n);
         CompletableFuture<List<PublishReceipt>> f;
         try {
             f = binding.publishAll(messages).toCompletableFuture();
@@ -320,18 +321,16 @@ public final class DefaultPublisher implements Publisher {
             f = CompletableFuture.failedFuture(e);
         }
         f.whenComplete((r, e) -> {
-            if (outstanding.addAndGet(-messages.size()) == 0 && closed) {
-                synchronized (flushLock) {
-                    flushLock.notifyAll();
-                }
-            }
+            settled.add(n);
+            completed(n);
         });
         return f;
     }
 
     @Override
     public int outstanding() {
-        return outstanding.get();
+        long done = settled.get(); // first: a count read before the other can only be the smaller
+        return (int) (started.get() - done);
     }
 
     /** Refuses new publishes and waits up to the close timeout for outstanding ones. */
@@ -343,10 +342,10 @@ public final class DefaultPublisher implements Publisher {
         closed = true;
         long deadline = System.nanoTime() + closeTimeout.toNanos();
         synchronized (flushLock) {
-            while (outstanding.get() > 0 || completing.get() > 0) {
+            while (!allCompleted()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    log.warn("publisher closed with {} publishes still unconfirmed after {} ms", outstanding.get(), closeTimeout.toMillis());
+                    log.warn("publisher closed with {} publishes still unconfirmed after {} ms", outstanding(), closeTimeout.toMillis());
                     break;
                 }
                 try {
@@ -362,6 +361,11 @@ public final class DefaultPublisher implements Publisher {
             s.cancel(false);
         }
         onClose.run();
+    }
+
+    private boolean allCompleted() {
+        long done = completed.get();
+        return done >= started.get();
     }
 
     boolean isClosed() {

@@ -65,6 +65,17 @@ public interface Binding extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether the binding itself settles every future given to {@link #publishInto} within
+     * {@code timeout} ({@code courier.publish.timeout}) of the call: its client fails what the broker
+     * has not confirmed by then, and any wait of the binding's own is bounded by it too. The core
+     * then leaves the publish timeout to the binding instead of tracking every publish for it. False
+     * by default.
+     */
+    default boolean settlesPublishesWithin(Duration timeout) {
+        return false;
+    }
+
     /** Publishes several messages, pipelined. The default calls {@link #publish(Message)} for each. */
     default CompletionStage<List<PublishReceipt>> publishAll(Collection<Message> messages) {
         List<CompletableFuture<PublishReceipt>> futures = new ArrayList<>(messages.size());

@@ -32,6 +32,13 @@ class DefaultPublisherTest {
     /** A binding whose confirms the test completes by hand. */
     static final class ManualBinding implements Binding {
         final List<CompletableFuture<PublishReceipt>> confirms = new ArrayList<>();
+        /** What the binding answers to settlesPublishesWithin. */
+        volatile boolean settlesInTime;
+
+        @Override
+        public boolean settlesPublishesWithin(Duration timeout) {
+            return settlesInTime;
+        }
 
         @Override
         public Capabilities capabilities() {
@@ -85,6 +92,22 @@ class DefaultPublisherTest {
         assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(PublishException.class)
                 .hasMessageContaining("courier.publish.timeout");
         assertThat(p.outstanding()).isZero();
+    }
+
+    @Test
+    @DisplayName("a binding that settles publishes within the timeout itself is trusted with it: the core fails nothing, and still counts and flushes")
+    void bindingKeepsTheTimeout() throws Exception {
+        binding.settlesInTime = true;
+        DefaultPublisher p = publisher(Duration.ofMillis(50), Duration.ofSeconds(5));
+        CompletableFuture<PublishReceipt> f = p.publish("orders", "x").toCompletableFuture();
+        Thread.sleep(400); // eight timeouts, several sweeps
+        assertThat(f).as("left to the binding").isNotDone();
+        assertThat(p.outstanding()).isEqualTo(1);
+        PublishException late = new PublishException("orders", "expired by the client", null, true);
+        binding.confirms.get(0).completeExceptionally(late);
+        assertThatThrownBy(f::join).hasCause(late);
+        assertThat(p.outstanding()).isZero();
+        p.close();
     }
 
     @Test

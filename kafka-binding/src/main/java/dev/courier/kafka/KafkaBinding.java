@@ -34,6 +34,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -174,6 +175,16 @@ final class KafkaBinding implements Binding {
         return interceptors == null || interceptors.toString().isBlank();
     }
 
+    /**
+     * True when the producer's {@code delivery.timeout.ms} is at most {@code timeout} (by default it is
+     * set to {@code courier.publish.timeout}, see {@link KafkaSettings#deliveryTimeout}); a publish
+     * that waits for its topic has a timer of its own.
+     */
+    @Override
+    public boolean settlesPublishesWithin(Duration timeout) {
+        return settings.deliveryTimeout != null && settings.deliveryTimeout.compareTo(timeout) <= 0;
+    }
+
     /** Completes {@code result} from the producer's callback: no future of the binding's own in between. */
     @Override
     public void publishInto(Message message, CompletableFuture<PublishReceipt> result) {
@@ -184,6 +195,14 @@ final class KafkaBinding implements Binding {
         }
         // the topic is not ready yet: keep a copy, since the caller's array may be handed to us uncopied
         Message later = Payloads.owned(message.toBuilder(), message.payload()).build();
+        if (settings.deliveryTimeout != null) {
+            // the producer's delivery timeout starts at send(): bound the wait for the topic as well
+            long ms = settings.deliveryTimeout.toMillis();
+            ScheduledFuture<?> timer = context.scheduler().schedule(() -> result.completeExceptionally(
+                    new PublishException(message.topic(), "message " + message.id() + " was not published within " + ms
+                            + " ms (courier.publish.timeout): its topic was not ready", null, true)), ms, TimeUnit.MILLISECONDS);
+            result.whenComplete((r, e) -> timer.cancel(false));
+        }
         topic.whenComplete((n, e) -> {
             if (e == null) {
                 send(later, n, result);
@@ -208,12 +227,21 @@ final class KafkaBinding implements Binding {
                 if (e == null) {
                     f.complete(new PublishReceipt(id, topic, DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
                 } else {
-                    f.completeExceptionally(new PublishException(topic, e.getMessage(), e, e instanceof RetriableException));
+                    f.completeExceptionally(publishFailure(topic, id, e));
                 }
             });
         } catch (RuntimeException e) {
             f.completeExceptionally(new PublishException(topic, e.getMessage(), e, e instanceof RetriableException));
         }
+    }
+
+    private PublishException publishFailure(String topic, String id, Exception e) {
+        if (e instanceof org.apache.kafka.common.errors.TimeoutException && settings.deliveryTimeout != null) {
+            return new PublishException(topic, "the broker did not confirm message " + id + " within " + settings.deliveryTimeout.toMillis()
+                    + " ms (courier.publish.timeout, the producer's delivery.timeout.ms); it may or may not have been stored: "
+                    + e.getMessage(), e, true);
+        }
+        return new PublishException(topic, e.getMessage(), e, e instanceof RetriableException);
     }
 
     @Override

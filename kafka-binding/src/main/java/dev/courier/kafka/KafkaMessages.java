@@ -9,11 +9,12 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
-import org.apache.kafka.common.header.internals.RecordHeaders;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Maps Courier messages to Kafka records and back; headers travel as UTF-8 Kafka headers. */
@@ -23,22 +24,27 @@ final class KafkaMessages {
     }
 
     static ProducerRecord<String, byte[]> toRecord(Message m, Integer partition) {
+        Header id = new RecordHeader(HeaderNames.MESSAGE_ID, m.id().getBytes(StandardCharsets.UTF_8));
         boolean contentType = !ContentTypes.OCTET_STREAM.equals(m.contentType());
         Map<String, String> extra = m.headers().asMap();
-        // sized up front: RecordHeaders copies the array into a list of exactly this size
-        Header[] headers = new Header[1 + (contentType ? 1 : 0) + extra.size()];
-        int i = 0;
-        headers[i++] = new RecordHeader(HeaderNames.MESSAGE_ID, m.id().getBytes(StandardCharsets.UTF_8));
-        if (contentType) {
-            // absent means raw bytes, which saves the header on the most common binary payloads
-            headers[i++] = new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8));
-        }
-        for (Map.Entry<String, String> h : extra.entrySet()) {
-            headers[i++] = new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8));
+        // the record copies the headers into a list of its own: hand it the lightest list there is
+        List<Header> headers;
+        if (!contentType && extra.isEmpty()) {
+            headers = List.of(id); // absent content type means raw bytes: the most common binary payloads carry only the id
+        } else {
+            Header[] all = new Header[1 + (contentType ? 1 : 0) + extra.size()];
+            int i = 0;
+            all[i++] = id;
+            if (contentType) {
+                all[i++] = new RecordHeader(HeaderNames.CONTENT_TYPE, m.contentType().getBytes(StandardCharsets.UTF_8));
+            }
+            for (Map.Entry<String, String> h : extra.entrySet()) {
+                all[i++] = new RecordHeader(h.getKey(), h.getValue().getBytes(StandardCharsets.UTF_8));
+            }
+            headers = Arrays.asList(all);
         }
         // the producer copies the value into its batch before send() returns: no copy of our own
-        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), Payloads.array(m),
-                new RecordHeaders(headers));
+        return new ProducerRecord<>(m.topic(), partition, m.timestamp().toEpochMilli(), m.key(), Payloads.array(m), headers);
     }
 
     static Message toMessage(ConsumerRecord<String, byte[]> r) {

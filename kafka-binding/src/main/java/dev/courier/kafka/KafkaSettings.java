@@ -75,6 +75,12 @@ final class KafkaSettings {
     final Duration closeTimeout;
     /** Nacks with at least this delay go through the retry topic; {@code null}: retry topics are off. */
     final Duration retryThreshold;
+    /**
+     * The producer's {@code delivery.timeout.ms} when it is no longer than {@code courier.publish.timeout}
+     * (the producer then fails every record the broker has not confirmed within the publish timeout);
+     * {@code null} when it is longer and the core's own publish timeout applies.
+     */
+    final Duration deliveryTimeout;
 
     KafkaSettings(BrokerUrl url, CourierConfig config) {
         this.bootstrap = url.hostList(9092);
@@ -89,6 +95,7 @@ final class KafkaSettings {
         producer.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer.putAll(config.withPrefix(PREFIX + "producer."));
+        this.deliveryTimeout = deliveryTimeout(producer, config.publishTimeout());
 
         consumer.putAll(common);
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -114,5 +121,58 @@ final class KafkaSettings {
         Duration t = threshold != null && threshold.trim().equalsIgnoreCase("off") ? Duration.ZERO
                 : config.duration(RETRY_TOPIC_THRESHOLD, DEFAULT_RETRY_TOPIC_THRESHOLD);
         this.retryThreshold = t.isZero() ? null : t;
+    }
+
+    /**
+     * Makes {@code courier.publish.timeout} the producer's {@code delivery.timeout.ms} unless the
+     * latter is set: the producer already fails what the broker has not confirmed within its
+     * delivery timeout (120 s by default), so with the two equal the core need not track each publish
+     * a second time. The producer requires {@code linger.ms + request.timeout.ms <= delivery.timeout.ms};
+     * an unset request timeout (30 s) is shortened to fit, but not below a second: shorter publish
+     * timeouts stay with the core rather than cut the producer's requests that short.
+     *
+     * @return the delivery timeout when it is at most the publish timeout, else null
+     */
+    static Duration deliveryTimeout(Map<String, Object> producer, Duration publishTimeout) {
+        Long delivery = millis(producer.get(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG));
+        if (delivery != null) {
+            return delivery <= publishTimeout.toMillis() ? Duration.ofMillis(delivery) : null;
+        }
+        if (producer.containsKey(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG)) {
+            return null; // not a number: the producer reports it
+        }
+        Long linger = producer.containsKey(ProducerConfig.LINGER_MS_CONFIG) ? millis(producer.get(ProducerConfig.LINGER_MS_CONFIG)) : Long.valueOf(5);
+        Long request = millis(producer.get(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG));
+        if (linger == null || (request == null && producer.containsKey(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG))) {
+            return null;
+        }
+        long deliveryMs = publishTimeout.toMillis();
+        long requestMs = request != null ? request : Math.min(DEFAULT_REQUEST_TIMEOUT_MS, deliveryMs - linger);
+        if (requestMs < MIN_REQUEST_TIMEOUT_MS || linger + requestMs > deliveryMs) {
+            return null;
+        }
+        producer.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Long.toString(deliveryMs));
+        if (request == null && requestMs < DEFAULT_REQUEST_TIMEOUT_MS) {
+            producer.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, Long.toString(requestMs));
+        }
+        return Duration.ofMillis(deliveryMs);
+    }
+
+    private static final long DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+    private static final long MIN_REQUEST_TIMEOUT_MS = 1_000;
+
+    /** A Kafka millisecond setting as given in config or code; null when absent or not a whole number. */
+    private static Long millis(Object value) {
+        if (value instanceof Number n) {
+            return n.longValue();
+        }
+        if (value == null) {
+            return null;
+        }
+        try {
+            return Long.parseLong(value.toString().trim());
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 }
