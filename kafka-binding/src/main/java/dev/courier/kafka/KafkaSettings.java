@@ -96,6 +96,9 @@ final class KafkaSettings {
         producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer.putAll(config.withPrefix(PREFIX + "producer."));
         this.deliveryTimeout = deliveryTimeout(producer, config.publishTimeout());
+        // send() blocks while the producer has no metadata for the topic (a broker that is down) or no
+        // room in its buffer: for at most the publish timeout, not the client's 60 s
+        producer.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Math.min(config.publishTimeout().toMillis(), DEFAULT_MAX_BLOCK_MS)));
 
         consumer.putAll(common);
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
@@ -159,6 +162,7 @@ final class KafkaSettings {
     }
 
     private static final long DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+    private static final long DEFAULT_MAX_BLOCK_MS = 60_000;
     private static final long MIN_REQUEST_TIMEOUT_MS = 1_000;
 
     /** A Kafka millisecond setting as given in config or code; null when absent or not a whole number. */

@@ -103,8 +103,9 @@ final class KafkaSubscription implements BindingSubscription {
     /** Set once the poll thread closes the coordinator: from then on a retry gives the record up at once. */
     private volatile boolean coordinatorClosing;
     private volatile boolean userPaused;
+    /** Guards changes of {@link #pausedGate}; records read it without the lock, once each. */
     private final Object pauseLock = new Object();
-    private CompletableFuture<Void> pausedGate;
+    private volatile CompletableFuture<Void> pausedGate;
     private volatile Duration drainTimeout = Duration.ZERO;
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
@@ -219,10 +220,7 @@ final class KafkaSubscription implements BindingSubscription {
         if (!running) {
             return GIVEN_UP; // closing: not run here; it stays uncommitted, so the group's next owner gets it
         }
-        CompletableFuture<Void> gate;
-        synchronized (pauseLock) {
-            gate = pausedGate;
-        }
+        CompletableFuture<Void> gate = pausedGate;
         if (gate != null) {
             // records the coordinator had already dispatched wait here until resume(), or until close() opens the gate
             return gate.thenComposeAsync(v -> running ? run(r) : GIVEN_UP, context.handlerExecutor());

@@ -72,21 +72,30 @@ class KafkaPublishTimeoutTest {
     }
 
     @Test
-    @DisplayName("settings from config: delivery.timeout.ms follows courier.publish.timeout unless set")
+    @DisplayName("settings from config: delivery.timeout.ms and max.block.ms (up to the client's 60 s) follow courier.publish.timeout unless set")
     void fromConfig() {
         BrokerUrl url = BrokerUrl.parse("kafka://127.0.0.1:9092");
         KafkaSettings byDefault = new KafkaSettings(url, CourierConfig.builder().withoutEnvironment().url(url.toString()).build());
         assertThat(byDefault.deliveryTimeout).isEqualTo(Duration.ofSeconds(30));
-        assertThat(byDefault.producer).containsEntry(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000");
+        assertThat(byDefault.producer).containsEntry(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000")
+                .containsEntry(ProducerConfig.MAX_BLOCK_MS_CONFIG, "30000");
 
         KafkaSettings explicit = new KafkaSettings(url, CourierConfig.builder().withoutEnvironment().url(url.toString())
                 .set(CourierConfig.PUBLISH_TIMEOUT, "10s").set("courier.kafka.producer.delivery.timeout.ms", "60000").build());
         assertThat(explicit.deliveryTimeout).isNull();
-        assertThat(explicit.producer).containsEntry(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000");
+        assertThat(explicit.producer).containsEntry(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "60000")
+                .containsEntry(ProducerConfig.MAX_BLOCK_MS_CONFIG, "10000");
+
+        KafkaSettings longTimeout = new KafkaSettings(url, CourierConfig.builder().withoutEnvironment().url(url.toString())
+                .set(CourierConfig.PUBLISH_TIMEOUT, "5m").set("courier.kafka.producer.max.block.ms", "1000").build());
+        assertThat(longTimeout.producer).containsEntry(ProducerConfig.MAX_BLOCK_MS_CONFIG, "1000");
+        KafkaSettings longDefault = new KafkaSettings(url, CourierConfig.builder().withoutEnvironment().url(url.toString())
+                .set(CourierConfig.PUBLISH_TIMEOUT, "5m").build());
+        assertThat(longDefault.producer).containsEntry(ProducerConfig.MAX_BLOCK_MS_CONFIG, "60000");
     }
 
     @Test
-    @DisplayName("with the broker gone, a publish fails after the publish timeout with a PublishException that names it")
+    @DisplayName("with the broker gone, publish() returns and the publish fails after the publish timeout with a PublishException that names it")
     void brokerGonePublishFails() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.builder().partitions(1).build().start();
              Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url(kafka.url())
@@ -95,7 +104,11 @@ class KafkaPublishTimeoutTest {
             courier.publisher().publish(topic, "k", "before").toCompletableFuture().get(30, TimeUnit.SECONDS);
             kafka.stop();
 
+            // the producer may have dropped the topic's metadata, in which case send() waits for it:
+            // no longer than the publish timeout (max.block.ms), not the client's default 60 s
+            long before = System.nanoTime();
             CompletableFuture<?> lost = courier.publisher().publish(topic, "k", "while down").toCompletableFuture();
+            assertThat(Duration.ofNanos(System.nanoTime() - before)).as("publish() returned").isLessThan(Duration.ofSeconds(30));
             Throwable failure = null;
             try {
                 lost.get(60, TimeUnit.SECONDS); // generous: the check is that the publish settles by itself, not how punctually

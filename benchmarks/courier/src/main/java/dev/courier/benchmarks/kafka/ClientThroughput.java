@@ -2,6 +2,7 @@ package dev.courier.benchmarks.kafka;
 
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
+import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.Publisher;
 import dev.courier.Subscribe;
@@ -17,6 +18,8 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -46,8 +49,10 @@ import java.util.concurrent.atomic.AtomicReference;
  *       {@code courier.publisher().publish(topic, key, bytes)}, N keyed records of 1 KiB, nothing
  *       blocks per record, the clock stops when the last ack arrived. Both producers: acks=all,
  *       idempotence on, the same linger.ms and batch.size, no compression. Courier runs twice per
- *       round: the default publish, which copies the payload, and the zero-copy
- *       {@code Message.Builder.payloadOwned}; each is compared with the plain run of its round.</li>
+ *       round: {@code publish(topic, key, bytes)} and {@code Message.Builder.payloadOwned}; each is
+ *       compared with the plain run of its round. A fourth run per round, the plain producer adding
+ *       the {@code courier-id} header Courier puts on every record, shows what the message id
+ *       alone costs.</li>
  *   <li>consume: a {@code KafkaConsumer} poll loop (no-op per record, commitAsync every 500 ms)
  *       against {@code courier.subscribe} with a no-op handler (concurrency 1 and 8), each reading
  *       the same prepared topic from the earliest offset with a new group; the clock starts at the
@@ -150,44 +155,43 @@ public final class ClientThroughput {
                 double[] raw = new double[ROUNDS];
                 double[] cou = new double[ROUNDS];
                 double[] own = new double[ROUNDS];
+                double[] withId = new double[ROUNDS];
                 double[][] rawCpu = new double[ROUNDS][];
                 double[][] couCpu = new double[ROUNDS][];
                 double[][] ownCpu = new double[ROUNDS][];
+                double[][] withIdCpu = new double[ROUNDS][];
                 rawPublish(producer, produceTopic, keys, payload, WARMUP);
                 courierPublish(publisher, produceTopic, keys, payload, WARMUP, false);
                 courierPublish(publisher, produceTopic, keys, payload, WARMUP, true);
+                rawPublishWithId(producer, produceTopic, keys, payload, WARMUP);
                 for (int r = 0; r < ROUNDS; r++) {
-                    // odd rounds run the three in reverse order, so a drift over the run (JIT, broker,
+                    // odd rounds run the four in reverse order, so a drift over the run (JIT, broker,
                     // page cache, neighbours) favours neither side
-                    for (int step = 0; step < 3; step++) {
-                        int which = r % 2 == 0 ? step : 2 - step;
+                    for (int step = 0; step < 4; step++) {
+                        int which = r % 2 == 0 ? step : 3 - step;
                         long[] c0 = cpuStart();
-                        if (which == 0) {
-                            raw[r] = rawPublish(producer, produceTopic, keys, payload, RECORDS);
-                        } else {
-                            double rate = courierPublish(publisher, produceTopic, keys, payload, RECORDS, which == 2);
-                            if (which == 1) {
-                                cou[r] = rate;
-                            } else {
-                                own[r] = rate;
-                            }
-                        }
+                        double rate = switch (which) {
+                            case 0 -> rawPublish(producer, produceTopic, keys, payload, RECORDS);
+                            case 1, 2 -> courierPublish(publisher, produceTopic, keys, payload, RECORDS, which == 2);
+                            default -> rawPublishWithId(producer, produceTopic, keys, payload, RECORDS);
+                        };
                         cpuEnd(c0, RECORDS);
-                        if (which == 0) {
-                            rawCpu[r] = lastCpu;
-                        } else if (which == 1) {
-                            couCpu[r] = lastCpu;
-                        } else {
-                            ownCpu[r] = lastCpu;
-                        }
+                        double[][] cpuOf = which == 0 ? rawCpu : which == 1 ? couCpu : which == 2 ? ownCpu : withIdCpu;
+                        double[] rateOf = which == 0 ? raw : which == 1 ? cou : which == 2 ? own : withId;
+                        cpuOf[r] = lastCpu;
+                        rateOf[r] = rate;
                     }
                     progress("publish", r, raw[r], cou[r], rawCpu[r], couCpu[r]);
                     progress("publish payloadOwned", r, raw[r], own[r], rawCpu[r], ownCpu[r]);
+                    progress("plain publish with a courier-id header", r, raw[r], withId[r], rawCpu[r], withIdCpu[r]);
                 }
                 row(report, "publish 1 KiB keyed, acks=all, idempotent (payload copied)", raw, cou);
                 row(report, "publish 1 KiB keyed, acks=all, idempotent, zero-copy `payloadOwned`", raw, own);
+                row(report, "reference: the plain producer adding the `courier-id` header Courier sends (in the Courier column)", raw, withId);
+                row(report, "publish against that reference: Courier / plain producer with the same header", withId, cou);
                 cpuRow("publish (payload copied)", rawCpu, couCpu);
                 cpuRow("publish, zero-copy `payloadOwned`", rawCpu, ownCpu);
+                cpuRow("reference: plain producer with the `courier-id` header", rawCpu, withIdCpu);
             }
 
             // ---- consume
@@ -335,6 +339,36 @@ public final class ClientThroughput {
         long nanos = System.nanoTime() - start;
         if (failure.get() != null) {
             throw new IllegalStateException("a plain publish failed", failure.get());
+        }
+        return n / (nanos / 1e9);
+    }
+
+    /**
+     * The plain producer sending what Courier's publish puts on the wire besides key and value: a
+     * {@code courier-id} header with a random UUID and the record's timestamp. Separates the cost of
+     * the message id (on the client and on the broker, which reads every header of every record it
+     * validates) from the rest of Courier's publish path.
+     *
+     * @return records per second
+     */
+    static double rawPublishWithId(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n)
+            throws InterruptedException {
+        CountDownLatch acked = new CountDownLatch(n);
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            Header id = new RecordHeader(HeaderNames.MESSAGE_ID, Message.newId().getBytes(StandardCharsets.UTF_8));
+            producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), keys[i % keys.length], payload, List.of(id)), (md, e) -> {
+                if (e != null) {
+                    failure.compareAndSet(null, e);
+                }
+                acked.countDown();
+            });
+        }
+        acked.await();
+        long nanos = System.nanoTime() - start;
+        if (failure.get() != null) {
+            throw new IllegalStateException("a plain publish with an id header failed", failure.get());
         }
         return n / (nanos / 1e9);
     }
