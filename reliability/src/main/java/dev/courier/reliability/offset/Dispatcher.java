@@ -198,14 +198,18 @@ final class Dispatcher<R> {
         }
     }
 
-    /** The watchdog's look: frees work waiting behind loops that have all been busy for a while. */
-    void watch() {
+    /**
+     * The watchdog's look: frees work waiting behind loops that have all been busy for a while.
+     *
+     * @return whether runnable records wait behind running loops, for the watchdog to look again soon
+     */
+    boolean watch() {
         if (inline || readyTracks.isEmpty() || loops.get() == 0) {
-            return;
+            return false;
         }
         Context ctx = context.get();
         if (ctx.active) {
-            return; // an inline executor left a loop running on this thread; it takes the work itself
+            return true; // an inline executor left a loop running on this thread; it takes the work itself
         }
         ctx.active = true;
         try {
@@ -214,6 +218,7 @@ final class Dispatcher<R> {
             ctx.active = false;
             ctx.drainRequested = false;
         }
+        return true;
     }
 
     /**
