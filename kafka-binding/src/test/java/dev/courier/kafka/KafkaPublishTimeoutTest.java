@@ -95,7 +95,7 @@ class KafkaPublishTimeoutTest {
     }
 
     @Test
-    @DisplayName("with the broker gone, publish() returns and the publish fails after the publish timeout with a PublishException that names it")
+    @DisplayName("with the broker gone, publish() returns and the publish fails after the publish timeout with a PublishException that names it, also when it waits for its topic")
     void brokerGonePublishFails() throws Exception {
         try (EmbeddedKafka kafka = EmbeddedKafka.builder().partitions(1).build().start();
              Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url(kafka.url())
@@ -119,6 +119,17 @@ class KafkaPublishTimeoutTest {
                     .hasMessageContaining("courier.publish.timeout")
                     .hasMessageContaining("may or may not have been stored");
             assertThat(((PublishException) failure).isRetriable()).isTrue();
+
+            // a topic never used before waits for the admin client, which retries for a minute: the publish does not
+            CompletableFuture<?> unknown = courier.publisher().publish(topic + ".new", "k", "to a new topic").toCompletableFuture();
+            Throwable waited = null;
+            try {
+                unknown.get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                waited = e.getCause();
+            }
+            assertThat(waited).as("the publish waiting for its topic failed").isInstanceOf(PublishException.class)
+                    .hasMessageContaining("courier.publish.timeout").hasMessageContaining("topic was not ready");
             assertThat(courier.publisher().outstanding()).isZero();
         }
     }
