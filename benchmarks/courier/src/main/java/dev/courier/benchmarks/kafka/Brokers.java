@@ -18,7 +18,8 @@ final class Brokers {
     private Brokers() {
     }
 
+    /** Also looks for segments past their retention every 5 s (5 min by default), see {@link ClientThroughput#keepSmall}. */
     static EmbeddedKafka start() {
-        return EmbeddedKafka.builder().jvmOptions(JVM_OPTIONS).build().start();
+        return EmbeddedKafka.builder().jvmOptions(JVM_OPTIONS).brokerProperty("log.retention.check.interval.ms", "5000").build().start();
     }
 }

@@ -10,6 +10,8 @@ import dev.courier.Subscription;
 import dev.courier.testkit.kafka.EmbeddedKafka;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.AlterConfigOp;
+import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -18,6 +20,7 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -34,6 +37,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -50,9 +54,11 @@ import java.util.concurrent.atomic.AtomicReference;
  *       blocks per record, the clock stops when the last ack arrived. Both producers: acks=all,
  *       idempotence on, the same linger.ms and batch.size, no compression. Courier runs twice per
  *       round: {@code publish(topic, key, bytes)} and {@code Message.Builder.payloadOwned}; each is
- *       compared with the plain run of its round. A fourth run per round, the plain producer adding
- *       the {@code courier-id} header Courier puts on every record, shows what the message id
- *       alone costs.</li>
+ *       compared with the plain run of its round. Two more runs per round are references: the
+ *       plain producer adding the {@code courier-id} header Courier puts on every record (A), and
+ *       A with a {@code CompletableFuture} per record that the callback completes and the caller
+ *       waits on with {@code whenComplete} (B), which is what a stage per publish costs any API.
+ *       The publish topic keeps little data (see {@link #keepSmall}).</li>
  *   <li>consume: a {@code KafkaConsumer} poll loop (no-op per record, commitAsync every 500 ms)
  *       against {@code courier.subscribe} with a no-op handler (concurrency 1 and 8), each reading
  *       the same prepared topic from the earliest offset with a new group; the clock starts at the
@@ -148,50 +154,44 @@ public final class ClientThroughput {
             String produceTopic = "bench.produce";
             String consumeTopic = "bench.consume." + RECORDS;
             createTopics(admin, bootstrap, produceTopic, consumeTopic);
+            keepSmall(admin, produceTopic);
             Publisher publisher = courier.publisher();
 
             // ---- publish
             if (PHASES.contains("publish")) {
-                double[] raw = new double[ROUNDS];
-                double[] cou = new double[ROUNDS];
-                double[] own = new double[ROUNDS];
-                double[] withId = new double[ROUNDS];
-                double[][] rawCpu = new double[ROUNDS][];
-                double[][] couCpu = new double[ROUNDS][];
-                double[][] ownCpu = new double[ROUNDS][];
-                double[][] withIdCpu = new double[ROUNDS][];
-                rawPublish(producer, produceTopic, keys, payload, WARMUP);
-                courierPublish(publisher, produceTopic, keys, payload, WARMUP, false);
-                courierPublish(publisher, produceTopic, keys, payload, WARMUP, true);
-                rawPublishWithId(producer, produceTopic, keys, payload, WARMUP);
-                for (int r = 0; r < ROUNDS; r++) {
-                    // odd rounds run the four in reverse order, so a drift over the run (JIT, broker,
-                    // page cache, neighbours) favours neither side
-                    for (int step = 0; step < 4; step++) {
-                        int which = r % 2 == 0 ? step : 3 - step;
-                        long[] c0 = cpuStart();
-                        double rate = switch (which) {
-                            case 0 -> rawPublish(producer, produceTopic, keys, payload, RECORDS);
-                            case 1, 2 -> courierPublish(publisher, produceTopic, keys, payload, RECORDS, which == 2);
-                            default -> rawPublishWithId(producer, produceTopic, keys, payload, RECORDS);
-                        };
-                        cpuEnd(c0, RECORDS);
-                        double[][] cpuOf = which == 0 ? rawCpu : which == 1 ? couCpu : which == 2 ? ownCpu : withIdCpu;
-                        double[] rateOf = which == 0 ? raw : which == 1 ? cou : which == 2 ? own : withId;
-                        cpuOf[r] = lastCpu;
-                        rateOf[r] = rate;
-                    }
-                    progress("publish", r, raw[r], cou[r], rawCpu[r], couCpu[r]);
-                    progress("publish payloadOwned", r, raw[r], own[r], rawCpu[r], ownCpu[r]);
-                    progress("plain publish with a courier-id header", r, raw[r], withId[r], rawCpu[r], withIdCpu[r]);
+                // the runs of a round: 0 plain, 1 Courier, 2 Courier payloadOwned, 3 plain + id header,
+                // 4 plain + id header + a CompletableFuture per record that the caller completes on
+                double[][] rate = new double[RUNS][ROUNDS];
+                double[][][] cpuOf = new double[RUNS][ROUNDS][];
+                for (int run = 0; run < RUNS; run++) {
+                    publishRun(run, producer, publisher, produceTopic, keys, payload, WARMUP);
                 }
-                row(report, "publish 1 KiB keyed, acks=all, idempotent (payload copied)", raw, cou);
-                row(report, "publish 1 KiB keyed, acks=all, idempotent, zero-copy `payloadOwned`", raw, own);
-                row(report, "reference: the plain producer adding the `courier-id` header Courier sends (in the Courier column)", raw, withId);
-                row(report, "publish against that reference: Courier / plain producer with the same header", withId, cou);
-                cpuRow("publish (payload copied)", rawCpu, couCpu);
-                cpuRow("publish, zero-copy `payloadOwned`", rawCpu, ownCpu);
-                cpuRow("reference: plain producer with the `courier-id` header", rawCpu, withIdCpu);
+                for (int r = 0; r < ROUNDS; r++) {
+                    // odd rounds run them in reverse order, so a drift over the run (JIT, broker,
+                    // page cache, neighbours) favours none
+                    for (int step = 0; step < RUNS; step++) {
+                        int run = r % 2 == 0 ? step : RUNS - 1 - step;
+                        long[] c0 = cpuStart();
+                        rate[run][r] = publishRun(run, producer, publisher, produceTopic, keys, payload, RECORDS);
+                        cpuEnd(c0, RECORDS);
+                        cpuOf[run][r] = lastCpu;
+                    }
+                    progress("publish", r, rate[0][r], rate[1][r], cpuOf[0][r], cpuOf[1][r]);
+                    progress("publish payloadOwned", r, rate[0][r], rate[2][r], cpuOf[0][r], cpuOf[2][r]);
+                    progress("plain publish with a courier-id header", r, rate[0][r], rate[3][r], cpuOf[0][r], cpuOf[3][r]);
+                    progress("plain publish with a courier-id header and a future", r, rate[0][r], rate[4][r], cpuOf[0][r], cpuOf[4][r]);
+                }
+                row(report, "publish 1 KiB keyed, acks=all, idempotent (payload copied)", rate[0], rate[1]);
+                row(report, "publish 1 KiB keyed, acks=all, idempotent, zero-copy `payloadOwned`", rate[0], rate[2]);
+                row(report, "reference A: the plain producer adding the `courier-id` header Courier sends (in the Courier column)", rate[0], rate[3]);
+                row(report, "reference B: A, and a `CompletableFuture` per record completed in the callback, with a `whenComplete` (in the Courier column)",
+                        rate[0], rate[4]);
+                row(report, "publish against reference A: Courier / plain producer with the same header", rate[3], rate[1]);
+                row(report, "publish against reference B: Courier / plain producer with the same header and a future per record", rate[4], rate[1]);
+                cpuRow("publish (payload copied)", cpuOf[0], cpuOf[1]);
+                cpuRow("publish, zero-copy `payloadOwned`", cpuOf[0], cpuOf[2]);
+                cpuRow("reference A: plain producer with the `courier-id` header", cpuOf[0], cpuOf[3]);
+                cpuRow("reference B: A and a future per record", cpuOf[0], cpuOf[4]);
             }
 
             // ---- consume
@@ -321,6 +321,23 @@ public final class ClientThroughput {
         }
     }
 
+    /**
+     * The publish rounds write a gigabyte per run into one topic. Kept, that is more than twenty
+     * gigabytes of log by the end of a run, and the broker's CPU per record moved between 1.9 and
+     * 3.8 µs from one run to the next (most likely the kernel writing back and reclaiming that much
+     * page cache), bounding the publish rate for both sides. Small segments, deleted a second after
+     * they leave a small retention, keep the broker's work at 1.1-1.6 µs through the run. The
+     * consume topic keeps everything.
+     */
+    static void keepSmall(Admin admin, String topic) throws Exception {
+        ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, topic);
+        List<AlterConfigOp> ops = List.of(
+                new AlterConfigOp(new ConfigEntry("segment.bytes", Integer.toString(64 << 20)), AlterConfigOp.OpType.SET),
+                new AlterConfigOp(new ConfigEntry("retention.bytes", Integer.toString(128 << 20)), AlterConfigOp.OpType.SET),
+                new AlterConfigOp(new ConfigEntry("file.delete.delay.ms", "1000"), AlterConfigOp.OpType.SET));
+        admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(60, TimeUnit.SECONDS);
+    }
+
     /** @return records per second */
     static double rawPublish(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n)
             throws InterruptedException {
@@ -343,22 +360,57 @@ public final class ClientThroughput {
         return n / (nanos / 1e9);
     }
 
+    /** Publish runs of a round, see the publish phase of {@link #main}. */
+    private static final int RUNS = 5;
+
+    private static double publishRun(int run, KafkaProducer<String, byte[]> producer, Publisher publisher, String topic, String[] keys,
+            byte[] payload, int n) throws InterruptedException {
+        return switch (run) {
+            case 0 -> rawPublish(producer, topic, keys, payload, n);
+            case 1, 2 -> courierPublish(publisher, topic, keys, payload, n, run == 2);
+            default -> rawPublishWithId(producer, topic, keys, payload, n, run == 4);
+        };
+    }
+
     /**
      * The plain producer sending what Courier's publish puts on the wire besides key and value: a
      * {@code courier-id} header with a random UUID and the record's timestamp. Separates the cost of
      * the message id (on the client and on the broker, which reads every header of every record it
-     * validates) from the rest of Courier's publish path.
+     * validates) from the rest of Courier's publish path. With {@code future}, each record also gets
+     * a {@code CompletableFuture} that the callback completes and the caller waits on with
+     * {@code whenComplete}, as a caller of Courier's publish does: the cost of a stage per publish.
      *
      * @return records per second
      */
-    static double rawPublishWithId(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n)
-            throws InterruptedException {
+    static double rawPublishWithId(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n,
+            boolean future) throws InterruptedException {
         CountDownLatch acked = new CountDownLatch(n);
-        AtomicReference<Exception> failure = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         long start = System.nanoTime();
         for (int i = 0; i < n; i++) {
             Header id = new RecordHeader(HeaderNames.MESSAGE_ID, Message.newId().getBytes(StandardCharsets.UTF_8));
-            producer.send(new ProducerRecord<>(topic, null, System.currentTimeMillis(), keys[i % keys.length], payload, List.of(id)), (md, e) -> {
+            ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, null, System.currentTimeMillis(), keys[i % keys.length],
+                    payload, List.of(id));
+            if (!future) {
+                producer.send(record, (md, e) -> {
+                    if (e != null) {
+                        failure.compareAndSet(null, e);
+                    }
+                    acked.countDown();
+                });
+                continue;
+            }
+            // what an API that returns a stage per publish adds: the future, its completion on the
+            // producer's I/O thread, and the caller's whenComplete, as in courierPublish
+            CompletableFuture<Long> stage = new CompletableFuture<>();
+            producer.send(record, (md, e) -> {
+                if (e == null) {
+                    stage.complete(md.offset());
+                } else {
+                    stage.completeExceptionally(e);
+                }
+            });
+            stage.whenComplete((offset, e) -> {
                 if (e != null) {
                     failure.compareAndSet(null, e);
                 }
