@@ -144,7 +144,8 @@ final class KafkaSettings {
         if (producer.containsKey(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG)) {
             return null; // not a number: the producer reports it
         }
-        Long linger = producer.containsKey(ProducerConfig.LINGER_MS_CONFIG) ? millis(producer.get(ProducerConfig.LINGER_MS_CONFIG)) : Long.valueOf(5);
+        Object lingerSet = producer.get(ProducerConfig.LINGER_MS_CONFIG);
+        Long linger = lingerSet == null ? Long.valueOf(DEFAULT_LINGER_MS) : millis(lingerSet);
         Long request = millis(producer.get(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG));
         if (linger == null || (request == null && producer.containsKey(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG))) {
             return null;
@@ -161,6 +162,8 @@ final class KafkaSettings {
         return Duration.ofMillis(deliveryMs);
     }
 
+    /** The producer's own defaults, for settings the map leaves out. */
+    private static final long DEFAULT_LINGER_MS = 5;
     private static final long DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
     private static final long DEFAULT_MAX_BLOCK_MS = 60_000;
     private static final long MIN_REQUEST_TIMEOUT_MS = 1_000;

@@ -338,12 +338,38 @@ public final class ClientThroughput {
         admin.incrementalAlterConfigs(Map.of(resource, ops)).all().get(60, TimeUnit.SECONDS);
     }
 
+    /**
+     * One run's loop: publishes the records, each of which counts {@code acked} down when it is
+     * confirmed and leaves a failure in {@code failure}. Every way of publishing has a loop of its
+     * own: one loop with two ways of publishing in it made the JIT compile one of them worse (10 %
+     * apart with the same records on the wire; apart, neither was ahead).
+     */
+    private interface PublishLoop {
+        void run(CountDownLatch acked, AtomicReference<Throwable> failure);
+    }
+
+    /** Times {@code loop} from its first send to the last confirm of its {@code n} records; @return records per second. */
+    private static double timed(String what, int n, PublishLoop loop) throws InterruptedException {
+        CountDownLatch acked = new CountDownLatch(n);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long start = System.nanoTime();
+        loop.run(acked, failure);
+        acked.await();
+        long nanos = System.nanoTime() - start;
+        if (failure.get() != null) {
+            throw new IllegalStateException(what + " failed", failure.get());
+        }
+        return n / (nanos / 1e9);
+    }
+
     /** @return records per second */
     static double rawPublish(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n)
             throws InterruptedException {
-        CountDownLatch acked = new CountDownLatch(n);
-        AtomicReference<Exception> failure = new AtomicReference<>();
-        long start = System.nanoTime();
+        return timed("a plain publish", n, (acked, failure) -> sendPlain(producer, topic, keys, payload, n, acked, failure));
+    }
+
+    private static void sendPlain(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n,
+            CountDownLatch acked, AtomicReference<Throwable> failure) {
         for (int i = 0; i < n; i++) {
             producer.send(new ProducerRecord<>(topic, keys[i % keys.length], payload), (md, e) -> {
                 if (e != null) {
@@ -352,12 +378,6 @@ public final class ClientThroughput {
                 acked.countDown();
             });
         }
-        acked.await();
-        long nanos = System.nanoTime() - start;
-        if (failure.get() != null) {
-            throw new IllegalStateException("a plain publish failed", failure.get());
-        }
-        return n / (nanos / 1e9);
     }
 
     /** Publish runs of a round, see the publish phase of {@link #main}. */
@@ -384,20 +404,10 @@ public final class ClientThroughput {
      */
     static double rawPublishWithId(KafkaProducer<String, byte[]> producer, String topic, String[] keys, byte[] payload, int n,
             boolean future) throws InterruptedException {
-        CountDownLatch acked = new CountDownLatch(n);
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        long start = System.nanoTime();
-        if (future) {
-            sendWithIdAndFuture(producer, topic, keys, payload, n, acked, failure);
-        } else {
-            sendWithId(producer, topic, keys, payload, n, acked, failure);
-        }
-        acked.await();
-        long nanos = System.nanoTime() - start;
-        if (failure.get() != null) {
-            throw new IllegalStateException("a plain publish with an id header failed", failure.get());
-        }
-        return n / (nanos / 1e9);
+        return future
+                ? timed("a plain publish with an id header and a future", n,
+                        (acked, failure) -> sendWithIdAndFuture(producer, topic, keys, payload, n, acked, failure))
+                : timed("a plain publish with an id header", n, (acked, failure) -> sendWithId(producer, topic, keys, payload, n, acked, failure));
     }
 
     private static ProducerRecord<String, byte[]> recordWithId(String topic, String key, byte[] payload) {
@@ -449,22 +459,9 @@ public final class ClientThroughput {
      */
     static double courierPublish(Publisher publisher, String topic, String[] keys, byte[] payload, int n, boolean owned)
             throws InterruptedException {
-        CountDownLatch acked = new CountDownLatch(n);
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        long start = System.nanoTime();
-        // one loop per way of publishing: a single loop with both calls in it made the JIT compile one
-        // of them worse (10 % apart with the same records on the wire; apart, neither was ahead)
-        if (owned) {
-            publishOwned(publisher, topic, keys, payload, n, acked, failure);
-        } else {
-            publishBytes(publisher, topic, keys, payload, n, acked, failure);
-        }
-        acked.await();
-        long nanos = System.nanoTime() - start;
-        if (failure.get() != null) {
-            throw new IllegalStateException("a Courier publish failed", failure.get());
-        }
-        return n / (nanos / 1e9);
+        return owned
+                ? timed("a Courier publish", n, (acked, failure) -> publishOwned(publisher, topic, keys, payload, n, acked, failure))
+                : timed("a Courier publish", n, (acked, failure) -> publishBytes(publisher, topic, keys, payload, n, acked, failure));
     }
 
     private static void publishBytes(Publisher publisher, String topic, String[] keys, byte[] payload, int n, CountDownLatch acked,
