@@ -65,7 +65,11 @@ import org.slf4j.LoggerFactory;
  * which is what frees work behind loops that are all blocked in handlers when nothing else happens.
  *
  * <p>Partitions with runnable records wait in a lock-free queue; taking a record sends its partition
- * to the back, so partitions take turns for permits and for loops.
+ * to the back, so partitions take turns for permits and for loops. A loop whose record finished
+ * synchronously takes the next runnable record of the same partition in the same step, under the
+ * partition's lock it holds anyway, up to {@value #STREAK} records in a row before it goes back to
+ * the queue: turns are {@value #STREAK} records long, and a loop working through a busy partition
+ * takes one lock per record and leaves the queue alone.
  *
  * <p>Thread-safe. {@link #drain()} may be called from any thread, concurrently; nobody waits for a
  * lock to hand out work. A drain that would start inside another drain or loop on the same thread
@@ -86,6 +90,11 @@ final class Dispatcher<R> {
     static final long STALL_MILLIS = 10;
     /** A running loop looks at the backlog's age after every this many records (a power of two). */
     static final int CHECK_EVERY = 16;
+    /**
+     * Records of one partition a loop runs in a row, each taken as the one before finished, before
+     * it goes back to the ready queue, where partitions take turns.
+     */
+    static final int STREAK = 16;
     private static final long BACKLOG_NANOS = TimeUnit.MILLISECONDS.toNanos(BACKLOG_MILLIS);
 
     /**
@@ -357,14 +366,21 @@ final class Dispatcher<R> {
                 record = next(true); // started with a permit and no record
             }
             int ran = 0;
+            int streak = 0;
             while (record != null) {
                 InFlightRecord<R> current = record;
                 // From here on the permit we hold, if any, belongs to the running record.
                 record = null;
-                boolean permitKept = run(current);
+                boolean permitKept = run(current, streak < STREAK ? ctx : null);
                 // Work that a drain on this thread left for us is what we take next anyway.
                 ctx.drainRequested = false;
-                record = next(permitKept);
+                record = takenBy(ctx);
+                if (record != null) {
+                    streak++; // the next record of the same partition, taken as this one finished
+                } else {
+                    streak = 0;
+                    record = next(permitKept);
+                }
                 if (record == null || nested) {
                     continue;
                 }
@@ -412,7 +428,7 @@ final class Dispatcher<R> {
      *         caller still holds the permit; false if the permit was released or now belongs to the
      *         pending stage
      */
-    private boolean run(InFlightRecord<R> record) {
+    private boolean run(InFlightRecord<R> record, Context takeInto) {
         CompletionStage<?> stage;
         try {
             stage = processor.process(record.record());
@@ -428,7 +444,7 @@ final class Dispatcher<R> {
         }
         if (stage instanceof CompletableFuture && ((CompletableFuture<?>) stage).isDone()
                 && !((CompletableFuture<?>) stage).isCompletedExceptionally()) {
-            return finishedInline(record);
+            return finishedInline(record, takeInto);
         }
         Completion completion = new Completion(record);
         stage.whenComplete(completion);
@@ -437,16 +453,24 @@ final class Dispatcher<R> {
         }
         // The stage completed while we attached to it (on this or another thread).
         if (completion.failure == null) {
-            return finishedInline(record);
+            return finishedInline(record, takeInto);
         }
         completed(record, completion.failure);
         return false;
     }
 
-    /** A record finished successfully on the loop's thread; the loop keeps its permit. */
-    private boolean finishedInline(InFlightRecord<R> record) {
+    /**
+     * A record finished successfully on the loop's thread; the loop keeps its permit. With
+     * {@code takeInto}, the next runnable record of the same partition, if any, is taken in the same
+     * step and left in {@link Context#taken}, the permit going to it.
+     */
+    private boolean finishedInline(InFlightRecord<R> record, Context takeInto) {
         try {
-            record.track().complete(record, true);
+            if (takeInto != null) {
+                takeInto.taken = record.track().completeAndTakeNext(record);
+            } else {
+                record.track().complete(record, true);
+            }
         } catch (RuntimeException | Error e) {
             permits.release();
             throw e;
@@ -505,6 +529,13 @@ final class Dispatcher<R> {
         }
     }
 
+    @SuppressWarnings("unchecked")
+    private InFlightRecord<R> takenBy(Context ctx) {
+        InFlightRecord<R> taken = (InFlightRecord<R>) ctx.taken;
+        ctx.taken = null;
+        return taken;
+    }
+
     private static Throwable unwrap(Throwable failure) {
         if (failure instanceof CompletionException && failure.getCause() != null) {
             return failure.getCause();
@@ -518,6 +549,8 @@ final class Dispatcher<R> {
         boolean active;
         /** A nested drain was skipped; the enclosing drain looks again, an enclosing loop takes the work itself. */
         boolean drainRequested;
+        /** The record a loop took together with finishing the one before (same partition), or null. */
+        Object taken;
     }
 
     /**

@@ -6,8 +6,10 @@ package dev.courier.reliability.offset;
  *
  * <p>Which keys have a lane, and each lane's tail, live in an open-addressing table of three
  * parallel arrays (key, hash, tail; linear probing, at most half full, deletion by shifting back),
- * so a record's admission allocates nothing: no map entry, no lane object. The ring's per-record lane slot holds
- * the record's key, which finds the lane again when the record finishes. A lane exists only while
+ * so a record's admission allocates nothing: no map entry, no lane object. The ring's per-record lane slots hold
+ * the record's key and its hash, which find the lane again when the record finishes. The hash
+ * comes with the key ({@link OrderingLanes#hash}, computed by the submitting thread), so a key is
+ * read here only when its hash matches a lane's. A lane exists only while
  * it has unfinished records, so the table holds at most one entry per distinct key in flight; it
  * grows with that number and, after a burst, shrinks back to {@value #KEEP_CAPACITY} slots.
  * {@code null} keys share a single lane.
@@ -40,12 +42,16 @@ final class KeyLanes implements OrderingLanes {
     private int size;
 
     @Override
-    public boolean admit(RecordRing ring, long seq, Object key) {
+    public boolean keyed() {
+        return true;
+    }
+
+    @Override
+    public boolean admit(RecordRing ring, long seq, Object key, int hash) {
         Object laneKey = key == null ? NULL_KEY : key;
         ring.link(seq, -1);
-        ring.lane(seq, laneKey);
+        ring.lane(seq, laneKey, hash);
         int mask = keys.length - 1;
-        int hash = spread(laneKey);
         for (int i = hash & mask; ; i = (i + 1) & mask) {
             Object k = keys[i];
             if (k == null) {
@@ -71,10 +77,10 @@ final class KeyLanes implements OrderingLanes {
     public long release(RecordRing ring, long seq) {
         Object laneKey = ring.lane(seq);
         long next = ring.link(seq);
-        ring.lane(seq, null);
         if (next < 0) {
-            remove(laneKey);
+            remove(laneKey, ring.laneHash(seq));
         }
+        ring.lane(seq, null);
         return next;
     }
 
@@ -88,9 +94,8 @@ final class KeyLanes implements OrderingLanes {
         return keys.length;
     }
 
-    private void remove(Object laneKey) {
+    private void remove(Object laneKey, int hash) {
         int mask = keys.length - 1;
-        int hash = spread(laneKey);
         int i = hash & mask;
         while (keys[i] != laneKey && (hashes[i] != hash || !laneKey.equals(keys[i]))) {
             i = (i + 1) & mask;
@@ -134,12 +139,5 @@ final class KeyLanes implements OrderingLanes {
                 tails[j] = oldTails[i];
             }
         }
-    }
-
-    private static int spread(Object key) {
-        // Fibonacci hashing, the product's high half folded into the low bits the mask keeps, so
-        // hashes that differ only in their high bits or form runs ("key-1", "key-2") spread out.
-        int h = key.hashCode() * 0x9E3779B9;
-        return h ^ (h >>> 16);
     }
 }

@@ -198,13 +198,16 @@ public final class OffsetCommitCoordinator<R> {
     /**
      * Accepts the records of one poll for one partition, in offset order: the same as {@link
      * #submit} for each of them, but cheaper for the calling thread. Only the offsets are checked
-     * here; the records are queued as one batch, without taking the partition's lock, and a worker
-     * loop places them in their lanes when it next takes work from the partition. The poll thread
-     * thus spends no per-record time on the coordinator, and handlers are not woken record by
-     * record while it is still adding. The records count as held (and pin the commit watermark) from
-     * this call on. If an offset is refused the records before it stay submitted.
+     * here, and in {@link OrderingMode#KEY} the keys read and hashed (while the polled records are
+     * still in the calling thread's cache); the records are queued as one batch, without taking the
+     * partition's lock, and a worker loop places them in their lanes when it next takes work from
+     * the partition. The poll thread thus takes no lock per record, and handlers are not woken
+     * record by record while it is still adding. The records count as held (and pin the commit
+     * watermark) from this call on. If an offset is refused, or {@code keyOf} throws, the records
+     * before it stay submitted and the exception is thrown.
      *
-     * <p>The functions are called later, on a worker loop's thread, once per record.
+     * <p>{@code offsetOf} and {@code keyOf} are called here ({@code keyOf} in KEY mode only);
+     * {@code offsetOf} and {@code recordOf} again later, on a worker loop's thread, once per record.
      *
      * @param partition where the records came from
      * @param polled    the records, offsets strictly increasing and above every offset submitted

@@ -14,9 +14,35 @@ interface OrderingLanes {
     /**
      * Places a newly appended record in its lane.
      *
+     * @param hash {@link #hash(Object) hash(key)}, computed by the caller: the submitting thread
+     *             has the key in its cache, the worker loop that admits the record would not
      * @return true if the record may run now, false if it waits behind an earlier one
      */
-    boolean admit(RecordRing ring, long seq, Object key);
+    boolean admit(RecordRing ring, long seq, Object key, int hash);
+
+    /** Places a newly appended record in its lane, hashing its key here. */
+    default boolean admit(RecordRing ring, long seq, Object key) {
+        return admit(ring, seq, key, hash(key));
+    }
+
+    /** Whether lanes depend on the key at all; if not, callers need not read or hash keys. */
+    default boolean keyed() {
+        return false;
+    }
+
+    /**
+     * The hash {@link #admit(RecordRing, long, Object, int)} expects: the key's {@code hashCode},
+     * spread (Fibonacci hashing, the product's high half folded into the low bits a table mask
+     * keeps), so keys whose hashes differ only in their high bits or form runs ("key-1", "key-2")
+     * spread out. 0 for the null key.
+     */
+    static int hash(Object key) {
+        if (key == null) {
+            return 0;
+        }
+        int h = key.hashCode() * 0x9E3779B9;
+        return h ^ (h >>> 16);
+    }
 
     /**
      * Takes a record that just finished out of its lane.
@@ -42,7 +68,7 @@ interface OrderingLanes {
     /** {@link OrderingMode#UNORDERED}: every record is runnable on arrival. */
     final class NoLanes implements OrderingLanes {
         @Override
-        public boolean admit(RecordRing ring, long seq, Object key) {
+        public boolean admit(RecordRing ring, long seq, Object key, int hash) {
             return true;
         }
 
@@ -60,7 +86,7 @@ interface OrderingLanes {
         private boolean busy;
 
         @Override
-        public boolean admit(RecordRing ring, long seq, Object key) {
+        public boolean admit(RecordRing ring, long seq, Object key, int hash) {
             if (busy) {
                 return false;
             }

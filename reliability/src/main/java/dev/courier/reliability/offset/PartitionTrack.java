@@ -135,11 +135,12 @@ final class PartitionTrack<R> {
     }
 
     /**
-     * Holds newly polled records of this partition, in offset order. Only the offsets are looked at
-     * here (each must be above the one before); the records go to the inbox as one batch, and a
-     * worker loop places them in the ring and their lanes when it next takes work from this track.
-     * On a bad offset the records before it stay held and the exception is thrown. The caller
-     * then dispatches.
+     * Holds newly polled records of this partition, in offset order. Only the offsets (each must be
+     * above the one before) and, for keyed lanes, the keys and their hashes are read here; the
+     * records go to the inbox as one batch, and a worker loop places them in the ring and their
+     * lanes when it next takes work from this track. On a bad offset, or a key function that
+     * throws, the records before it stay held and the exception is thrown. The caller then
+     * dispatches.
      *
      * @throws IllegalArgumentException if an offset is negative or not above the one before
      * @throws IllegalStateException    if the partition is no longer assigned
@@ -152,12 +153,22 @@ final class PartitionTrack<R> {
         long last = submittedLast;
         long first = -1;
         int accepted = 0;
-        IllegalArgumentException refused = null;
+        // Keyed lanes need each record's key and its hash: read them here, where the polled records
+        // are still in this thread's cache, not in the worker loop that admits the batch.
+        boolean keyed = lanes.keyed();
+        Object[] keys = keyed ? new Object[items.size()] : null;
+        int[] hashes = keyed ? new int[items.size()] : null;
+        RuntimeException refused = null;
         for (T item : items) {
             long offset = offsetOf.applyAsLong(item);
             try {
                 checkAbove(offset, last);
-            } catch (IllegalArgumentException e) {
+                if (keyed) {
+                    Object key = keyOf.apply(item);
+                    hashes[accepted] = OrderingLanes.hash(key);
+                    keys[accepted] = key;
+                }
+            } catch (RuntimeException e) {
                 refused = e;
                 break;
             }
@@ -175,7 +186,7 @@ final class PartitionTrack<R> {
             // counted before it is visible in the inbox, so an admitter never takes the count below zero
             inboxRecords.addAndGet(accepted);
             heldTotal.addAndGet(accepted);
-            inbox.offer(new Batch<>(batch, first, offsetOf, keyOf, recordOf));
+            inbox.offer(new Batch<>(batch, first, offsetOf, keys, hashes, recordOf));
             if (inReadyTracks.compareAndSet(false, true)) {
                 readyTracks.offer(this);
             }
@@ -206,35 +217,43 @@ final class PartitionTrack<R> {
     }
 
     /** One polled record entering the ring: the per-record half of {@link #appendAll}. Under the lock. */
-    private void admit(long offset, Object key, R record) {
+    private void admit(long offset, Object key, int hash, R record) {
         lastOffset = offset;
         long seq = ring.append(offset, RecordRing.WAITING, record);
         queued++;
-        if (lanes.admit(ring, seq, key)) {
+        if (lanes.admit(ring, seq, key, hash)) {
             makeReady(seq, false);
         }
     }
 
-    /** A polled batch in the inbox, with how to read its records. */
+    /** A polled batch in the inbox, with how to read its records, and their keys and hashes when lanes are keyed. */
     private static final class Batch<T, R> {
         final List<T> items;
         final long firstOffset;
         final ToLongFunction<? super T> offsetOf;
-        final Function<? super T, ?> keyOf;
+        final Object[] keys;
+        final int[] hashes;
         final Function<? super T, ? extends R> recordOf;
 
-        Batch(List<T> items, long firstOffset, ToLongFunction<? super T> offsetOf, Function<? super T, ?> keyOf,
+        Batch(List<T> items, long firstOffset, ToLongFunction<? super T> offsetOf, Object[] keys, int[] hashes,
                 Function<? super T, ? extends R> recordOf) {
             this.items = items;
             this.firstOffset = firstOffset;
             this.offsetOf = offsetOf;
-            this.keyOf = keyOf;
+            this.keys = keys;
+            this.hashes = hashes;
             this.recordOf = recordOf;
         }
 
         int admitInto(PartitionTrack<R> track) {
+            int i = 0;
             for (T item : items) {
-                track.admit(offsetOf.applyAsLong(item), keyOf.apply(item), recordOf.apply(item));
+                if (keys != null) {
+                    track.admit(offsetOf.applyAsLong(item), keys[i], hashes[i], recordOf.apply(item));
+                } else {
+                    track.admit(offsetOf.applyAsLong(item), null, 0, recordOf.apply(item));
+                }
+                i++;
             }
             return items.size();
         }
@@ -246,7 +265,6 @@ final class PartitionTrack<R> {
      *
      * @return the record to run, or null if there is none (revoked, lost, or already taken)
      */
-    @SuppressWarnings("unchecked")
     InFlightRecord<R> takeReady() {
         lock.lock();
         try {
@@ -259,20 +277,7 @@ final class PartitionTrack<R> {
                 leaveReadyTracks();
                 return null;
             }
-            long seq = ready.removeFirst();
-            readySize = ready.size();
-            InFlightRecord<R> handle;
-            if (ring.state(seq) == RecordRing.READY_AGAIN) {
-                handle = (InFlightRecord<R>) ring.item(seq);
-                handle.nextAttempt();
-            } else {
-                handle = new InFlightRecord<>(this, seq, ring.offset(seq), (R) ring.item(seq));
-            }
-            // The handle now carries the payload; the ring no longer needs it.
-            ring.item(seq, null);
-            ring.state(seq, RecordRing.RUNNING);
-            queued--;
-            running++;
+            InFlightRecord<R> handle = takeFirstReady();
             if (ready.isEmpty() && inbox.isEmpty()) {
                 leaveReadyTracks();
             } else {
@@ -283,6 +288,56 @@ final class PartitionTrack<R> {
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * Finishes a record that succeeded on a worker loop's thread and, under the same lock, hands
+     * that loop the next runnable record of this partition, if there is one: a loop working
+     * through a partition's records takes its lock once per record and leaves the dispatcher's
+     * ready queue alone. The track's place in that queue does not change: it is there (or being
+     * served from it) whenever it has runnable records, so other loops still find it.
+     *
+     * @return the record to run next, marked running, the caller's permit now its own; or null
+     *         (nothing runnable here, or the partition is revoked or lost), the permit still the caller's
+     */
+    InFlightRecord<R> completeAndTakeNext(InFlightRecord<R> handle) {
+        lock.lock();
+        try {
+            long seq = handle.seq();
+            if (closed || !ring.holds(seq) || ring.state(seq) != RecordRing.RUNNING) {
+                return null; // revoked or lost meanwhile: nothing changes, as for complete()
+            }
+            running--;
+            finish(seq);
+            if (draining) {
+                settled.signalAll();
+                return null;
+            }
+            admitInbox();
+            return ready.isEmpty() ? null : takeFirstReady();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Takes the first runnable record and marks it running. Under the lock, with {@code ready} not empty. */
+    @SuppressWarnings("unchecked")
+    private InFlightRecord<R> takeFirstReady() {
+        long seq = ready.removeFirst();
+        readySize = ready.size();
+        InFlightRecord<R> handle;
+        if (ring.state(seq) == RecordRing.READY_AGAIN) {
+            handle = (InFlightRecord<R>) ring.item(seq);
+            handle.nextAttempt();
+        } else {
+            handle = new InFlightRecord<>(this, seq, ring.offset(seq), (R) ring.item(seq));
+        }
+        // The handle now carries the payload; the ring no longer needs it.
+        ring.item(seq, null);
+        ring.state(seq, RecordRing.RUNNING);
+        queued--;
+        running++;
+        return handle;
     }
 
     /**
@@ -557,7 +612,10 @@ final class PartitionTrack<R> {
         if (next >= 0 && !draining) {
             makeReady(next, false);
         }
-        heldTotal.addAndGet(-ring.sweepDone());
+        int swept = ring.sweepDone();
+        if (swept != 0) {
+            heldTotal.addAndGet(-swept);
+        }
     }
 
     /** Makes a record runnable and queues this track for the dispatcher unless it is queued already. */
@@ -569,7 +627,9 @@ final class PartitionTrack<R> {
             ready.addLast(seq);
         }
         readySize = ready.size();
-        if (!draining && !closed && inReadyTracks.compareAndSet(false, true)) {
+        // read before the compare-and-set: the track is usually queued already, and a failing
+        // compare-and-set still takes the cache line exclusively
+        if (!draining && !closed && !inReadyTracks.get() && inReadyTracks.compareAndSet(false, true)) {
             readyTracks.offer(this);
         }
     }

@@ -10,8 +10,8 @@ import java.util.Arrays;
  * broker's offsets have gaps. The record lives at array index {@code seq & mask}; growing and
  * shrinking keep that mapping, so a sequence number handed to a handler stays valid and finding a
  * record again is O(1). Memory per record is a {@code long} offset, a {@code byte} state and one
- * reference, plus a {@code long} link and a reference for key lanes in {@link OrderingMode#KEY};
- * there is no object per record.
+ * reference, plus a {@code long} link, a reference and an {@code int} hash for key lanes in
+ * {@link OrderingMode#KEY}; there is no object per record.
  *
  * <p>Not thread-safe: {@link PartitionTrack} guards it with its lock.
  */
@@ -41,6 +41,7 @@ final class RecordRing {
     private Object[] items;
     private long[] links;
     private Object[] lanes;
+    private int[] laneHashes;
     private int mask;
     private long head;
     private long tail;
@@ -165,6 +166,17 @@ final class RecordRing {
         lanes[index(seq)] = lane;
     }
 
+    /** The hash {@link KeyLanes} filed the record's lane under, so finding the lane again never reads the key. */
+    int laneHash(long seq) {
+        return laneHashes[index(seq)];
+    }
+
+    void lane(long seq, Object lane, int hash) {
+        int i = index(seq);
+        lanes[i] = lane;
+        laneHashes[i] = hash;
+    }
+
     /** Forgets every record and returns to the initial capacity. */
     void clear() {
         head = tail;
@@ -174,7 +186,7 @@ final class RecordRing {
     /** The arrays holding per-record data, exposed so tests can check their element types. */
     Object[] storage() {
         return withLanes
-                ? new Object[] {offsets, states, items, links, lanes}
+                ? new Object[] {offsets, states, items, links, lanes, laneHashes}
                 : new Object[] {offsets, states, items};
     }
 
@@ -188,6 +200,7 @@ final class RecordRing {
         items = new Object[capacity];
         links = withLanes ? new long[capacity] : null;
         lanes = withLanes ? new Object[capacity] : null;
+        laneHashes = withLanes ? new int[capacity] : null;
         mask = capacity - 1;
     }
 
@@ -200,6 +213,7 @@ final class RecordRing {
         Object[] oldItems = items;
         long[] oldLinks = links;
         Object[] oldLanes = lanes;
+        int[] oldLaneHashes = laneHashes;
         int oldMask = mask;
         allocate(capacity);
         for (long seq = head; seq < tail; seq++) {
@@ -211,6 +225,7 @@ final class RecordRing {
             if (withLanes) {
                 links[to] = oldLinks[from];
                 lanes[to] = oldLanes[from];
+                laneHashes[to] = oldLaneHashes[from];
             }
         }
     }

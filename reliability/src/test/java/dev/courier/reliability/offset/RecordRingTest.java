@@ -33,7 +33,7 @@ class RecordRingTest {
             assertThat(ring.link(seq)).isEqualTo(seq * 10);
         }
         assertThat(ring.storage()).extracting(array -> array.getClass().getSimpleName())
-                .containsExactly("long[]", "byte[]", "Object[]", "long[]", "Object[]");
+                .containsExactly("long[]", "byte[]", "Object[]", "long[]", "Object[]", "int[]");
     }
 
     @Test

@@ -65,6 +65,27 @@ class SubmitAllTest extends CoordinatorFixture {
     }
 
     @Test
+    @DisplayName("reads keys on the calling thread in KEY mode: a key function that throws keeps the records before it")
+    void keyFunctionThatThrows() {
+        var c = coordinator(OrderingMode.KEY);
+        List<TestRecord> batch = List.of(rec(P0, 0, "a"), rec(P0, 1, "b"), rec(P0, 2, "bad"), rec(P0, 3, "c"));
+        assertThatThrownBy(() -> c.submitAll(P0, batch, TestRecord::offset, r -> {
+            if (r.key().equals("bad")) {
+                throw new IllegalStateException("unreadable key at " + r.offset());
+            }
+            return r.key();
+        }, r -> r)).isInstanceOf(IllegalStateException.class).hasMessage("unreadable key at 2");
+        executor.runAll();
+        assertThat(processor.runningOffsets(P0)).containsExactly(0L, 1L);
+        assertThat(c.heldRecords()).isEqualTo(2);
+        // the next poll may go on from the refused record
+        submitAll(c, P0, List.of(rec(P0, 2, "a"), rec(P0, 3, "c")));
+        assertThat(processor.runningOffsets(P0)).containsExactly(0L, 1L, 3L);
+        succeed(P0, 0);
+        assertThat(processor.runningOffsets(P0)).containsExactly(1L, 3L, 2L);
+    }
+
+    @Test
     @DisplayName("an empty batch changes nothing; a closed coordinator refuses batches")
     void emptyAndClosed() {
         var c = coordinator(OrderingMode.UNORDERED);

@@ -104,6 +104,78 @@ class WorkerLoopTest {
     }
 
     @Test
+    @DisplayName("a loop takes a partition's next records as each finishes, in turns of at most STREAK + 1 records")
+    void partitionsTakeTurnsInStreaks() {
+        var executor = new ManualExecutor();
+        PartitionId p1 = PartitionId.of("loops", 1);
+        List<PartitionId> order = new ArrayList<>();
+        var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            order.add(r.partition());
+            return CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.UNORDERED).maxConcurrency(1).executor(executor).build();
+        // within one batch of the loop (a loop that yields starts its next turn afresh)
+        int perPartition = Dispatcher.BATCH / 2;
+        for (long offset = 0; offset < perPartition; offset++) {
+            c.submit(P0, offset, null, new TestRecord(P0, offset, null));
+            c.submit(p1, offset, null, new TestRecord(p1, offset, null));
+        }
+        executor.runAll();
+        assertThat(order).hasSize(2 * perPartition);
+        // One record from the ready queue, then STREAK more taken as each one finished; then the other partition's turn.
+        List<Integer> turns = new ArrayList<>();
+        int run = 1;
+        for (int i = 1; i < order.size(); i++) {
+            if (order.get(i).equals(order.get(i - 1))) {
+                run++;
+            } else {
+                turns.add(run);
+                run = 1;
+            }
+        }
+        turns.add(run);
+        assertThat(turns).as("records of one partition in a row")
+                .startsWith(Dispatcher.STREAK + 1, Dispatcher.STREAK + 1)
+                .allMatch(n -> n <= Dispatcher.STREAK + 1)
+                .hasSizeGreaterThanOrEqualTo(2 * perPartition / (Dispatcher.STREAK + 1));
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(P0, (long) perPartition, p1, (long) perPartition));
+        assertThat(c.runningHandlers()).isZero();
+    }
+
+    @Test
+    @DisplayName("a partition revoked while a loop works through it runs none of its records after the revocation")
+    void revocationEndsAStreak() {
+        var executor = new ManualExecutor();
+        PartitionId p1 = PartitionId.of("loops", 1);
+        List<TestRecord> ran = new ArrayList<>();
+        var revoked = new AtomicInteger();
+        var holder = new Object() {
+            OffsetCommitCoordinator<TestRecord> coordinator;
+        };
+        holder.coordinator = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+            ran.add(r);
+            if (r.partition().equals(P0) && r.offset() == 5) {
+                // the poll thread revokes P0 while this record runs (a manual executor runs loops on the test's thread)
+                revoked.set(holder.coordinator.onPartitionsRevoked(Set.of(P0), Duration.ZERO).size());
+            }
+            return CompletableFuture.completedFuture(null);
+        }, NO_FAILURES).ordering(OrderingMode.PARTITION).maxConcurrency(1).executor(executor).build();
+        var c = holder.coordinator;
+        for (long offset = 0; offset < 40; offset++) {
+            c.submit(P0, offset, null, new TestRecord(P0, offset, null));
+        }
+        for (long offset = 0; offset < 10; offset++) {
+            c.submit(p1, offset, null, new TestRecord(p1, offset, null));
+        }
+        executor.runAll();
+        assertThat(revoked).as("P0 had finished records to commit").hasValue(1);
+        assertThat(ran).filteredOn(r -> r.partition().equals(P0)).extracting(TestRecord::offset)
+                .containsExactly(0L, 1L, 2L, 3L, 4L, 5L);
+        assertThat(ran).filteredOn(r -> r.partition().equals(p1)).hasSize(10);
+        assertThat(c.runningHandlers()).as("every permit came back").isZero();
+        assertThat(c.committableOffsets()).isEqualTo(Map.of(p1, 10L));
+    }
+
+    @Test
     @DisplayName("an asynchronous stage completed on a foreign thread starts a loop for the waiting work")
     void foreignCompletionRestartsWork() throws Exception {
         var executor = new ManualExecutor();
