@@ -7,9 +7,10 @@ import dev.courier.Message;
 import dev.courier.Outcome;
 import dev.courier.spi.InboundDelivery;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /** The user-facing delivery: decoding plus once-only settlement through the pipeline. */
 final class DeliveryImpl implements Delivery {
@@ -18,8 +19,29 @@ final class DeliveryImpl implements Delivery {
     private final SubscriptionPipeline pipeline;
     private final Codecs codecs;
     private final String group;
-    private final AtomicBoolean settled = new AtomicBoolean();
-    final CompletableFuture<Void> done = new CompletableFuture<>();
+    /** 1 once settled: the first settlement wins. */
+    @SuppressWarnings("unused") // through SETTLED
+    private volatile int settled;
+    /**
+     * The stage {@link #done()} hands out, made on first request: a binding whose own settlement
+     * tells it when a record is done (Kafka) never asks, and pays nothing for it. {@link #FINISHED}
+     * if the settlement was applied before anyone asked: a synchronous handler costs no stage.
+     */
+    private volatile CompletableFuture<Void> done;
+
+    private static final CompletableFuture<Void> FINISHED = new SharedStage<>(null);
+    private static final VarHandle SETTLED;
+    private static final VarHandle DONE;
+
+    static {
+        try {
+            MethodHandles.Lookup lookup = MethodHandles.lookup();
+            SETTLED = lookup.findVarHandle(DeliveryImpl.class, "settled", int.class);
+            DONE = lookup.findVarHandle(DeliveryImpl.class, "done", CompletableFuture.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     DeliveryImpl(InboundDelivery inbound, SubscriptionPipeline pipeline, Codecs codecs, String group) {
         this.inbound = inbound;
@@ -30,6 +52,35 @@ final class DeliveryImpl implements Delivery {
 
     InboundDelivery inbound() {
         return inbound;
+    }
+
+    /** Completes once this delivery's settlement has been applied (dead letters: once their copy was published). */
+    @SuppressWarnings("unchecked")
+    CompletableFuture<Void> done() {
+        CompletableFuture<Void> d = done;
+        if (d == null) {
+            CompletableFuture<Void> fresh = new CompletableFuture<>();
+            d = (CompletableFuture<Void>) DONE.compareAndExchange(this, null, fresh);
+            if (d == null) {
+                return fresh;
+            }
+        }
+        return d;
+    }
+
+    /** The settlement has been applied: completes {@link #done()}, whether or not it was asked for yet. */
+    @SuppressWarnings("unchecked")
+    void finished() {
+        CompletableFuture<Void> d = done;
+        if (d == null) {
+            d = (CompletableFuture<Void>) DONE.compareAndExchange(this, null, FINISHED);
+            if (d == null) {
+                return;
+            }
+        }
+        if (d != FINISHED) {
+            d.complete(null);
+        }
     }
 
     @Override
@@ -82,7 +133,7 @@ final class DeliveryImpl implements Delivery {
 
     @Override
     public boolean isSettled() {
-        return settled.get();
+        return settled != 0;
     }
 
     @Override
@@ -100,7 +151,7 @@ final class DeliveryImpl implements Delivery {
 
     /** First settlement wins; returns false when already settled. */
     boolean settle(Outcome outcome) {
-        if (!settled.compareAndSet(false, true)) {
+        if (settled != 0 || !SETTLED.compareAndSet(this, 0, 1)) {
             return false;
         }
         pipeline.apply(this, outcome);

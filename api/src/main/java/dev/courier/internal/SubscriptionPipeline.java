@@ -79,7 +79,9 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         }
         CompletionStage<Outcome> outcome;
         try {
-            outcome = new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext).proceed(delivery);
+            // with no interceptors the chain would only call the terminal: no chain object per record
+            outcome = interceptors.isEmpty() ? terminal.apply(delivery)
+                    : new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext).proceed(delivery);
         } catch (RuntimeException | Error e) {
             outcome = CompletableFuture.completedFuture(Outcome.failed(e));
         }
@@ -89,7 +91,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         } else {
             f.whenComplete((o, e) -> settleFromChain(delivery, f));
         }
-        return delivery.done;
+        return delivery.done();
     }
 
     private void settleFromChain(DeliveryImpl delivery, CompletableFuture<Outcome> f) {
@@ -123,11 +125,11 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
             switch (o.kind()) {
                 case ACK -> {
                     in.ack();
-                    d.done.complete(null);
+                    d.finished();
                 }
                 case NACK -> {
                     in.nack(o.delay() != null ? o.delay() : spec.redeliveryDelay());
-                    d.done.complete(null);
+                    d.finished();
                 }
                 case FAILED -> {
                     Throwable cause = o.cause();
@@ -138,7 +140,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                     } else {
                         log.debug("handler failed on {} (attempt {} of {}); redelivering", d, d.attempt(), spec.maxAttempts(), cause);
                         in.nack(spec.redeliveryDelay());
-                        d.done.complete(null);
+                        d.finished();
                     }
                 }
                 case DEAD_LETTER -> deadLetter(d, o.reason(), o.cause(), o.deadLetterHeaders());
@@ -146,7 +148,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
             }
         } catch (RuntimeException e) {
             log.error("settling {} as {} failed; the broker will redeliver it", d, o, e);
-            d.done.complete(null);
+            d.finished();
         }
     }
 
@@ -174,7 +176,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
             } catch (RuntimeException ex) {
                 log.error("settling dead letter {} failed", d, ex);
             } finally {
-                d.done.complete(null);
+                d.finished();
             }
         }, this::runAfterPublish);
     }

@@ -24,11 +24,14 @@ final class Terminals {
     private Terminals() {
     }
 
+    /** What every handler run that returned normally completes with. */
+    private static final CompletionStage<Outcome> ACKED = new SharedStage<>(Outcome.ack());
+
     static Function<Delivery, CompletionStage<Outcome>> of(MessageHandler handler) {
         return d -> {
             try {
                 handler.handle(d);
-                return CompletableFuture.completedFuture(Outcome.ack());
+                return ACKED;
             } catch (Exception | Error e) {
                 return CompletableFuture.completedFuture(Outcome.failed(e));
             }
@@ -46,7 +49,7 @@ final class Terminals {
             if (stage == null) {
                 // the handler settles explicitly; the chain ends with the marker and the delivery's own settlement counts
                 if (d instanceof DeliveryImpl impl) {
-                    return impl.done.thenApply(v -> SubscriptionPipeline.PENDING);
+                    return impl.done().thenApply(v -> SubscriptionPipeline.PENDING);
                 }
                 return CompletableFuture.completedFuture(Outcome.failed(new IllegalStateException(
                         "an async handler returned null for a delivery an interceptor replaced; it cannot settle it explicitly")));

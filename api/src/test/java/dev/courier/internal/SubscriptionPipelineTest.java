@@ -35,6 +35,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.function.Function;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 @DisplayName("SubscriptionPipeline failure policy")
 class SubscriptionPipelineTest {
@@ -226,6 +227,44 @@ class SubscriptionPipelineTest {
         assertThat(done.toCompletableFuture()).isCompleted();
         assertThat(binding.published).isEmpty();
         assertThat(listener.settled).extracting(Outcome::kind).containsExactly(Outcome.Kind.ACK);
+    }
+
+    @Test
+    @DisplayName("deliveries settled before process() returns share one completed stage that nobody can change")
+    void sharedStageForSynchronousSettlement() {
+        SubscriptionPipeline pipeline = pipeline(d -> { });
+        CompletableFuture<Void> first = pipeline.process(attempt(1)).toCompletableFuture();
+        CompletableFuture<Void> second = pipeline.process(attempt(1)).toCompletableFuture();
+
+        assertThat(first).isSameAs(second).isCompleted();
+        assertThat(first.complete(null)).as("already complete").isFalse();
+        assertThat(first.completeExceptionally(new IllegalStateException("late"))).isFalse();
+        assertThat(first.cancel(true)).isFalse();
+        assertThatThrownBy(() -> first.obtrudeException(new IllegalStateException("late")))
+                .isInstanceOf(UnsupportedOperationException.class);
+        assertThatThrownBy(() -> first.obtrudeValue(null)).isInstanceOf(UnsupportedOperationException.class);
+        assertThat(first).isCompletedWithValue(null);
+        CompletableFuture<String> derived = first.thenApply(v -> "next");
+        assertThat(derived).isCompletedWithValue("next");
+        assertThat(derived.complete("changed")).isFalse();
+        CompletableFuture<String> pending = first.thenApplyAsync(v -> "later", r -> { });
+        assertThat(pending.complete("mine")).as("stages made from it are ordinary ones").isTrue();
+    }
+
+    @Test
+    @DisplayName("a delivery settled after process() returned completes the stage process() gave out")
+    void stageOfLaterSettlement() {
+        Delivery[] held = new Delivery[1];
+        FakeDelivery in = attempt(1);
+        CompletionStage<Void> done = asyncPipeline(d -> {
+            held[0] = d;
+            return null;
+        }).process(in);
+
+        assertThat(done.toCompletableFuture()).isNotDone();
+        held[0].ack();
+        assertThat(done.toCompletableFuture()).isCompletedWithValue(null);
+        assertThat(in.settlements).containsExactly("ack");
     }
 
     @Nested
