@@ -412,7 +412,13 @@ final class KafkaSubscription implements BindingSubscription {
             return;
         }
         if (!pauseIds.isEmpty()) {
+            log.debug("back-pressure: pausing {} partition(s) of '{}' with {} records held", pauseIds.size(), spec.topic(),
+                    coordinator.heldRecords());
             pause(toKafka(pauseIds));
+        }
+        if (!resumeIds.isEmpty()) {
+            log.debug("back-pressure: resuming {} partition(s) of '{}' with {} records held", resumeIds.size(), spec.topic(),
+                    coordinator.heldRecords());
         }
         // resume what the coordinator allows, and whatever a user pause left paused
         Set<TopicPartition> resume = new HashSet<>(consumer.paused());

@@ -37,10 +37,12 @@ final class PartitionTrack<R> {
 
     /**
      * A partition's ring shrinks no further than this after a burst: a poll's worth of records
-     * (500 by default) arrives and leaves all the time, and resizing for every poll cost a tenth of
-     * a worker loop's time. About 15 KB per partition.
+     * (500 by default) arrives while part of the one before is still held, and resizing for every
+     * poll cost a tenth of a worker loop's time (at 512 slots, the ring still doubled and halved
+     * about once a poll). At most about 30 KB per partition, and only for one that held more than
+     * its initial capacity.
      */
-    static final int KEEP_CAPACITY = 512;
+    static final int KEEP_CAPACITY = 1024;
 
     private final PartitionId partition;
     private final long generation;

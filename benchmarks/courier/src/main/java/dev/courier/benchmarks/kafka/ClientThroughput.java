@@ -111,13 +111,24 @@ public final class ClientThroughput {
     private ClientThroughput() {
     }
 
+    /** With -Dbench.threads=true, each measurement also prints where the client's CPU went, by kind of thread. */
+    private static final boolean THREAD_CPU = Boolean.getBoolean("bench.threads");
+    private static volatile Map<Long, Long> threadsAtStart = Map.of();
+
     private static long[] cpuStart() {
+        if (THREAD_CPU) {
+            threadsAtStart = Cpu.threads();
+        }
         return cpu.now();
     }
 
     private static void cpuEnd(long[] start, int records) {
         long[] end = cpu.now();
         lastCpu = new double[] {(end[0] - start[0]) / 1e3 / records, (end[1] - start[1]) / 1e3 / records};
+        if (THREAD_CPU) {
+            System.err.println("    client CPU us/record by thread: "
+                    + Cpu.breakdown(threadsAtStart, Cpu.threads(), end[0] - start[0], records));
+        }
     }
 
     public static void main(String[] args) throws Exception {
