@@ -21,7 +21,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Runs the parallel-consumer comparison in one go and prints one table per harness: Courier's
@@ -162,39 +165,105 @@ public final class ParallelCompare {
         };
     }
 
-    /** Creates each scenario's topic (if missing) and writes its records, in feed order, to their partitions. */
+    /** Attempts at writing one scenario's topic before the run gives up. */
+    private static final int FILL_ATTEMPTS = 3;
+
+    /**
+     * Creates each scenario's topic (if missing) and writes its records, in feed order, to their
+     * partitions. Every write is checked: right after a broker starts, produce requests to new
+     * partitions can fail (NOT_LEADER_OR_FOLLOWER until their leaders are known, then retries that
+     * run out), and a topic missing records would only show as a consumer waiting for records that
+     * never come. A topic whose writing failed is deleted and written again.
+     */
     static void fillTopics(String bootstrap, Path dir, List<Scenario> scenarios) throws Exception {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
             var existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
-            List<NewTopic> create = new ArrayList<>();
             List<Scenario> fill = new ArrayList<>();
             for (Scenario s : scenarios) {
                 if (!existing.contains(s.topic())) {
-                    create.add(new NewTopic(s.topic(), s.partitions(), (short) 1));
                     fill.add(s);
                 }
-            }
-            if (!create.isEmpty()) {
-                admin.createTopics(create).all().get(60, TimeUnit.SECONDS);
             }
             Map<String, Object> props = Map.of(
                     ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                     ProducerConfig.ACKS_CONFIG, "all",
                     ProducerConfig.LINGER_MS_CONFIG, "10",
                     ProducerConfig.BATCH_SIZE_CONFIG, "65536",
+                    // a write that got stuck (seen: batches of one new partition unsent for the default two
+                    // minutes) fails in 30 s and the topic is written again
+                    ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000",
+                    ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "30000",
                     ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
                     ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
             try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props)) {
                 for (Scenario s : fill) {
                     Feed feed = Feed.read(dir.resolve(s.topic() + ".feed"), s.records());
-                    for (int i = 0; i < feed.size(); i++) {
-                        producer.send(new ProducerRecord<>(s.topic(), feed.partitions[i], feed.keys[i], VALUE));
+                    for (int attempt = 1; ; attempt++) {
+                        createWithLeaders(admin, s);
+                        String failure = write(producer, s, feed);
+                        if (failure == null) {
+                            break;
+                        }
+                        admin.deleteTopics(List.of(s.topic())).all().get(60, TimeUnit.SECONDS);
+                        if (attempt == FILL_ATTEMPTS) {
+                            throw new IllegalStateException("could not write the records of " + s.topic() + " in "
+                                    + FILL_ATTEMPTS + " attempts; last failure: " + failure);
+                        }
+                        System.err.printf("writing %s failed (%s); writing it again%n", s.topic(), failure);
+                        waitUntilGone(admin, s.topic());
                     }
-                    producer.flush();
                     System.err.printf("filled %s with %,d records%n", s.topic(), s.records());
                 }
             }
         }
+    }
+
+    /** Creates the topic and waits until every partition has a leader, so the first writes are not refused. */
+    private static void createWithLeaders(Admin admin, Scenario s) throws Exception {
+        admin.createTopics(List.of(new NewTopic(s.topic(), s.partitions(), (short) 1))).all().get(60, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                var description = admin.describeTopics(List.of(s.topic())).allTopicNames().get(10, TimeUnit.SECONDS).get(s.topic());
+                if (description.partitions().size() == s.partitions()
+                        && description.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty())) {
+                    return;
+                }
+            } catch (ExecutionException e) {
+                // not known to the broker's metadata yet
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the partitions of " + s.topic() + " got no leader within 30 s");
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Writes the feed and returns the first send failure, or null when every record was stored. */
+    private static String write(KafkaProducer<String, byte[]> producer, Scenario s, Feed feed) {
+        AtomicReference<Exception> failed = new AtomicReference<>();
+        AtomicInteger failures = new AtomicInteger();
+        for (int i = 0; i < feed.size(); i++) {
+            producer.send(new ProducerRecord<>(s.topic(), feed.partitions[i], feed.keys[i], VALUE), (md, e) -> {
+                if (e != null) {
+                    failures.incrementAndGet();
+                    failed.compareAndSet(null, e);
+                }
+            });
+        }
+        producer.flush();
+        return failed.get() == null ? null : failures.get() + " of " + feed.size() + " records not stored: " + failed.get();
+    }
+
+    private static void waitUntilGone(Admin admin, String topic) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (admin.listTopics().names().get(10, TimeUnit.SECONDS).contains(topic)) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(topic + " still exists 30 s after it was deleted");
+            }
+            Thread.sleep(100);
+        }
+        Thread.sleep(500); // the broker removes the log directories after the topic leaves the metadata
     }
 
     // ------------------------------------------------------------------ running the sides
