@@ -22,7 +22,8 @@ import net.jqwik.api.constraints.IntRange;
 
 /**
  * Drives the coordinator like a poll loop would, with a seeded random schedule: polls with offset
- * gaps, handlers started and finished in random order, failures resolved later by retry or
+ * gaps, handlers started and finished in random order (a third of them synchronously, so worker
+ * loops also finish records and take the next one in one step), failures resolved later by retry or
  * markDone, commits acknowledged late, out of order or not at all, and partitions revoked, lost
  * and assigned again while handlers of the old assignment are still running. After every step it
  * checks the coordinator against a straightforward model.
@@ -184,6 +185,18 @@ class CoordinatorSimulationTest {
                     assignment.laneLastStarted.put(lane, record.offset());
                 }
                 assignment.everStarted.add(record.offset());
+            }
+            if (random.nextInt(3) == 0) {
+                // a synchronous handler: done when process returns, so the worker loop finishes it and
+                // may take its partition's next record in the same step
+                if (assignment != null && assignment.generation == record.generation()) {
+                    assignment.finished.add(record.offset());
+                    Object lane = lane(record);
+                    if (lane != null) {
+                        assignment.laneOccupant.remove(lane);
+                    }
+                }
+                return CompletableFuture.completedFuture(null);
             }
             CompletableFuture<Void> future = new CompletableFuture<>();
             running.add(new Run(record, future));

@@ -176,6 +176,53 @@ class WorkerLoopTest {
     }
 
     @Test
+    @DisplayName("a record that finishes while its partition is being revoked does not start the next one")
+    void revocationWaitingForARunningRecord() throws Exception {
+        ExecutorService pool = HandlerExecutors.platformThreads(2, "drain-test-");
+        Thread[] revokerThread = new Thread[1];
+        ExecutorService revoker = java.util.concurrent.Executors.newSingleThreadExecutor(task -> {
+            revokerThread[0] = new Thread(task, "revoker");
+            return revokerThread[0];
+        });
+        try {
+            var release = new CountDownLatch(1);
+            var started = new CountDownLatch(1);
+            List<Long> ran = java.util.Collections.synchronizedList(new ArrayList<>());
+            var c = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+                ran.add(r.offset());
+                if (r.offset() == 0) {
+                    started.countDown();
+                    release.await();
+                }
+                return CompletableFuture.completedFuture(null); // synchronous: the loop would take offset 1 next
+            }, NO_FAILURES).ordering(OrderingMode.PARTITION).maxConcurrency(1).executor(pool).build();
+            c.submit(P0, 0, null, new TestRecord(P0, 0, null));
+            assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+            // the next poll's records wait in the partition's inbox: the only permit is taken
+            List<TestRecord> next = new ArrayList<>();
+            for (long offset = 1; offset < 5; offset++) {
+                next.add(new TestRecord(P0, offset, null));
+            }
+            c.submitAll(P0, next, TestRecord::offset, TestRecord::key, r -> r);
+            var revoked = revoker.submit(() -> c.onPartitionsRevoked(Set.of(P0), Duration.ofSeconds(30)));
+            // the revocation drains the partition, then waits (timed) for offset 0 to end
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (revokerThread[0] == null || revokerThread[0].getState() != Thread.State.TIMED_WAITING) {
+                assertThat(System.nanoTime()).as("the revocation waits for the running record").isLessThan(deadline);
+                Thread.sleep(1);
+            }
+            assertThat(revoked.isDone()).isFalse();
+            release.countDown();
+            assertThat(revoked.get(10, TimeUnit.SECONDS)).isEqualTo(Map.of(P0, 1L));
+            assertThat(ran).as("nothing after the running record").containsExactly(0L);
+            assertThat(c.runningHandlers()).isZero();
+        } finally {
+            revoker.shutdownNow();
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     @DisplayName("an asynchronous stage completed on a foreign thread starts a loop for the waiting work")
     void foreignCompletionRestartsWork() throws Exception {
         var executor = new ManualExecutor();
