@@ -19,8 +19,7 @@ final class DeliveryImpl implements Delivery {
     private final SubscriptionPipeline pipeline;
     private final Codecs codecs;
     private final String group;
-    /** 1 once settled: the first settlement wins. */
-    @SuppressWarnings("unused") // through SETTLED
+    /** 1 once settled (set through {@link #SETTLED}): the first settlement wins. */
     private volatile int settled;
     /**
      * The stage {@link #done()} hands out, made on first request: a binding whose own settlement
