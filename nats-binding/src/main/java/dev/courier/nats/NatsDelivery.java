@@ -95,41 +95,36 @@ final class NatsDelivery implements InboundDelivery {
 
     @Override
     public void ack() {
-        try {
-            if (isJetStream() && !revoked) {
-                nats.ack();
-            }
-        } finally {
-            onSettled.accept(this);
+        // the subscription lets go of it first: see nack
+        onSettled.accept(this);
+        if (isJetStream() && !revoked) {
+            nats.ack();
         }
     }
 
     @Override
     public void nack(Duration delay) {
-        try {
-            if (isJetStream() && !revoked) {
-                if (delay == null || delay.isZero() || delay.isNegative()) {
-                    nats.nak();
-                } else {
-                    nats.nakWithDelay(delay);
-                }
-            } else if (!isJetStream()) {
-                NatsBinding.log.warn("core NATS cannot redeliver message {} on '{}' (at-most-once); it is dropped. "
-                        + "Use a JetStream topic for redelivery", message.id(), message.topic());
+        // The subscription lets go of it before the server hears of it: a nak without delay can bring
+        // the message straight back to this subscription, and a redelivery that still found this
+        // delivery held would be taken for a duplicate and left to the ack wait.
+        onSettled.accept(this);
+        if (isJetStream() && !revoked) {
+            if (delay == null || delay.isZero() || delay.isNegative()) {
+                nats.nak();
+            } else {
+                nats.nakWithDelay(delay);
             }
-        } finally {
-            onSettled.accept(this);
+        } else if (!isJetStream()) {
+            NatsBinding.log.warn("core NATS cannot redeliver message {} on '{}' (at-most-once); it is dropped. "
+                    + "Use a JetStream topic for redelivery", message.id(), message.topic());
         }
     }
 
     @Override
     public void reject() {
-        try {
-            if (isJetStream() && !revoked) {
-                nats.term();
-            }
-        } finally {
-            onSettled.accept(this);
+        onSettled.accept(this);
+        if (isJetStream() && !revoked) {
+            nats.term();
         }
     }
 
