@@ -305,15 +305,8 @@ final class PartitionTrack<R> {
     InFlightRecord<R> completeAndTakeNext(InFlightRecord<R> handle) {
         lock.lock();
         try {
-            long seq = handle.seq();
-            if (closed || !ring.holds(seq) || ring.state(seq) != RecordRing.RUNNING) {
-                return null; // revoked or lost meanwhile: nothing changes, as for complete()
-            }
-            running--;
-            finish(seq);
-            if (draining) {
-                settled.signalAll();
-                return null;
+            if (completeLocked(handle, true) == Outcome.STALE || draining) {
+                return null; // revoked or lost meanwhile (nothing changed), or being handed over
             }
             admitInbox();
             return ready.isEmpty() ? null : takeFirstReady();
@@ -357,27 +350,32 @@ final class PartitionTrack<R> {
     Outcome complete(InFlightRecord<R> handle, boolean success) {
         lock.lock();
         try {
-            long seq = handle.seq();
-            if (closed || !ring.holds(seq) || ring.state(seq) != RecordRing.RUNNING) {
-                return Outcome.STALE;
-            }
-            running--;
-            Outcome outcome;
-            if (success) {
-                finish(seq);
-                outcome = Outcome.DONE;
-            } else {
-                ring.state(seq, RecordRing.FAILED);
-                failed++;
-                outcome = Outcome.FAILED;
-            }
-            if (draining) {
-                settled.signalAll();
-            }
-            return outcome;
+            return completeLocked(handle, success);
         } finally {
             lock.unlock();
         }
+    }
+
+    /** {@link #complete}, under the lock. */
+    private Outcome completeLocked(InFlightRecord<R> handle, boolean success) {
+        long seq = handle.seq();
+        if (closed || !ring.holds(seq) || ring.state(seq) != RecordRing.RUNNING) {
+            return Outcome.STALE;
+        }
+        running--;
+        Outcome outcome;
+        if (success) {
+            finish(seq);
+            outcome = Outcome.DONE;
+        } else {
+            ring.state(seq, RecordRing.FAILED);
+            failed++;
+            outcome = Outcome.FAILED;
+        }
+        if (draining) {
+            settled.signalAll();
+        }
+        return outcome;
     }
 
     /**
