@@ -1,5 +1,6 @@
 package dev.courier.reliability.offset;
 
+import java.util.Iterator;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -64,11 +65,17 @@ final class PartitionTrack<R> {
     private final AtomicBoolean inReadyTracks = new AtomicBoolean();
     /**
      * Polled batches not yet placed in the ring and their lanes. {@link #appendAll} only queues a
-     * batch here, without the lock, so the poll thread does no per-record work for the coordinator;
-     * the next {@link #takeReady} (a worker loop, under the lock) admits them in order.
+     * batch here, without the lock, so the poll thread does no per-record work for the coordinator.
+     * Worker loops admit the records in order, under the lock, one at a time as they need a
+     * runnable record ({@link #admitUntilRunnable}).
      */
     private final Queue<Batch<?, R>> inbox = new ConcurrentLinkedQueue<>();
-    /** Records in {@link #inbox}. */
+    /**
+     * The batch taken from the inbox whose records are being admitted, or null. Under the lock.
+     * Its records not admitted yet are pending like those of the inbox.
+     */
+    private Batch<?, R> admitting;
+    /** Records in {@link #inbox} and in {@link #admitting} (admitted ones included until it is done). */
     private final AtomicInteger inboxRecords = new AtomicInteger();
     private boolean draining;
     private volatile boolean closed;
@@ -119,7 +126,7 @@ final class PartitionTrack<R> {
                 throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
             }
             checkAbove(offset, submittedLast);
-            admitInbox();
+            admitPending();
             if (startOffset < 0) {
                 startOffset = offset;
             }
@@ -139,8 +146,8 @@ final class PartitionTrack<R> {
     /**
      * Holds newly polled records of this partition, in offset order. Only the offsets (each must be
      * above the one before) and, for keyed lanes, the keys and their hashes are read here; the
-     * records go to the inbox as one batch, and a worker loop places them in the ring and their
-     * lanes when it next takes work from this track. On a bad offset, or a key function that
+     * records go to the inbox as one batch, and worker loops place them in the ring and their
+     * lanes as they take work from this track. On a bad offset, or a key function that
      * throws, the records before it stay held and the exception is thrown. The caller then
      * dispatches.
      *
@@ -209,13 +216,51 @@ final class PartitionTrack<R> {
         }
     }
 
-    /** Places the inbox's batches in the ring and their lanes, in order. Under the lock. */
-    private void admitInbox() {
-        Batch<?, R> batch;
-        while ((batch = inbox.poll()) != null) {
-            int n = batch.admitInto(this);
-            inboxRecords.addAndGet(-n);
+    /** Places every pending record in the ring and its lane, in order. Under the lock. */
+    private void admitPending() {
+        while (admitNext()) {
+            // next
         }
+    }
+
+    /**
+     * Places pending records in the ring and their lanes, in order, until one is runnable or none
+     * is left. A record is admitted only when a loop needs work: in KEY mode a key then has a lane
+     * only while one of its records is admitted and unfinished, so with handlers that keep up
+     * the lane table holds the few keys that are running, not every key of the polls waiting.
+     * Records behind their key are passed over (placed in its lane, taking no permit), so a
+     * blocked key never hides the runnable records after it. Under the lock.
+     */
+    private void admitUntilRunnable() {
+        while (ready.isEmpty() && admitNext()) {
+            // next
+        }
+    }
+
+    /**
+     * Admits the next pending record, if there is one. Under the lock.
+     *
+     * @return false if nothing was pending
+     */
+    private boolean admitNext() {
+        Batch<?, R> batch = admitting;
+        if (batch == null) {
+            batch = inbox.poll();
+            if (batch == null) {
+                return false;
+            }
+            admitting = batch;
+        }
+        if (batch.admitNext(this)) {
+            admitting = null;
+            inboxRecords.addAndGet(-batch.size);
+        }
+        return true;
+    }
+
+    /** Whether records wait to be admitted. Under the lock (the inbox may gain batches at any time). */
+    private boolean hasPending() {
+        return admitting != null || !inbox.isEmpty();
     }
 
     /** One polled record entering the ring: the per-record half of {@link #appendAll}. Under the lock. */
@@ -228,36 +273,57 @@ final class PartitionTrack<R> {
         }
     }
 
-    /** A polled batch in the inbox, with how to read its records, and their keys and hashes when lanes are keyed. */
+    /**
+     * A polled batch in the inbox, with how to read its records, and their keys and hashes when
+     * lanes are keyed; admitted one record at a time, under the track's lock.
+     */
     private static final class Batch<T, R> {
-        final List<T> items;
+        final Iterator<T> items;
+        final int size;
         final long firstOffset;
         final ToLongFunction<? super T> offsetOf;
         final Object[] keys;
         final int[] hashes;
         final Function<? super T, ? extends R> recordOf;
+        /** How many records were admitted. */
+        int admitted;
+        /** The next record to admit, already taken from {@link #items}, and its offset. */
+        T next;
+        long nextOffset;
 
         Batch(List<T> items, long firstOffset, ToLongFunction<? super T> offsetOf, Object[] keys, int[] hashes,
                 Function<? super T, ? extends R> recordOf) {
-            this.items = items;
+            this.items = items.iterator();
+            this.size = items.size();
             this.firstOffset = firstOffset;
             this.offsetOf = offsetOf;
             this.keys = keys;
             this.hashes = hashes;
             this.recordOf = recordOf;
+            this.next = this.items.next();
+            this.nextOffset = firstOffset;
         }
 
-        int admitInto(PartitionTrack<R> track) {
-            int i = 0;
-            for (T item : items) {
-                if (keys != null) {
-                    track.admit(offsetOf.applyAsLong(item), keys[i], hashes[i], recordOf.apply(item));
-                } else {
-                    track.admit(offsetOf.applyAsLong(item), null, 0, recordOf.apply(item));
-                }
-                i++;
+        /**
+         * Admits the next record into {@code track}.
+         *
+         * @return true if that was the last one
+         */
+        boolean admitNext(PartitionTrack<R> track) {
+            T item = next;
+            int i = admitted++;
+            if (keys != null) {
+                track.admit(nextOffset, keys[i], hashes[i], recordOf.apply(item));
+            } else {
+                track.admit(nextOffset, null, 0, recordOf.apply(item));
             }
-            return items.size();
+            if (admitted == size) {
+                next = null;
+                return true;
+            }
+            next = items.next();
+            nextOffset = offsetOf.applyAsLong(next);
+            return false;
         }
     }
 
@@ -272,15 +338,15 @@ final class PartitionTrack<R> {
         try {
             if (closed || draining) {
                 inReadyTracks.set(false);
-                return null; // batches still in the inbox are never run: close() forgets them, uncommitted
+                return null; // records not admitted yet are never run: close() forgets them, uncommitted
             }
-            admitInbox();
+            admitUntilRunnable();
             if (ready.isEmpty()) {
-                leaveReadyTracks();
+                leaveReadyTracks(); // nothing is pending either
                 return null;
             }
             InFlightRecord<R> handle = takeFirstReady();
-            if (ready.isEmpty() && inbox.isEmpty()) {
+            if (ready.isEmpty() && !hasPending()) {
                 leaveReadyTracks();
             } else {
                 // Back of the queue: partitions take turns for permits.
@@ -308,7 +374,7 @@ final class PartitionTrack<R> {
             if (completeLocked(handle, true) == Outcome.STALE || draining) {
                 return null; // revoked or lost meanwhile (nothing changed), or being handed over
             }
-            admitInbox();
+            admitUntilRunnable();
             return ready.isEmpty() ? null : takeFirstReady();
         } finally {
             lock.unlock();
@@ -527,7 +593,9 @@ final class PartitionTrack<R> {
             }
             closed = true;
             long watermark = watermark();
-            heldTotal.addAndGet(-(ring.size() + inboxRecords.getAndSet(0)));
+            heldTotal.addAndGet(-(ring.size() + pendingRecords()));
+            inboxRecords.set(0);
+            admitting = null;
             ring.clear();
             inbox.clear();
             ready.clear();
@@ -537,6 +605,11 @@ final class PartitionTrack<R> {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Records submitted and not admitted yet. Under the lock. */
+    private int pendingRecords() {
+        return inboxRecords.get() - (admitting != null ? admitting.admitted : 0);
     }
 
     /**
@@ -550,7 +623,7 @@ final class PartitionTrack<R> {
     PartitionStats stats() {
         lock.lock();
         try {
-            int waiting = inboxRecords.get();
+            int waiting = pendingRecords();
             return new PartitionStats(partition, generation, confirmed, watermark(), ring.size() + waiting,
                     queued + waiting, running, failed);
         } finally {
@@ -582,7 +655,10 @@ final class PartitionTrack<R> {
         if (ring.size() > 0) {
             return ring.offset(ring.head());
         }
-        // Every record in the ring is finished: the first one still in the inbox is the first unfinished.
+        // Every record in the ring is finished: the first one not admitted yet is the first unfinished.
+        if (admitting != null) {
+            return admitting.nextOffset;
+        }
         Batch<?, R> waiting = inbox.peek();
         if (waiting != null) {
             return waiting.firstOffset;
