@@ -232,9 +232,9 @@ final class KafkaSubscription implements BindingSubscription {
     private static final CompletionStage<Void> GIVEN_UP = CompletableFuture.failedFuture(new Redeliver(Duration.ZERO));
 
     private CompletionStage<Void> run(KafkaRecord r) {
-        CompletableFuture<Void> settled = new CompletableFuture<>();
-        processor.process(new KafkaDelivery(r, settled, this));
-        return settled;
+        KafkaDelivery delivery = new KafkaDelivery(r, this);
+        processor.process(delivery);
+        return delivery;
     }
 
     private void onFailure(InFlightRecord<KafkaRecord> handle, Throwable cause) {
@@ -674,17 +674,18 @@ final class KafkaSubscription implements BindingSubscription {
         return out;
     }
 
-    /** One delivery of a polled record; settles through the coordinator. */
-    private static final class KafkaDelivery implements InboundDelivery {
+    /**
+     * One delivery of a polled record, and the stage the coordinator waits on: it completes when the
+     * delivery is settled (one object per record rather than two).
+     */
+    private static final class KafkaDelivery extends CompletableFuture<Void> implements InboundDelivery {
         private final KafkaRecord record;
-        private final CompletableFuture<Void> settled;
         private final KafkaSubscription subscription;
         private Message message;
         private final int attempt;
 
-        KafkaDelivery(KafkaRecord record, CompletableFuture<Void> settled, KafkaSubscription subscription) {
+        KafkaDelivery(KafkaRecord record, KafkaSubscription subscription) {
             this.record = record;
-            this.settled = settled;
             this.subscription = subscription;
             this.attempt = record.attempt;
         }
@@ -723,7 +724,7 @@ final class KafkaSubscription implements BindingSubscription {
 
         @Override
         public void ack() {
-            settled.complete(null);
+            complete(null);
         }
 
         @Override
@@ -731,7 +732,7 @@ final class KafkaSubscription implements BindingSubscription {
             Duration d = delay != null ? delay : subscription.spec.redeliveryDelay();
             Duration threshold = subscription.settings.retryThreshold;
             if (subscription.retryTopic == null || threshold == null || d.compareTo(threshold) < 0) {
-                settled.completeExceptionally(new Redeliver(d));
+                completeExceptionally(new Redeliver(d));
                 return;
             }
             CompletableFuture<Void> copied;
@@ -742,18 +743,18 @@ final class KafkaSubscription implements BindingSubscription {
             }
             copied.whenComplete((v, e) -> {
                 if (e == null) {
-                    settled.complete(null); // the copy in the retry topic carries it on: finish the original
+                    complete(null); // the copy in the retry topic carries it on: finish the original
                 } else {
                     log.warn("could not copy {} to retry topic '{}' ({}); redelivering it in process after {} ms",
                             message(), subscription.retryTopic, e.toString(), d.toMillis());
-                    settled.completeExceptionally(new Redeliver(d));
+                    completeExceptionally(new Redeliver(d));
                 }
             });
         }
 
         @Override
         public void reject() {
-            settled.complete(null);
+            complete(null);
         }
     }
 }
