@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  * keep waiting: records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready queue
  * ever running empty (or since the last growth). Then, if the loops mostly wait in their handlers
  * (a loop on a platform thread spent under an eighth of each of its last two windows of 10 ms or
- * more on a CPU; I/O, sleeps, locks) or are stuck (no loop finished {@value #CHECK_EVERY} records in
+ * more on a CPU; I/O, sleeps, locks; a loop's first window starts after its first millisecond) or are stuck (no loop finished {@value #CHECK_EVERY} records in
  * {@value #STALL_MILLIS} ms), a loop starts for every record that could start, as permits allow; if
  * they are busy on the CPU, the count doubles, but only up to {@link #CPU_LOOPS} (the cores but
  * one), since more threads than cores would only take turns with each other and the poll thread.
@@ -108,6 +108,8 @@ final class Dispatcher<R> {
      * the scheduler's time slices, so that waiting for a core on a busy machine averages out.
      */
     private static final long MEASURE_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** How long a loop runs before its first window starts. */
+    private static final long WINDOW_START_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
     private static final boolean CPU_TIME = cpuTimeAvailable();
     /** {@link #backlogSince} when the ready queue was last seen empty. */
@@ -358,8 +360,12 @@ final class Dispatcher<R> {
         ctx.active = true;
         InFlightRecord<R> record = first;
         boolean measure = !nested && CPU_TIME && !isVirtual(Thread.currentThread());
-        long windowWall = measure ? System.nanoTime() : 0;
-        long windowCpu = measure ? THREADS.getCurrentThreadCpuTime() : 0;
+        // The first window starts once the loop has run for a millisecond: reading the thread's CPU
+        // clock is a system call, and loops that run a poll's worth of fast records and end (a loop a
+        // poll) would pay one each for a window they never finish.
+        long loopStart = measure ? System.nanoTime() : 0;
+        long windowWall = NONE;
+        long windowCpu = 0;
         int lowWindows = 0;
         try {
             if (record == null) {
@@ -389,7 +395,12 @@ final class Dispatcher<R> {
                     long wall = System.nanoTime();
                     lastProgress = wall;
                     // reading the thread's CPU clock costs about a microsecond: once per window
-                    if (measure && wall - windowWall >= MEASURE_NANOS) {
+                    if (measure && windowWall == NONE) {
+                        if (wall - loopStart >= WINDOW_START_NANOS) {
+                            windowWall = wall;
+                            windowCpu = THREADS.getCurrentThreadCpuTime();
+                        }
+                    } else if (measure && wall - windowWall >= MEASURE_NANOS) {
                         long cpu = THREADS.getCurrentThreadCpuTime();
                         // Waiting for a core on a busy machine, or for a collection, also leaves the CPU clock
                         // behind the wall clock: only two windows in a row under an eighth count as handlers

@@ -1,6 +1,5 @@
 package dev.courier.reliability.offset;
 
-import java.util.Iterator;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -162,11 +161,15 @@ final class PartitionTrack<R> {
         long last = submittedLast;
         long first = -1;
         int accepted = 0;
-        // Keyed lanes need each record's key and its hash: read them here, where the polled records
-        // are still in this thread's cache, not in the worker loop that admits the batch.
+        // Read here, where the polled records are still in this thread's cache, rather than in the
+        // worker loop that admits the batch: each record's offset, and for keyed lanes its key and
+        // the key's hash. The loop then reads arrays, not the polled records.
         boolean keyed = lanes.keyed();
-        Object[] keys = keyed ? new Object[items.size()] : null;
-        int[] hashes = keyed ? new int[items.size()] : null;
+        int n = items.size();
+        Object[] polled = new Object[n];
+        long[] offsets = new long[n];
+        Object[] keys = keyed ? new Object[n] : null;
+        int[] hashes = keyed ? new int[n] : null;
         RuntimeException refused = null;
         for (T item : items) {
             long offset = offsetOf.applyAsLong(item);
@@ -181,9 +184,11 @@ final class PartitionTrack<R> {
                 refused = e;
                 break;
             }
-            if (accepted++ == 0) {
+            if (accepted == 0) {
                 first = offset;
             }
+            polled[accepted] = item;
+            offsets[accepted++] = offset;
             last = offset;
         }
         if (accepted > 0) {
@@ -191,11 +196,10 @@ final class PartitionTrack<R> {
                 startOffset = first;
             }
             submittedLast = last;
-            List<T> batch = accepted == items.size() ? items : items.subList(0, accepted);
             // counted before it is visible in the inbox, so an admitter never takes the count below zero
             inboxRecords.addAndGet(accepted);
             heldTotal.addAndGet(accepted);
-            inbox.offer(new Batch<>(batch, first, offsetOf, keys, hashes, recordOf));
+            inbox.offer(new Batch<>(polled, offsets, accepted, keys, hashes, recordOf));
             if (inReadyTracks.compareAndSet(false, true)) {
                 readyTracks.offer(this);
             }
@@ -278,30 +282,32 @@ final class PartitionTrack<R> {
      * lanes are keyed; admitted one record at a time, under the track's lock.
      */
     private static final class Batch<T, R> {
-        final Iterator<T> items;
+        /** The polled records ({@code T}), their offsets, keys and keys' hashes, by position; {@code size} of each used. */
+        final Object[] items;
+        final long[] offsets;
         final int size;
-        final long firstOffset;
-        final ToLongFunction<? super T> offsetOf;
         final Object[] keys;
         final int[] hashes;
         final Function<? super T, ? extends R> recordOf;
         /** How many records were admitted. */
         int admitted;
-        /** The next record to admit, already taken from {@link #items}, and its offset. */
-        T next;
-        long nextOffset;
 
-        Batch(List<T> items, long firstOffset, ToLongFunction<? super T> offsetOf, Object[] keys, int[] hashes,
-                Function<? super T, ? extends R> recordOf) {
-            this.items = items.iterator();
-            this.size = items.size();
-            this.firstOffset = firstOffset;
-            this.offsetOf = offsetOf;
+        Batch(Object[] items, long[] offsets, int size, Object[] keys, int[] hashes, Function<? super T, ? extends R> recordOf) {
+            this.items = items;
+            this.offsets = offsets;
+            this.size = size;
             this.keys = keys;
             this.hashes = hashes;
             this.recordOf = recordOf;
-            this.next = this.items.next();
-            this.nextOffset = firstOffset;
+        }
+
+        long firstOffset() {
+            return offsets[0];
+        }
+
+        /** The offset of the next record to admit; only while some are left. */
+        long nextOffset() {
+            return offsets[admitted];
         }
 
         /**
@@ -309,21 +315,16 @@ final class PartitionTrack<R> {
          *
          * @return true if that was the last one
          */
+        @SuppressWarnings("unchecked")
         boolean admitNext(PartitionTrack<R> track) {
-            T item = next;
             int i = admitted++;
+            T item = (T) items[i];
             if (keys != null) {
-                track.admit(nextOffset, keys[i], hashes[i], recordOf.apply(item));
+                track.admit(offsets[i], keys[i], hashes[i], recordOf.apply(item));
             } else {
-                track.admit(nextOffset, null, 0, recordOf.apply(item));
+                track.admit(offsets[i], null, 0, recordOf.apply(item));
             }
-            if (admitted == size) {
-                next = null;
-                return true;
-            }
-            next = items.next();
-            nextOffset = offsetOf.applyAsLong(next);
-            return false;
+            return admitted == size;
         }
     }
 
@@ -657,11 +658,11 @@ final class PartitionTrack<R> {
         }
         // Every record in the ring is finished: the first one not admitted yet is the first unfinished.
         if (admitting != null) {
-            return admitting.nextOffset;
+            return admitting.nextOffset();
         }
         Batch<?, R> waiting = inbox.peek();
         if (waiting != null) {
-            return waiting.firstOffset;
+            return waiting.firstOffset();
         }
         return lastOffset < 0 ? -1 : lastOffset + 1;
     }
