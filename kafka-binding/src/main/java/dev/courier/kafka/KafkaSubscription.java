@@ -122,7 +122,12 @@ final class KafkaSubscription implements BindingSubscription {
     /** A polled record and how often it was delivered in this consumer. */
     static final class KafkaRecord {
         final ConsumerRecord<String, byte[]> record;
-        volatile int attempt;
+        /**
+         * A plain field (a volatile write per record is a full fence): it is set before the record
+         * is handed to the coordinator (submit, or {@code retry} under the partition's lock) and read
+         * by the loop that took the record from the coordinator, under the same lock, afterwards.
+         */
+        int attempt;
 
         KafkaRecord(ConsumerRecord<String, byte[]> record, int attempt) {
             this.record = record;

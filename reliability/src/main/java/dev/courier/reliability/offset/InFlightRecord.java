@@ -20,7 +20,8 @@ public final class InFlightRecord<R> {
     private final long seq;
     private final long offset;
     private final R record;
-    private volatile int attempt = 1;
+    /** Dispatches before the current one; left at its default (no volatile write per record). */
+    private volatile int retries;
 
     InFlightRecord(PartitionTrack<R> track, long seq, long offset, R record) {
         this.track = track;
@@ -46,7 +47,7 @@ public final class InFlightRecord<R> {
 
     /** Which attempt this is: 1 for the first dispatch, plus one for every {@code retry}. */
     public int attempt() {
-        return attempt;
+        return retries + 1;
     }
 
     /** The assignment generation of the partition this record belongs to. */
@@ -64,11 +65,11 @@ public final class InFlightRecord<R> {
 
     /** Called under the track's lock when the record is dispatched again. */
     void nextAttempt() {
-        attempt++;
+        retries++;
     }
 
     @Override
     public String toString() {
-        return partition() + "@" + offset + " (attempt " + attempt + ", generation " + generation() + ")";
+        return partition() + "@" + offset + " (attempt " + attempt() + ", generation " + generation() + ")";
     }
 }
