@@ -8,7 +8,6 @@ import dev.courier.Message;
 import dev.courier.Ordering;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
-import dev.courier.reliability.offset.HandlerExecutors;
 import dev.courier.reliability.offset.InFlightRecord;
 import dev.courier.reliability.offset.OffsetCommitCoordinator;
 import dev.courier.reliability.offset.OrderingMode;
@@ -46,7 +45,6 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -111,7 +109,6 @@ final class KafkaSubscription implements BindingSubscription {
     private final Set<TopicPartition> assigned = new HashSet<>();
     /** Poll thread only: ids of the partitions seen, so a poll allocates none. */
     private final Map<TopicPartition, PartitionId> partitionIds = new HashMap<>();
-    private final ExecutorService ownedExecutor;
     private final boolean broadcast;
     /** The retry topic, or null when nacks wait in process only. */
     private final String retryTopic;
@@ -174,14 +171,11 @@ final class KafkaSubscription implements BindingSubscription {
                 .maxInFlight(Math.max(settings.maxHeld, Math.max(spec.maxInFlight(), spec.concurrency())))
                 .commitInterval(settings.commitInterval)
                 .threadNamePrefix("courier-kafka-handler-");
-        // The coordinator's own executor: virtual threads on JDK 21+, else a bounded pool with a queue, whose
-        // worker loops run record after record without a hand-off. The Courier's shared cached pool would cost a
-        // thread wake-up per loop start on JDK 17.
+        // The coordinator's own executor: virtual threads on JDK 21+, else a bounded pool of platform threads
+        // (also with courier.handler.threads=platform), whose worker loops run record after record without a
+        // hand-off. The Courier's shared cached pool would cost a thread wake-up per loop start on JDK 17.
         if ("platform".equals(context.config().get(CourierConfig.HANDLER_THREADS))) {
-            ownedExecutor = HandlerExecutors.platformThreads(spec.concurrency(), "courier-kafka-handler-");
-            builder.executor(ownedExecutor);
-        } else {
-            ownedExecutor = null;
+            builder.platformThreads();
         }
         this.coordinator = builder.build();
         this.thread = new Thread(this::run, "courier-kafka-" + spec.topic() + (broadcast ? "" : "-" + spec.group()));
@@ -517,9 +511,6 @@ final class KafkaSubscription implements BindingSubscription {
             commitSync(last);
         } catch (RuntimeException e) {
             log.warn("closing the coordinator of '{}' failed: {}", spec.topic(), e.toString());
-        }
-        if (ownedExecutor != null) {
-            ownedExecutor.shutdown();
         }
         close(consumer);
         if (retryConsumer != null) {

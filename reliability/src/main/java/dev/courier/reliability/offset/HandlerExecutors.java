@@ -4,11 +4,8 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Creates executors for running record handlers: one virtual thread per handler on a JVM that has
@@ -61,16 +58,17 @@ public final class HandlerExecutors {
      * because an unclosed coordinator must not keep the JVM alive: records it had not finished were
      * not committed, so they are redelivered.
      *
-     * <p>The pool has {@code threads} core threads and an unbounded queue, so a task never waits
-     * for a thread to be created when one is idle, and never more than {@code threads} run. A
-     * {@link ThreadPoolExecutor} creates a new core thread for every task it is given while it has
-     * fewer than its core size, on the calling thread (the coordinator's poll thread), at about a
-     * millisecond each on small machines. So that the first records do not pay for that, up to
-     * {@value #PRESTART_LIMIT} threads are started here, when the pool is created; larger pools
-     * are started by a separate thread, since starting thousands of threads takes seconds that the
-     * poll thread must not spend (measured: 50,000 records of 100 ms at concurrency 5,000 took
-     * 10.2 s with threads started on demand and 2.6 s prestarted). For concurrency in the thousands
-     * prefer a JVM with virtual threads (see {@link #create}): 1.1 s for the same run. Idle threads,
+     * <p>A task goes to the thread that went idle last, so a worker loop started again and again
+     * (fast handlers, one loop per poll) runs on the same warm thread while the others sleep; a
+     * {@code ThreadPoolExecutor} woke its longest-idle thread each time, through a lock all idle
+     * threads share. Never more than {@code threads} run; tasks
+     * given while all are busy wait in order. Starting a thread costs about a millisecond on small machines, on
+     * whichever thread gives the task (the coordinator's poll thread), so up to
+     * {@value #PRESTART_LIMIT} threads are started here, when the pool is created; larger pools are
+     * started by a separate thread, since starting thousands of threads takes seconds that the poll
+     * thread must not spend (measured: 50,000 records of 100 ms at concurrency 5,000 took 10.2 s
+     * with threads started on demand and 2.6 s prestarted). For concurrency in the thousands prefer
+     * a JVM with virtual threads (see {@link #create}): 1.1 s for the same run. Idle threads,
      * prestarted or not, end after 30 seconds.
      *
      * @param threads          pool size, between 1 and 32,767
@@ -79,20 +77,12 @@ public final class HandlerExecutors {
      */
     public static ExecutorService platformThreads(int threads, String threadNamePrefix) {
         validate(threads, threadNamePrefix);
-        AtomicInteger counter = new AtomicInteger();
-        ThreadFactory factory = task -> {
-            Thread thread = new Thread(task, threadNamePrefix + counter.getAndIncrement());
-            thread.setDaemon(true);
-            return thread;
-        };
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), factory);
-        pool.allowCoreThreadTimeOut(true);
+        PlatformThreadPool pool = new PlatformThreadPool(threads, threadNamePrefix, 30, TimeUnit.SECONDS);
         if (threads <= PRESTART_LIMIT) {
-            pool.prestartAllCoreThreads();
+            pool.prestart(threads);
         } else {
             // thousands of threads take seconds to start: do it beside the poll thread rather than on it
-            Thread starter = new Thread(pool::prestartAllCoreThreads, threadNamePrefix + "starter");
+            Thread starter = new Thread(() -> pool.prestart(threads), threadNamePrefix + "starter");
             starter.setDaemon(true);
             starter.start();
         }

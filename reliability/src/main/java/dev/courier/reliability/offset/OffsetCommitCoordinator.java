@@ -12,7 +12,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
@@ -145,15 +144,16 @@ public final class OffsetCommitCoordinator<R> {
         this.commitIntervalNanos = builder.commitInterval.toNanos();
         Executor executor = builder.executor;
         if (executor == null) {
-            ownedExecutor = HandlerExecutors.create(Math.min(builder.maxConcurrency, Short.MAX_VALUE),
-                    builder.threadNamePrefix);
+            int threads = Math.min(builder.maxConcurrency, Short.MAX_VALUE);
+            ownedExecutor = builder.platformThreads ? HandlerExecutors.platformThreads(threads, builder.threadNamePrefix)
+                    : HandlerExecutors.create(threads, builder.threadNamePrefix);
             executor = ownedExecutor;
         } else {
             ownedExecutor = null;
         }
         // Loops need not give back a thread of our own platform pool: nothing else runs there. Virtual
         // threads share their carriers with the whole JVM, and a caller's executor may run anything.
-        boolean yields = !(ownedExecutor instanceof ThreadPoolExecutor);
+        boolean yields = !(ownedExecutor instanceof PlatformThreadPool);
         this.dispatcher = new Dispatcher<>(builder.maxConcurrency, executor, yields, builder.processor,
                 builder.failureHandler);
         this.flow = new FlowControl(builder.maxInFlight, builder.resumeThreshold, held);
@@ -534,6 +534,7 @@ public final class OffsetCommitCoordinator<R> {
         private int resumeThreshold = -1;
         private Duration commitInterval = Duration.ofSeconds(5);
         private Executor executor;
+        private boolean platformThreads;
         private String threadNamePrefix = "courier-handler-";
         private int initialPartitionCapacity = 64;
 
@@ -619,6 +620,20 @@ public final class OffsetCommitCoordinator<R> {
          */
         public Builder<R> executor(Executor executor) {
             this.executor = Objects.requireNonNull(executor, "executor");
+            return this;
+        }
+
+        /**
+         * Makes the coordinator create a pool of maxConcurrency platform threads (at most 32,767,
+         * {@link HandlerExecutors#platformThreads}) even on a JVM with virtual threads, and shut it
+         * down on close; for handlers that must not run on virtual threads (code that pins its
+         * carrier, thread-local caches sized for few threads). Unlike the same pool passed to
+         * {@link #executor(Executor)}, it runs nothing but this coordinator's worker loops, so they
+         * keep their thread instead of giving it back every 64 records. Ignored with {@link
+         * #executor(Executor)}.
+         */
+        public Builder<R> platformThreads() {
+            this.platformThreads = true;
             return this;
         }
 

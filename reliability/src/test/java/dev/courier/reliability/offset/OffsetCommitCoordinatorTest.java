@@ -619,8 +619,8 @@ class OffsetCommitCoordinatorTest extends CoordinatorFixture {
                 assertThat(HandlerExecutors.virtualThreadsAvailable()).isEqualTo(expectVirtual);
                 assertThat(virtual.get()).isEqualTo(expectVirtual);
                 if (!expectVirtual) {
-                    assertThat(executor).isInstanceOfSatisfying(java.util.concurrent.ThreadPoolExecutor.class,
-                            pool -> assertThat(pool.getMaximumPoolSize()).isEqualTo(3));
+                    assertThat(executor).isInstanceOfSatisfying(PlatformThreadPool.class,
+                            pool -> assertThat(pool.maximumPoolSize()).isEqualTo(3));
                 }
             } finally {
                 executor.shutdownNow();

@@ -12,7 +12,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.DisplayName;
@@ -71,6 +70,44 @@ class WorkerLoopTest {
             assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, (long) records));
         } finally {
             pool.shutdownNow();
+        }
+    }
+
+    @Test
+    @DisplayName("platformThreads(): the coordinator's own platform pool, whose loops keep their thread; the same pool handed in makes them yield")
+    void ownPlatformPoolLoopsKeepTheirThread() throws Exception {
+        int records = 20 * Dispatcher.BATCH;
+        for (boolean own : new boolean[] {true, false}) {
+            ExecutorService handedIn = own ? null : HandlerExecutors.platformThreads(4, "handed-in-");
+            try {
+                Set<String> threads = ConcurrentHashMap.newKeySet();
+                var finished = new CountDownLatch(records);
+                var builder = OffsetCommitCoordinator.<TestRecord>builder(r -> {
+                    threads.add(Thread.currentThread().getName());
+                    finished.countDown();
+                    return CompletableFuture.completedFuture(null);
+                }, NO_FAILURES).ordering(OrderingMode.UNORDERED).maxConcurrency(4).maxInFlight(records)
+                        .threadNamePrefix("own-platform-");
+                var c = (own ? builder.platformThreads() : builder.executor(handedIn)).build();
+                List<TestRecord> batch = new ArrayList<>();
+                for (long offset = 0; offset < records; offset++) {
+                    batch.add(new TestRecord(P0, offset, null));
+                }
+                c.submitAll(P0, batch, TestRecord::offset, TestRecord::key, r -> r);
+                assertThat(finished.await(30, TimeUnit.SECONDS)).isTrue();
+                if (own) {
+                    // one loop ran them all, on one thread of the pool the coordinator made
+                    assertThat(threads).singleElement().satisfies(name -> assertThat(name).startsWith("own-platform-"));
+                } else {
+                    // every 64 records the loop handed its next record to a new task, which another thread took
+                    assertThat(threads).hasSizeGreaterThan(1).allSatisfy(name -> assertThat(name).startsWith("handed-in-"));
+                }
+                assertThat(c.close(Duration.ofSeconds(30))).isEqualTo(Map.of(P0, (long) records));
+            } finally {
+                if (handedIn != null) {
+                    handedIn.shutdownNow();
+                }
+            }
         }
     }
 
@@ -299,8 +336,8 @@ class WorkerLoopTest {
             assertThat(observed).allSatisfy(running -> assertThat(running).isBetween(0, limit));
             c.close(Duration.ofSeconds(30));
             assertThat(c.runningHandlers()).isZero();
-            assertThat(pool).isInstanceOfSatisfying(ThreadPoolExecutor.class,
-                    p -> assertThat(p.getLargestPoolSize()).isLessThanOrEqualTo(8));
+            assertThat(pool).isInstanceOfSatisfying(PlatformThreadPool.class,
+                    p -> assertThat(p.largestPoolSize()).isLessThanOrEqualTo(8));
         } finally {
             pool.shutdownNow();
             completer.shutdownNow();
@@ -423,11 +460,11 @@ class WorkerLoopTest {
     @Test
     @DisplayName("a small platform pool starts its threads when created")
     void platformPoolPrestarts() {
-        var pool = (ThreadPoolExecutor) HandlerExecutors.platformThreads(3, "prestart-test-");
+        var pool = (PlatformThreadPool) HandlerExecutors.platformThreads(3, "prestart-test-");
         try {
-            assertThat(pool.getPoolSize()).isEqualTo(3);
-            assertThat(pool.getCorePoolSize()).isEqualTo(3);
-            assertThat(pool.allowsCoreThreadTimeOut()).isTrue();
+            assertThat(pool.poolSize()).isEqualTo(3);
+            assertThat(pool.maximumPoolSize()).isEqualTo(3);
+            assertThat(pool.keepAliveNanos()).isEqualTo(TimeUnit.SECONDS.toNanos(30));
         } finally {
             pool.shutdownNow();
         }

@@ -25,13 +25,14 @@ import java.util.zip.CRC32C;
  * poll thread (each poll of 500 records decodes them from a buffer as a consumer does: a CRC32C of
  * the batch, a fresh key string and a fresh 1 KiB value per record), hands every poll to
  * {@code submitAll} in KEY mode and runs {@code pollCommits}; handlers are no-ops on the
- * coordinator's own platform pool. It prints per round the CPU per record of the feeding thread
+ * coordinator's own pool (platform threads on JDK 17; {@code executor=platform} hands it a pool of
+ * the same kind instead, {@code executor=one} a pool of one thread). It prints per round the CPU per record of the feeding thread
  * and of the pool's threads, and the rate. The feeding thread's decoding is the same in every
  * run, so changes of the coordinator show in the pool's CPU and in the feeder's above that.
  * Compare code changes in alternating runs; the machine is shared.
  *
  * <p>System properties: {@code records} (2,000,000 per round), {@code rounds} (6),
- * {@code concurrency} (1).
+ * {@code concurrency} (1), {@code executor} ({@code owned}).
  */
 public final class HandOffCost {
 
@@ -57,8 +58,16 @@ public final class HandOffCost {
         for (int round = 1; round <= rounds; round++) {
             AtomicInteger seen = new AtomicInteger();
             CountDownLatch done = new CountDownLatch(1);
-            ExecutorService pool = HandlerExecutors.platformThreads(concurrency, "handoff-");
-            OffsetCommitCoordinator<Polled> coordinator = OffsetCommitCoordinator.<Polled>builder(r -> {
+            // owned: the coordinator makes its pool, as the Kafka binding's subscriptions do; platform: the same
+            // kind of pool handed in (a caller's executor: loops give their thread back every 64 records)
+            String kind = System.getProperty("executor", "owned");
+            ExecutorService pool = switch (kind) {
+                case "owned" -> null;
+                case "platform" -> HandlerExecutors.platformThreads(concurrency, "handoff-");
+                case "one" -> HandlerExecutors.platformThreads(1, "handoff-");
+                default -> throw new IllegalArgumentException("executor=" + kind + ": use owned, platform or one");
+            };
+            OffsetCommitCoordinator.Builder<Polled> builder = OffsetCommitCoordinator.<Polled>builder(r -> {
                         if (seen.incrementAndGet() == records) {
                             done.countDown();
                         }
@@ -67,7 +76,11 @@ public final class HandOffCost {
                         throw new IllegalStateException("no record fails here", e);
                     })
                     .ordering(OrderingMode.KEY).maxConcurrency(concurrency).maxInFlight(2048)
-                    .executor(pool).commitInterval(Duration.ofMillis(500)).build();
+                    .threadNamePrefix("handoff-").commitInterval(Duration.ofMillis(500));
+            if (pool != null) {
+                builder.executor(pool);
+            }
+            OffsetCommitCoordinator<Polled> coordinator = builder.build();
             Map<Long, Long> before = Cpu.threads();
             long feeder0 = threads.getCurrentThreadCpuTime();
             long wall0 = System.nanoTime();
@@ -109,7 +122,9 @@ public final class HandOffCost {
                 }
             }
             coordinator.close(Duration.ZERO);
-            pool.shutdownNow();
+            if (pool != null) {
+                pool.shutdownNow();
+            }
             System.out.printf(Locale.ROOT, "round %d: feeder %.1f ns, loops %.1f ns of CPU per record; %,.0f records/s (checksum %d)%n",
                     round, feeder / (double) records, poolCpu / (double) records, records / (wall / 1e9), checksum % 1000);
         }
