@@ -6,13 +6,18 @@ package dev.courier.reliability.offset;
  *
  * <p>Which keys have a lane, and each lane's tail, live in an open-addressing table of three
  * parallel arrays (key, hash, tail; linear probing, at most half full, deletion by shifting back),
- * so a record's admission allocates nothing: no map entry, no lane object. The ring's per-record lane slots hold
- * the record's key and its hash, which find the lane again when the record finishes. The hash
- * comes with the key ({@link OrderingLanes#hash}, computed by the submitting thread), so a key is
- * read here only when its hash matches a lane's. A lane exists only while
- * it has unfinished records, so the table holds at most one entry per distinct key in flight; it
- * grows with that number and, after a burst, shrinks back to {@value #KEEP_CAPACITY} slots.
- * {@code null} keys share a single lane.
+ * so a record's admission allocates nothing: no map entry, no lane object. The ring's per-record
+ * lane slots hold the record's key and its hash, which find the lane again when the record
+ * finishes. A lane exists only while it has unfinished records, so the table holds at most one
+ * entry per distinct key in flight; it grows with that number and, after a burst, shrinks back to
+ * {@value #KEEP_CAPACITY} slots. {@code null} keys share a single lane.
+ *
+ * <p>A record admitted while no key has a lane does not enter the table and its key is not
+ * hashed: it is the partition's only unfinished record, so nothing can wait behind it yet. It
+ * becomes a table entry (its key hashed then) only if another record is admitted before it
+ * finishes. Records are admitted as loops need them, so with handlers that keep up, one at a time,
+ * no key is ever hashed or compared: a loop reads a record's key, and the string behind it, only
+ * when two records of the partition are unfinished at once.
  *
  * <p>Not thread-safe: called under the owning {@link PartitionTrack}'s lock.
  */
@@ -46,10 +51,31 @@ final class KeyLanes implements OrderingLanes {
         return true;
     }
 
+    /**
+     * The record admitted while no key had a lane, not in the table and its key not hashed; -1 if
+     * none. Only ever set while the table is empty.
+     */
+    private long loneSeq = -1;
+
     @Override
-    public boolean admit(RecordRing ring, long seq, Object key, int hash) {
+    public boolean admit(RecordRing ring, long seq, Object key) {
         Object laneKey = key == null ? NULL_KEY : key;
         ring.link(seq, -1);
+        if (size == 0 && loneSeq < 0) {
+            ring.lane(seq, laneKey, 0);
+            loneSeq = seq;
+            return true;
+        }
+        if (loneSeq >= 0) {
+            // a second unfinished record: the lone one's lane goes into the table first
+            long lone = loneSeq;
+            loneSeq = -1;
+            Object loneKey = ring.lane(lone);
+            int loneHash = OrderingLanes.hash(loneKey == NULL_KEY ? null : loneKey);
+            ring.lane(lone, loneKey, loneHash);
+            insert(loneKey, loneHash, lone);
+        }
+        int hash = OrderingLanes.hash(key);
         ring.lane(seq, laneKey, hash);
         int mask = keys.length - 1;
         for (int i = hash & mask; ; i = (i + 1) & mask) {
@@ -73,8 +99,29 @@ final class KeyLanes implements OrderingLanes {
         }
     }
 
+    /** Adds a lane for a key that has none, its tail {@code seq}. */
+    private void insert(Object laneKey, int hash, long seq) {
+        int mask = keys.length - 1;
+        int i = hash & mask;
+        while (keys[i] != null) {
+            i = (i + 1) & mask;
+        }
+        keys[i] = laneKey;
+        hashes[i] = hash;
+        tails[i] = seq;
+        if (++size > keys.length >>> 1) {
+            resize(keys.length << 1);
+        }
+    }
+
     @Override
     public long release(RecordRing ring, long seq) {
+        if (seq == loneSeq) {
+            // nothing was admitted behind it (that would have put it in the table)
+            loneSeq = -1;
+            ring.lane(seq, null);
+            return -1;
+        }
         Object laneKey = ring.lane(seq);
         long next = ring.link(seq);
         if (next < 0) {
@@ -86,7 +133,7 @@ final class KeyLanes implements OrderingLanes {
 
     /** How many keys currently have unfinished records; for tests. */
     int activeKeys() {
-        return size;
+        return size + (loneSeq >= 0 ? 1 : 0);
     }
 
     /** For tests: the table's current capacity. */

@@ -198,7 +198,7 @@ public final class OffsetCommitCoordinator<R> {
     /**
      * Accepts the records of one poll for one partition, in offset order: the same as {@link
      * #submit} for each of them, but cheaper for the calling thread. Only the offsets are checked
-     * here, and in {@link OrderingMode#KEY} the keys read and hashed (while the polled records are
+     * here, and in {@link OrderingMode#KEY} the keys read (while the polled records are
      * still in the calling thread's cache); the records are queued as one batch, without taking the
      * partition's lock, and a worker loop places them in their lanes when it next takes work from
      * the partition. The poll thread thus takes no lock per record, and handlers are not woken

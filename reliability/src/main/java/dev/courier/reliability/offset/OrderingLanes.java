@@ -14,24 +14,17 @@ interface OrderingLanes {
     /**
      * Places a newly appended record in its lane.
      *
-     * @param hash {@link #hash(Object) hash(key)}, computed by the caller: the submitting thread
-     *             has the key in its cache, the worker loop that admits the record would not
      * @return true if the record may run now, false if it waits behind an earlier one
      */
-    boolean admit(RecordRing ring, long seq, Object key, int hash);
+    boolean admit(RecordRing ring, long seq, Object key);
 
-    /** Places a newly appended record in its lane, hashing its key here. */
-    default boolean admit(RecordRing ring, long seq, Object key) {
-        return admit(ring, seq, key, hash(key));
-    }
-
-    /** Whether lanes depend on the key at all; if not, callers need not read or hash keys. */
+    /** Whether lanes depend on the key at all; if not, callers need not read keys. */
     default boolean keyed() {
         return false;
     }
 
     /**
-     * The hash {@link #admit(RecordRing, long, Object, int)} expects: the key's {@code hashCode},
+     * The hash key lanes use: the key's {@code hashCode},
      * spread (Fibonacci hashing, the product's high half folded into the low bits a table mask
      * keeps), so keys whose hashes differ only in their high bits or form runs ("key-1", "key-2")
      * spread out. 0 for the null key.
@@ -68,7 +61,7 @@ interface OrderingLanes {
     /** {@link OrderingMode#UNORDERED}: every record is runnable on arrival. */
     final class NoLanes implements OrderingLanes {
         @Override
-        public boolean admit(RecordRing ring, long seq, Object key, int hash) {
+        public boolean admit(RecordRing ring, long seq, Object key) {
             return true;
         }
 
@@ -86,7 +79,7 @@ interface OrderingLanes {
         private boolean busy;
 
         @Override
-        public boolean admit(RecordRing ring, long seq, Object key, int hash) {
+        public boolean admit(RecordRing ring, long seq, Object key) {
             if (busy) {
                 return false;
             }

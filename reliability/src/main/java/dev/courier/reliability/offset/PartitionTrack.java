@@ -160,7 +160,7 @@ final class PartitionTrack<R> {
 
     /**
      * Holds newly polled records of this partition, in offset order. Only the offsets (each must be
-     * above the one before) and, for keyed lanes, the keys and their hashes are read here; the
+     * above the one before) and, for keyed lanes, the keys are read here; the
      * records go to the inbox as one batch, and worker loops place them in the ring and their
      * lanes as they take work from this track. On a bad offset, or a key function that
      * throws, the records before it stay held and the exception is thrown. The caller then
@@ -178,23 +178,21 @@ final class PartitionTrack<R> {
         long first = -1;
         int accepted = 0;
         // Read here, where the polled records are still in this thread's cache, rather than in the
-        // worker loop that admits the batch: each record's offset, and for keyed lanes its key and
-        // the key's hash. The loop then reads arrays, not the polled records.
+        // worker loop that admits the batch: each record's offset, and for keyed lanes its key (a
+        // reference; the key is hashed only if another record of the partition is unfinished when
+        // it is admitted, see KeyLanes). The loop then reads arrays, not the polled records.
         boolean keyed = lanes.keyed();
         int n = items.size();
         Object[] polled = new Object[n];
         long[] offsets = new long[n];
         Object[] keys = keyed ? new Object[n] : null;
-        int[] hashes = keyed ? new int[n] : null;
         RuntimeException refused = null;
         for (T item : items) {
             long offset = offsetOf.applyAsLong(item);
             try {
                 checkAbove(offset, last);
                 if (keyed) {
-                    Object key = keyOf.apply(item);
-                    hashes[accepted] = OrderingLanes.hash(key);
-                    keys[accepted] = key;
+                    keys[accepted] = keyOf.apply(item);
                 }
             } catch (RuntimeException e) {
                 refused = e;
@@ -215,7 +213,7 @@ final class PartitionTrack<R> {
             // counted before it is visible in the inbox, so an admitter never takes the count below zero
             inboxRecords.addAndGet(accepted);
             heldTotal.addAndGet(accepted);
-            inbox.offer(new Batch<>(polled, offsets, accepted, keys, hashes, recordOf));
+            inbox.offer(new Batch<>(polled, offsets, accepted, keys, recordOf));
             if (inReadyTracks.compareAndSet(false, true)) {
                 readyTracks.offer(this);
             }
@@ -284,36 +282,34 @@ final class PartitionTrack<R> {
     }
 
     /** One polled record entering the ring: the per-record half of {@link #appendAll}. Under the lock. */
-    private void admit(long offset, Object key, int hash, R record) {
+    private void admit(long offset, Object key, R record) {
         lastOffset = offset;
         long seq = ring.append(offset, RecordRing.WAITING, record);
         queued++;
-        if (lanes.admit(ring, seq, key, hash)) {
+        if (lanes.admit(ring, seq, key)) {
             makeReady(seq, false);
         }
     }
 
     /**
-     * A polled batch in the inbox, with how to read its records, and their keys and hashes when
+     * A polled batch in the inbox, with how to read its records, and their keys when
      * lanes are keyed; admitted one record at a time, under the track's lock.
      */
     private static final class Batch<T, R> {
-        /** The polled records ({@code T}), their offsets, keys and keys' hashes, by position; {@code size} of each used. */
+        /** The polled records ({@code T}), their offsets and keys, by position; {@code size} of each used. */
         final Object[] items;
         final long[] offsets;
         final int size;
         final Object[] keys;
-        final int[] hashes;
         final Function<? super T, ? extends R> recordOf;
         /** How many records were admitted. */
         int admitted;
 
-        Batch(Object[] items, long[] offsets, int size, Object[] keys, int[] hashes, Function<? super T, ? extends R> recordOf) {
+        Batch(Object[] items, long[] offsets, int size, Object[] keys, Function<? super T, ? extends R> recordOf) {
             this.items = items;
             this.offsets = offsets;
             this.size = size;
             this.keys = keys;
-            this.hashes = hashes;
             this.recordOf = recordOf;
         }
 
@@ -335,11 +331,7 @@ final class PartitionTrack<R> {
         boolean admitNext(PartitionTrack<R> track) {
             int i = admitted++;
             T item = (T) items[i];
-            if (keys != null) {
-                track.admit(offsets[i], keys[i], hashes[i], recordOf.apply(item));
-            } else {
-                track.admit(offsets[i], null, 0, recordOf.apply(item));
-            }
+            track.admit(offsets[i], keys != null ? keys[i] : null, recordOf.apply(item));
             return admitted == size;
         }
     }

@@ -98,6 +98,78 @@ class KeyLanesTest {
         }
     }
 
+    /** A key that counts how often it is hashed or compared. */
+    private static final class Counted {
+        static int hashes;
+        static int compares;
+        final String name;
+
+        Counted(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public int hashCode() {
+            hashes++;
+            return name.hashCode();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            compares++;
+            return o instanceof Counted c && c.name.equals(name);
+        }
+    }
+
+    @Test
+    @DisplayName("a record admitted while no other is unfinished is neither hashed nor compared; a second one puts it in the table")
+    void loneRecordIsNotHashed() {
+        Counted.hashes = 0;
+        Counted.compares = 0;
+        KeyLanes lanes = new KeyLanes();
+        RecordRing ring = new RecordRing(16, true);
+        for (int i = 0; i < 100; i++) {
+            long seq = ring.append(i, RecordRing.WAITING, null);
+            assertThat(lanes.admit(ring, seq, new Counted("k" + (i % 3)))).isTrue();
+            assertThat(lanes.activeKeys()).isEqualTo(1);
+            ring.state(seq, RecordRing.DONE);
+            assertThat(lanes.release(ring, seq)).isEqualTo(-1);
+            ring.sweepDone();
+            assertThat(lanes.activeKeys()).isZero();
+        }
+        assertThat(Counted.hashes).isZero();
+        assertThat(Counted.compares).isZero();
+
+        // a second unfinished record: both are hashed, the same key waits, another key runs
+        long a = ring.append(100, RecordRing.WAITING, null);
+        assertThat(lanes.admit(ring, a, new Counted("x"))).isTrue();
+        long b = ring.append(101, RecordRing.WAITING, null);
+        assertThat(lanes.admit(ring, b, new Counted("x"))).isFalse();
+        long c = ring.append(102, RecordRing.WAITING, null);
+        assertThat(lanes.admit(ring, c, new Counted("y"))).isTrue();
+        assertThat(Counted.hashes).isEqualTo(3);
+        assertThat(lanes.activeKeys()).isEqualTo(2);
+        ring.state(a, RecordRing.DONE);
+        assertThat(lanes.release(ring, a)).isEqualTo(b);
+        ring.state(b, RecordRing.DONE);
+        assertThat(lanes.release(ring, b)).isEqualTo(-1);
+        ring.state(c, RecordRing.DONE);
+        assertThat(lanes.release(ring, c)).isEqualTo(-1);
+        assertThat(lanes.activeKeys()).isZero();
+        // empty again: the next record is lone once more
+        int before = Counted.hashes;
+        long d = ring.append(103, RecordRing.WAITING, null);
+        assertThat(lanes.admit(ring, d, new Counted("x"))).isTrue();
+        assertThat(Counted.hashes).isEqualTo(before);
+        // null keys share a lane, lone or not
+        long e = ring.append(104, RecordRing.WAITING, null);
+        KeyLanes nulls = new KeyLanes();
+        assertThat(nulls.admit(ring, e, null)).isTrue();
+        long f = ring.append(105, RecordRing.WAITING, null);
+        assertThat(nulls.admit(ring, f, null)).isFalse();
+        assertThat(nulls.release(ring, e)).isEqualTo(f);
+    }
+
     private static long seq(RecordRing ring) {
         return ring.tail(); // offsets equal sequence numbers here
     }

@@ -102,7 +102,6 @@ public final class HandOffCost {
                     byte[] value = new byte[1024];
                     System.arraycopy(wire, i * 1024, value, 0, 1024);
                     String key = new String(keys[random.nextInt(keys.length)], StandardCharsets.UTF_8);
-                    key.hashCode(); // the binding's key deserializer does this as it decodes
                     polled.add(new Polled(next[p]++, key, value));
                 }
                 coordinator.submitAll(PartitionId.of("handoff", p), polled, Polled::offset, Polled::key, r -> r);
