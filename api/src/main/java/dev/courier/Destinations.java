@@ -19,6 +19,8 @@ public final class Destinations {
     /** Names already found valid: every message is checked, and applications use few topics. */
     private static final int KNOWN_LIMIT = 10_000;
     private static final Set<String> KNOWN_VALID = ConcurrentHashMap.newKeySet();
+    /** The name found valid last; compared by identity. A plain field: a stale read only means a lookup. */
+    private static String lastValid;
 
     private Destinations() {
     }
@@ -39,7 +41,12 @@ public final class Destinations {
     }
 
     private static String check(String what, String name) {
+        // the same string instance as last time (a publishing loop's topic): no hashing, no lookup
+        if (name == lastValid && name != null) {
+            return name;
+        }
         if (name != null && KNOWN_VALID.contains(name)) {
+            lastValid = name;
             return name;
         }
         if (name == null || name.isEmpty()) {
@@ -56,6 +63,7 @@ public final class Destinations {
         if (KNOWN_VALID.size() < KNOWN_LIMIT) {
             KNOWN_VALID.add(name);
         }
+        lastValid = name;
         return name;
     }
 }
