@@ -168,6 +168,11 @@ final class Dispatcher<R> {
         return readyTracks;
     }
 
+    /** Whether loops give their thread back after {@value #BATCH} records; for tests. */
+    boolean yields() {
+        return yields;
+    }
+
     /** How many handlers hold a permit now (started and not completed). */
     int running() {
         return maxConcurrency - permits.availablePermits();

@@ -454,6 +454,11 @@ public final class OffsetCommitCoordinator<R> {
         return held.get();
     }
 
+    /** Whether worker loops give their thread back every few records (not on a pool of the coordinator's own); for tests. */
+    boolean loopsYield() {
+        return dispatcher.yields();
+    }
+
     /** Handlers dispatched and not yet completed, including those of revoked partitions. */
     public int runningHandlers() {
         return dispatcher.running();

@@ -80,6 +80,14 @@ class WorkerLoopTest {
         for (boolean own : new boolean[] {true, false}) {
             ExecutorService handedIn = own ? null : HandlerExecutors.platformThreads(4, "handed-in-");
             try {
+                if (handedIn != null) {
+                    // prestarted threads may still be starting on a busy machine: with none idle, a
+                    // yielding loop's next task would wait in the queue for the same thread
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                    while (((PlatformThreadPool) handedIn).idleCount() < 4 && System.nanoTime() < deadline) {
+                        Thread.sleep(1);
+                    }
+                }
                 Set<String> threads = ConcurrentHashMap.newKeySet();
                 var finished = new CountDownLatch(records);
                 var builder = OffsetCommitCoordinator.<TestRecord>builder(r -> {
@@ -96,9 +104,12 @@ class WorkerLoopTest {
                 c.submitAll(P0, batch, TestRecord::offset, TestRecord::key, r -> r);
                 assertThat(finished.await(30, TimeUnit.SECONDS)).isTrue();
                 if (own) {
-                    // one loop ran them all, on one thread of the pool the coordinator made
-                    assertThat(threads).singleElement().satisfies(name -> assertThat(name).startsWith("own-platform-"));
+                    // its own pool: loops keep their thread (one loop usually runs them all, but a busy
+                    // machine can make the dispatcher start more, so the thread count is not checked)
+                    assertThat(c.loopsYield()).isFalse();
+                    assertThat(threads).isNotEmpty().allSatisfy(name -> assertThat(name).startsWith("own-platform-"));
                 } else {
+                    assertThat(c.loopsYield()).isTrue();
                     // every 64 records the loop handed its next record to a new task, which another thread took
                     assertThat(threads).hasSizeGreaterThan(1).allSatisfy(name -> assertThat(name).startsWith("handed-in-"));
                 }
