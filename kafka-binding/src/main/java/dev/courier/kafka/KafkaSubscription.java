@@ -121,8 +121,8 @@ final class KafkaSubscription implements BindingSubscription {
         final ConsumerRecord<String, byte[]> record;
         /**
          * A plain field (a volatile write per record is a full fence): it is set before the record
-         * is handed to the coordinator (submit, or {@code retry} under the partition's lock) and read
-         * by the loop that took the record from the coordinator, under the same lock, afterwards.
+         * is handed to the coordinator (submit, or {@code retry}, which takes the partition's lock),
+         * and read after a loop took the record from the coordinator under that lock.
          */
         int attempt;
 

@@ -54,8 +54,9 @@ import org.slf4j.LoggerFactory;
  * keep waiting: records have been runnable for {@value #BACKLOG_MILLIS} ms without the ready queue
  * ever running empty (or since the last growth). Then, if the loops mostly wait in their handlers
  * (a loop on a platform thread spent under an eighth of each of its last two windows of 10 ms or
- * more on a CPU; I/O, sleeps, locks; a loop's first window starts after its first millisecond) or are stuck (no loop finished {@value #CHECK_EVERY} records in
- * {@value #STALL_MILLIS} ms), a loop starts for every record that could start, as permits allow; if
+ * more on a CPU; I/O, sleeps, locks; a loop's first window starts after its first millisecond) or
+ * are stuck (no loop finished {@value #CHECK_EVERY} records in {@value #STALL_MILLIS} ms), a loop
+ * starts for every record that could start, as permits allow; if
  * they are busy on the CPU, the count doubles, but only up to {@link #CPU_LOOPS} (the cores but
  * one), since more threads than cores would only take turns with each other and the poll thread.
  * Fast handlers are thus run by one or a few loops, each taking record after record; slow or

@@ -61,9 +61,9 @@ public final class HandlerExecutors {
      * <p>A task goes to the thread that went idle last, so a worker loop started again and again
      * (fast handlers, one loop per poll) runs on the same warm thread while the others sleep; a
      * {@code ThreadPoolExecutor} woke its longest-idle thread each time, through a lock all idle
-     * threads share. Never more than {@code threads} run; tasks
-     * given while all are busy wait in order. Starting a thread costs about a millisecond on small machines, on
-     * whichever thread gives the task (the coordinator's poll thread), so up to
+     * threads share. Never more than {@code threads} run; tasks given while all are busy wait in
+     * order. Starting a thread costs about a millisecond on small machines, on whichever thread
+     * gives the task (the coordinator's poll thread), so up to
      * {@value #PRESTART_LIMIT} threads are started here, when the pool is created; larger pools are
      * started by a separate thread, since starting thousands of threads takes seconds that the poll
      * thread must not spend (measured: 50,000 records of 100 ms at concurrency 5,000 took 10.2 s

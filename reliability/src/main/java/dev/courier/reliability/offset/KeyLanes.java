@@ -67,26 +67,21 @@ final class KeyLanes implements OrderingLanes {
             return true;
         }
         if (loneSeq >= 0) {
-            // a second unfinished record: the lone one's lane goes into the table first
+            // a second unfinished record: the lone one's lane goes into the (empty) table first
             long lone = loneSeq;
             loneSeq = -1;
             Object loneKey = ring.lane(lone);
-            int loneHash = OrderingLanes.hash(loneKey == NULL_KEY ? null : loneKey);
+            int loneHash = hash(loneKey);
             ring.lane(lone, loneKey, loneHash);
-            insert(loneKey, loneHash, lone);
+            put(loneHash & (keys.length - 1), loneKey, loneHash, lone);
         }
-        int hash = OrderingLanes.hash(key);
+        int hash = hash(laneKey);
         ring.lane(seq, laneKey, hash);
         int mask = keys.length - 1;
         for (int i = hash & mask; ; i = (i + 1) & mask) {
             Object k = keys[i];
             if (k == null) {
-                keys[i] = laneKey;
-                hashes[i] = hash;
-                tails[i] = seq;
-                if (++size > keys.length >>> 1) {
-                    resize(keys.length << 1);
-                }
+                put(i, laneKey, hash, seq);
                 return true;
             }
             if (k == laneKey || (hashes[i] == hash && k.equals(laneKey))) {
@@ -99,19 +94,27 @@ final class KeyLanes implements OrderingLanes {
         }
     }
 
-    /** Adds a lane for a key that has none, its tail {@code seq}. */
-    private void insert(Object laneKey, int hash, long seq) {
-        int mask = keys.length - 1;
-        int i = hash & mask;
-        while (keys[i] != null) {
-            i = (i + 1) & mask;
-        }
+    /** Adds a lane at the free slot {@code i}, its tail {@code seq}. */
+    private void put(int i, Object laneKey, int hash, long seq) {
         keys[i] = laneKey;
         hashes[i] = hash;
         tails[i] = seq;
         if (++size > keys.length >>> 1) {
             resize(keys.length << 1);
         }
+    }
+
+    /**
+     * A lane key's hash: its {@code hashCode}, spread (Fibonacci hashing, the product's high half
+     * folded into the low bits a table mask keeps), so keys whose hashes differ only in their high
+     * bits or form runs ("key-1", "key-2") spread out. 0 for the null key's lane.
+     */
+    private static int hash(Object laneKey) {
+        if (laneKey == NULL_KEY) {
+            return 0;
+        }
+        int h = laneKey.hashCode() * 0x9E3779B9;
+        return h ^ (h >>> 16);
     }
 
     @Override

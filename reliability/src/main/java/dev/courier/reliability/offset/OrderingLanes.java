@@ -24,20 +24,6 @@ interface OrderingLanes {
     }
 
     /**
-     * The hash key lanes use: the key's {@code hashCode},
-     * spread (Fibonacci hashing, the product's high half folded into the low bits a table mask
-     * keeps), so keys whose hashes differ only in their high bits or form runs ("key-1", "key-2")
-     * spread out. 0 for the null key.
-     */
-    static int hash(Object key) {
-        if (key == null) {
-            return 0;
-        }
-        int h = key.hashCode() * 0x9E3779B9;
-        return h ^ (h >>> 16);
-    }
-
-    /**
      * Takes a record that just finished out of its lane.
      *
      * @return the sequence number of the record that may run next, or -1 if none

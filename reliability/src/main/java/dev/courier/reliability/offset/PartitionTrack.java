@@ -175,7 +175,6 @@ final class PartitionTrack<R> {
             throw new IllegalStateException(partition + " (generation " + generation + ") is no longer assigned");
         }
         long last = submittedLast;
-        long first = -1;
         int accepted = 0;
         // Read here, where the polled records are still in this thread's cache, rather than in the
         // worker loop that admits the batch: each record's offset, and for keyed lanes its key (a
@@ -198,16 +197,13 @@ final class PartitionTrack<R> {
                 refused = e;
                 break;
             }
-            if (accepted == 0) {
-                first = offset;
-            }
             polled[accepted] = item;
             offsets[accepted++] = offset;
             last = offset;
         }
         if (accepted > 0) {
             if (startOffset < 0) {
-                startOffset = first;
+                startOffset = offsets[0];
             }
             submittedLast = last;
             // counted before it is visible in the inbox, so an admitter never takes the count below zero

@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -25,16 +26,18 @@ class PlatformThreadPoolTest {
         return ran.get(10, TimeUnit.SECONDS);
     }
 
-    /** Waits until the pool has no running task: every thread parked idle. */
-    private static void awaitIdle(PlatformThreadPool pool, Set<Thread> threads) throws InterruptedException {
+    /** Waits up to 10 s for {@code condition}; the caller asserts what it needs afterwards. */
+    private static void waitFor(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (System.nanoTime() < deadline) {
-            if (threads.stream().allMatch(t -> t.getState() == Thread.State.TIMED_WAITING)) {
-                return;
-            }
-            Thread.sleep(5);
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(1);
         }
-        throw new AssertionError("threads did not go idle: " + threads);
+    }
+
+    /** Waits until the given threads are parked idle (no running task). */
+    private static void awaitIdle(Set<Thread> threads) throws InterruptedException {
+        waitFor(() -> threads.stream().allMatch(t -> t.getState() == Thread.State.TIMED_WAITING));
+        assertThat(threads).as("threads gone idle").allMatch(t -> t.getState() == Thread.State.TIMED_WAITING);
     }
 
     @Test
@@ -43,15 +46,12 @@ class PlatformThreadPoolTest {
         var pool = new PlatformThreadPool(8, "lifo-test-", 30, TimeUnit.SECONDS);
         try {
             assertThat(pool.prestart(8)).isEqualTo(8);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (pool.idleCount() < 8 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            waitFor(() -> pool.idleCount() == 8);
             assertThat(pool.idleCount()).isEqualTo(8);
             Thread first = runOn(pool);
             Set<Thread> seen = ConcurrentHashMap.newKeySet();
             for (int i = 0; i < 50; i++) {
-                awaitIdle(pool, Set.of(first));
+                awaitIdle(Set.of(first));
                 seen.add(runOn(pool));
             }
             assertThat(seen).containsExactly(first);
@@ -88,10 +88,7 @@ class PlatformThreadPoolTest {
                 });
             }
             assertThat(pool.poolSize()).isEqualTo(3);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (running.get() < 3 && System.nanoTime() < deadline) {
-                Thread.sleep(5);
-            }
+            waitFor(() -> running.get() >= 3);
             Thread.sleep(50); // a fourth would have started by now if the bound did not hold
             assertThat(running.get()).isEqualTo(3);
             assertThat(order).isEmpty(); // three block, seventeen wait
@@ -144,17 +141,11 @@ class PlatformThreadPoolTest {
                 throw new IllegalStateException("handler bug");
             });
             Thread t = thrower.get(10, TimeUnit.SECONDS);
-            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (reported.isEmpty() && System.nanoTime() < until) {
-                Thread.sleep(1);
-            }
-            awaitIdle(pool, Set.of(t));
+            waitFor(() -> !reported.isEmpty());
+            awaitIdle(Set.of(t));
             assertThat(runOn(pool)).isSameAs(t); // the same thread went on after the failure
             assertThat(reported).singleElement().satisfies(e -> assertThat(e).hasMessage("handler bug"));
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (pool.poolSize() > 0 && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
+            waitFor(() -> pool.poolSize() == 0);
             assertThat(pool.poolSize()).isZero();
             assertThat(t.isAlive()).isFalse();
             Thread fresh = runOn(pool);
