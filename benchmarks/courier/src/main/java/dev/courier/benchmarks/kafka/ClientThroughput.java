@@ -113,7 +113,7 @@ public final class ClientThroughput {
 
     /** With -Dbench.threads=true, each measurement also prints where the client's CPU went, by kind of thread. */
     private static final boolean THREAD_CPU = Boolean.getBoolean("bench.threads");
-    private static volatile Map<Long, Long> threadsAtStart = Map.of();
+    private static volatile Map<Long, long[]> threadsAtStart = Map.of();
 
     private static long[] cpuStart() {
         if (THREAD_CPU) {

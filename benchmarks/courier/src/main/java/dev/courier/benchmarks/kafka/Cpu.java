@@ -32,13 +32,17 @@ final class Cpu {
 
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
-    /** CPU nanoseconds so far of every live Java thread, by thread id. */
-    static Map<Long, Long> threads() {
-        Map<Long, Long> cpu = new LinkedHashMap<>();
+    /** Allocated bytes per thread, where the JVM counts them (HotSpot does). */
+    private static final com.sun.management.ThreadMXBean ALLOCATION =
+            THREADS instanceof com.sun.management.ThreadMXBean t && t.isThreadAllocatedMemorySupported() ? t : null;
+
+    /** CPU nanoseconds and bytes allocated so far of every live Java thread, by thread id. */
+    static Map<Long, long[]> threads() {
+        Map<Long, long[]> cpu = new LinkedHashMap<>();
         for (long id : THREADS.getAllThreadIds()) {
             long nanos = THREADS.getThreadCpuTime(id);
             if (nanos >= 0) {
-                cpu.put(id, nanos);
+                cpu.put(id, new long[] {nanos, ALLOCATION == null ? 0 : Math.max(0, ALLOCATION.getThreadAllocatedBytes(id))});
             }
         }
         return cpu;
@@ -49,27 +53,43 @@ final class Cpu {
      * of thread: Courier's worker loops and poll threads, the Kafka clients' network threads, the
      * benchmark's main thread, other Java threads, and the rest of the process (garbage collection,
      * the JIT compilers). Threads that ended in between are missed (their time shows as "VM").
+     * After a semicolon, the bytes each kind of thread allocated per record: objects one thread makes
+     * and another reads later (a publish's stage, made by the caller and settled on the client's I/O
+     * thread) cost that thread a cache miss each, and the more a thread allocates per record, the
+     * further apart they lie.
      */
-    static String breakdown(Map<Long, Long> before, Map<Long, Long> after, long processNanos, int records) {
+    static String breakdown(Map<Long, long[]> before, Map<Long, long[]> after, long processNanos, int records) {
+        String[] kinds = {"loops", "poll", "network", "main", "other"};
         Map<String, Long> byKind = new LinkedHashMap<>();
-        for (String kind : new String[] {"loops", "poll", "network", "main", "other"}) {
+        Map<String, Long> allocated = new LinkedHashMap<>();
+        for (String kind : kinds) {
             byKind.put(kind, 0L);
+            allocated.put(kind, 0L);
         }
         long javaThreads = 0;
-        for (Map.Entry<Long, Long> e : after.entrySet()) {
-            long used = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+        for (Map.Entry<Long, long[]> e : after.entrySet()) {
+            long[] was = before.getOrDefault(e.getKey(), new long[2]);
+            long used = e.getValue()[0] - was[0];
             ThreadInfo info = THREADS.getThreadInfo(e.getKey());
             if (info == null || used <= 0) {
                 continue;
             }
             javaThreads += used;
-            byKind.merge(kindOf(info.getThreadName()), used, Long::sum);
+            String kind = kindOf(info.getThreadName());
+            byKind.merge(kind, used, Long::sum);
+            allocated.merge(kind, e.getValue()[1] - was[1], Long::sum);
         }
         byKind.put("VM", Math.max(0, processNanos - javaThreads));
         StringBuilder line = new StringBuilder();
         for (Map.Entry<String, Long> e : byKind.entrySet()) {
             line.append(line.length() == 0 ? "" : ", ").append(e.getKey()).append(' ')
                     .append(String.format(java.util.Locale.ROOT, "%.2f", e.getValue() / 1e3 / records));
+        }
+        if (ALLOCATION != null) {
+            line.append("; allocated B/record:");
+            for (String kind : kinds) {
+                line.append(kind.equals("loops") ? " " : ", ").append(kind).append(' ').append(allocated.get(kind) / records);
+            }
         }
         return line.toString();
     }

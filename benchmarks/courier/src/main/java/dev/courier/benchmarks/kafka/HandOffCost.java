@@ -81,7 +81,7 @@ public final class HandOffCost {
                 builder.executor(pool);
             }
             OffsetCommitCoordinator<Polled> coordinator = builder.build();
-            Map<Long, Long> before = Cpu.threads();
+            Map<Long, long[]> before = Cpu.threads();
             long feeder0 = threads.getCurrentThreadCpuTime();
             long wall0 = System.nanoTime();
             long[] next = new long[partitions];
@@ -112,12 +112,12 @@ public final class HandOffCost {
                 throw new IllegalStateException("only " + seen.get() + " of " + records + " records handled");
             }
             long wall = System.nanoTime() - wall0;
-            Map<Long, Long> after = Cpu.threads();
+            Map<Long, long[]> after = Cpu.threads();
             long poolCpu = 0;
-            for (Map.Entry<Long, Long> e : after.entrySet()) {
+            for (Map.Entry<Long, long[]> e : after.entrySet()) {
                 java.lang.management.ThreadInfo info = threads.getThreadInfo(e.getKey());
                 if (info != null && info.getThreadName().startsWith("handoff-")) {
-                    poolCpu += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+                    poolCpu += e.getValue()[0] - before.getOrDefault(e.getKey(), new long[2])[0];
                 }
             }
             coordinator.close(Duration.ZERO);
