@@ -9,7 +9,6 @@ import dev.courier.PublishException;
 import dev.courier.PublishReceipt;
 import dev.courier.Publisher;
 import dev.courier.spi.Binding;
-import dev.courier.spi.SettableStage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -183,7 +182,7 @@ public final class DefaultPublisher implements Publisher {
      * complete ({@link #completed}). It holds the topic and id, and the message only when a listener needs it, since
      * the payload must not outlive the publish.
      */
-    private final class Pending extends SettableStage<PublishReceipt> {
+    private final class Pending extends CompletableFuture<PublishReceipt> {
         private static final AtomicIntegerFieldUpdater<Pending> SETTLING =
                 AtomicIntegerFieldUpdater.newUpdater(Pending.class, "settling");
 

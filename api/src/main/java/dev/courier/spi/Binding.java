@@ -31,13 +31,13 @@ public interface Binding extends AutoCloseable {
     /**
      * Publishes {@code message} and settles {@code result} exactly as {@link #publish(Message)}
      * would settle its stage: completed with the receipt once the broker confirmed, or failed. The
-     * core publishes through this method with a stage of its own that carries the publish timeout
+     * core publishes through this method with a future of its own that carries the publish timeout
      * and the listener callback, so a binding whose client confirms through a callback can override
-     * it and complete {@code result} directly, one stage per publish instead of two. The default
+     * it and complete {@code result} directly, one future per publish instead of two. The default
      * calls {@link #publish(Message)} and copies its outcome. Must not block waiting for the
      * confirm; {@code result} may already be complete (timed out) when the broker answers.
      */
-    default void publishInto(Message message, SettableStage<PublishReceipt> result) {
+    default void publishInto(Message message, CompletableFuture<PublishReceipt> result) {
         CompletionStage<PublishReceipt> stage;
         try {
             stage = publish(message);

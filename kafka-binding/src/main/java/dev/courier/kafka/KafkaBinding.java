@@ -14,11 +14,9 @@ import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingSubscription;
 import dev.courier.spi.Payloads;
-import dev.courier.spi.SettableStage;
 import dev.courier.spi.DeliveryProcessor;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.producer.Callback;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -161,7 +159,7 @@ final class KafkaBinding implements Binding {
 
     @Override
     public CompletionStage<PublishReceipt> publish(Message message) {
-        SettableStage<PublishReceipt> f = new SettableStage<>();
+        CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
         publishInto(message, f);
         return f;
     }
@@ -189,7 +187,7 @@ final class KafkaBinding implements Binding {
 
     /** Completes {@code result} from the producer's callback: no future of the binding's own in between. */
     @Override
-    public void publishInto(Message message, SettableStage<PublishReceipt> result) {
+    public void publishInto(Message message, CompletableFuture<PublishReceipt> result) {
         CompletableFuture<Integer> topic = ensureTopic(message.topic());
         if (topic.isDone() && !topic.isCompletedExceptionally()) {
             send(message, topic.join(), result);
@@ -215,25 +213,23 @@ final class KafkaBinding implements Binding {
         });
     }
 
-    private void send(Message m, int partitions, SettableStage<PublishReceipt> f) {
+    private void send(Message m, int partitions, CompletableFuture<PublishReceipt> f) {
+        // keyless messages go round-robin, so a group's members share them; keyed ones follow the key's partition
+        Integer partition = m.key() == null
+                ? Math.floorMod(roundRobin.computeIfAbsent(m.topic(), t -> new AtomicInteger()).getAndIncrement(), partitions)
+                : null;
         // the callback keeps the id and topic only: the message and its payload need not live until the ack
         String id = m.id();
         String topic = m.topic();
-        // made next to the stage, before the record: the producer's I/O thread reads both when the
-        // broker answers, long after this thread made them, and finds them on one or two cache lines
-        Callback confirm = (md, e) -> {
-            if (e == null) {
-                f.complete(new PublishReceipt(id, topic, DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
-            } else {
-                f.completeExceptionally(publishFailure(topic, id, e));
-            }
-        };
-        // keyless messages go round-robin, so a group's members share them; keyed ones follow the key's partition
-        Integer partition = m.key() == null
-                ? Math.floorMod(roundRobin.computeIfAbsent(topic, t -> new AtomicInteger()).getAndIncrement(), partitions)
-                : null;
         try {
-            producer.send(KafkaMessages.toRecord(m, partition), confirm);
+            ProducerRecord<String, byte[]> record = KafkaMessages.toRecord(m, partition);
+            producer.send(record, (md, e) -> {
+                if (e == null) {
+                    f.complete(new PublishReceipt(id, topic, DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
+                } else {
+                    f.completeExceptionally(publishFailure(topic, id, e));
+                }
+            });
         } catch (RuntimeException e) {
             f.completeExceptionally(new PublishException(topic, e.getMessage(), e, e instanceof RetriableException));
         }
