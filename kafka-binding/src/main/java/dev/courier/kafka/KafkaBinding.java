@@ -4,7 +4,6 @@ import dev.courier.BrokerUnavailableException;
 import dev.courier.Capabilities;
 import dev.courier.Capability;
 import dev.courier.ConfigurationException;
-import dev.courier.DeliveryMetadata;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.PublishException;
@@ -71,6 +70,7 @@ final class KafkaBinding implements Binding {
     private final Map<String, CompletableFuture<Integer>> topics = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
     private final KafkaReplies replies;
+    private final KafkaConfirms confirms;
 
     KafkaBinding(BindingContext context) {
         this.context = context;
@@ -83,6 +83,7 @@ final class KafkaBinding implements Binding {
             throw e;
         }
         this.producer = new KafkaProducer<>(settings.producer);
+        this.confirms = new KafkaConfirms(this::publishFailure, context.scheduler(), context.handlerExecutor());
         this.replies = new KafkaReplies(this, context);
     }
 
@@ -218,20 +219,15 @@ final class KafkaBinding implements Binding {
         Integer partition = m.key() == null
                 ? Math.floorMod(roundRobin.computeIfAbsent(m.topic(), t -> new AtomicInteger()).getAndIncrement(), partitions)
                 : null;
-        // the callback keeps the id and topic only: the message and its payload need not live until the ack
-        String id = m.id();
-        String topic = m.topic();
+        // the callback keeps the stage, id and topic only: the message and its payload need not live until the ack
+        KafkaConfirms.Sent callback = confirms.callback(f, m.id(), m.topic());
+        confirms.beginSend();
         try {
-            ProducerRecord<String, byte[]> record = KafkaMessages.toRecord(m, partition);
-            producer.send(record, (md, e) -> {
-                if (e == null) {
-                    f.complete(new PublishReceipt(id, topic, DeliveryMetadata.partitionOffset(md.partition(), md.offset()), false));
-                } else {
-                    f.completeExceptionally(publishFailure(topic, id, e));
-                }
-            });
+            producer.send(KafkaMessages.toRecord(m, partition), callback);
         } catch (RuntimeException e) {
-            f.completeExceptionally(new PublishException(topic, e.getMessage(), e, e instanceof RetriableException));
+            f.completeExceptionally(new PublishException(m.topic(), e.getMessage(), e, e instanceof RetriableException));
+        } finally {
+            confirms.endSend(); // settles what the producer answered meanwhile (see KafkaConfirms)
         }
     }
 
@@ -318,6 +314,7 @@ final class KafkaBinding implements Binding {
     public void close() {
         replies.close();
         producer.close(settings.closeTimeout);
+        confirms.settleAnswered(); // the producer has answered every record by now; none is left waiting for a sender
         admin.close(Duration.ofSeconds(5));
     }
 }
