@@ -221,13 +221,18 @@ final class KafkaBinding implements Binding {
                 : null;
         // the callback keeps the stage, id and topic only: the message and its payload need not live until the ack
         KafkaConfirms.Sent callback = confirms.callback(f, m.id(), m.topic());
-        confirms.beginSend();
+        boolean settleHere = settings.confirmsOnSenders;
+        if (settleHere) {
+            confirms.beginSend();
+        }
         try {
             producer.send(KafkaMessages.toRecord(m, partition), callback);
         } catch (RuntimeException e) {
             f.completeExceptionally(new PublishException(m.topic(), e.getMessage(), e, e instanceof RetriableException));
         } finally {
-            confirms.endSend(); // settles what the producer answered meanwhile (see KafkaConfirms)
+            if (settleHere) {
+                confirms.endSend(); // settles what the producer answered meanwhile (see KafkaConfirms)
+            }
         }
     }
 

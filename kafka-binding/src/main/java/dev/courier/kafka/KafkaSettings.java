@@ -58,6 +58,13 @@ final class KafkaSettings {
     static final String RETRY_TOPIC_THRESHOLD = PREFIX + "retry-topic.threshold";
     /** Default of {@link #RETRY_TOPIC_THRESHOLD}: 30 seconds. */
     static final Duration DEFAULT_RETRY_TOPIC_THRESHOLD = Duration.ofSeconds(30);
+    /**
+     * Whether a thread inside {@code publish()} settles the publishes the broker answered meanwhile
+     * (true, the default), or the producer's I/O thread settles every publish (false), see
+     * {@link KafkaConfirms}. Either way a stage's callbacks must be short and must not wait for
+     * another publish's confirm.
+     */
+    static final String CONFIRMS_ON_SENDERS = PREFIX + "publish.confirms-on-senders";
 
     final String bootstrap;
     final Map<String, Object> common = new HashMap<>();
@@ -67,6 +74,7 @@ final class KafkaSettings {
     final int partitions;
     final short replication;
     final boolean provisioning;
+    final boolean confirmsOnSenders;
     final Duration commitInterval;
     final Duration revokeTimeout;
     final Duration assignTimeout;
@@ -114,6 +122,7 @@ final class KafkaSettings {
         this.partitions = config.intValue(PARTITIONS, 3, 1, 10_000);
         this.replication = (short) config.intValue(REPLICATION, 1, 1, 32);
         this.provisioning = config.booleanValue(PROVISIONING, true);
+        this.confirmsOnSenders = config.booleanValue(CONFIRMS_ON_SENDERS, true);
         this.commitInterval = config.duration(COMMIT_INTERVAL, Duration.ofMillis(500));
         this.revokeTimeout = config.duration(REVOKE_TIMEOUT, Duration.ofSeconds(10));
         this.assignTimeout = config.duration(ASSIGN_TIMEOUT, Duration.ofSeconds(30));

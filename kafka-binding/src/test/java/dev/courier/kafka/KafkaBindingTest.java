@@ -163,6 +163,36 @@ class KafkaBindingTest {
     }
 
     @Test
+    @DisplayName("publish confirms run on the producer's I/O thread or on a thread inside publish(); with confirms-on-senders off, on the I/O thread only")
+    void whereConfirmsRun() throws Exception {
+        String t = topic("confirms");
+        // the topic first: a publish that waits for its topic is sent from the admin client's thread
+        courier.publisher().publish(t, "create").toCompletableFuture().get(30, TimeUnit.SECONDS);
+        Set<String> defaults = confirmThreads(courier, t, 3_000);
+        String me = Thread.currentThread().getName();
+        assertThat(defaults).isNotEmpty().allSatisfy(name -> assertThat(name.equals(me) || name.startsWith("kafka-producer-network-thread"))
+                .as("confirm ran on %s", name).isTrue());
+        try (Courier ioOnly = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
+                .set("courier.kafka.publish.confirms-on-senders", "false").build())) {
+            Set<String> threads = confirmThreads(ioOnly, t, 3_000);
+            assertThat(threads).isNotEmpty().allSatisfy(name -> assertThat(name).startsWith("kafka-producer-network-thread"));
+        }
+    }
+
+    /** Publishes {@code n} records as fast as it can and returns the names of the threads their stages completed on. */
+    private static Set<String> confirmThreads(Courier c, String topic, int n) throws Exception {
+        Set<String> names = ConcurrentHashMap.newKeySet();
+        List<CompletableFuture<?>> all = new ArrayList<>();
+        byte[] payload = new byte[512];
+        for (int i = 0; i < n; i++) {
+            all.add(c.publisher().publish(topic, "k" + (i % 16), payload).whenComplete((r, e) -> names.add(Thread.currentThread().getName()))
+                    .toCompletableFuture());
+        }
+        CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        return names;
+    }
+
+    @Test
     @DisplayName("a new group replays from earliest, and a time start skips older records")
     void replay() throws Exception {
         String t = topic("replay");
