@@ -170,8 +170,10 @@ class KafkaBindingTest {
         courier.publisher().publish(t, "create").toCompletableFuture().get(30, TimeUnit.SECONDS);
         Set<String> defaults = confirmThreads(courier, t, 3_000);
         String me = Thread.currentThread().getName();
-        assertThat(defaults).isNotEmpty().allSatisfy(name -> assertThat(name.equals(me) || name.startsWith("kafka-producer-network-thread"))
-                .as("confirm ran on %s", name).isTrue());
+        // the handler executor too (platform threads named so, virtual ones unnamed): a sender kept in send()
+        // for 10 ms, which a loaded machine can do, leaves its answers to it
+        assertThat(defaults).isNotEmpty().allSatisfy(name -> assertThat(name.equals(me) || name.startsWith("kafka-producer-network-thread")
+                || name.startsWith("courier-handler") || name.isEmpty()).as("confirm ran on %s", name).isTrue());
         try (Courier ioOnly = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
                 .set("courier.kafka.publish.confirms-on-senders", "false").build())) {
             Set<String> threads = confirmThreads(ioOnly, t, 3_000);
