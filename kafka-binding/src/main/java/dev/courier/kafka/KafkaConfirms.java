@@ -42,7 +42,7 @@ final class KafkaConfirms {
 
     private static final Logger log = LoggerFactory.getLogger(KafkaConfirms.class);
     /** How long answers may wait for a thread inside {@code send} before the handler executor settles them. */
-    static final long STRANDED_MS = 10;
+    private static final long STRANDED_MS = 10;
     private static final VarHandle ANSWERED;
     private static final VarHandle SENDING;
 
@@ -91,10 +91,8 @@ final class KafkaConfirms {
     private final ScheduledExecutorService scheduler;
     private final Executor executor;
     /** Answered publishes not yet taken, the latest first. */
-    @SuppressWarnings("unused")
     private volatile Sent answered;
     /** Threads between {@link #beginSend()} and {@link #endSend()}. */
-    @SuppressWarnings("unused")
     private volatile int sending;
     /** Held by whoever settles: one drain at a time, so answers are settled in order. */
     private final AtomicBoolean settling = new AtomicBoolean();

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -53,7 +54,7 @@ class KafkaConfirmsTest {
         });
     }
 
-    private static KafkaConfirms confirms(ScheduledExecutorService timer, java.util.concurrent.Executor fallback) {
+    private static KafkaConfirms confirms(ScheduledExecutorService timer, Executor fallback) {
         return new KafkaConfirms((topic, id, cause) -> new PublishException(topic, "message " + id + ": " + cause.getMessage(), cause),
                 timer, fallback);
     }
