@@ -83,6 +83,12 @@ final class KafkaSubscription implements BindingSubscription {
     private static final Logger log = LoggerFactory.getLogger(KafkaSubscription.class);
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration PAUSED_POLL = Duration.ofMillis(2);
+    /**
+     * How often the poll loop polls the retry consumer while that returns nothing. Records reach the
+     * retry topic only for delays of at least {@code retry-topic.threshold} (seconds), so this much
+     * later does not matter; while it returns records it is polled on every turn of the loop.
+     */
+    private static final long RETRY_POLL_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     /** While closing, before the coordinator gives records up, a failed record is retried this often (not in a busy loop). */
     private static final Duration CLOSING_RETRY = Duration.ofMillis(10);
 
@@ -115,6 +121,8 @@ final class KafkaSubscription implements BindingSubscription {
     private final Function<ProducerRecord<String, byte[]>, CompletableFuture<Void>> retrySender;
     /** Retry partitions rewound to a record that is not due yet, with its due time (epoch ms). Poll thread only. */
     private final Map<TopicPartition, Long> waitingRetries = new HashMap<>();
+    /** When the poll loop next polls the retry consumer ({@link System#nanoTime()}). Poll thread only. */
+    private long nextRetryPoll;
 
     /** A polled record and how often it was delivered in this consumer. */
     static final class KafkaRecord {
@@ -269,6 +277,7 @@ final class KafkaSubscription implements BindingSubscription {
             if (retryConsumer != null) {
                 retryConsumer.subscribe(List.of(retryTopic), new Rebalance(retryConsumer, false));
             }
+            nextRetryPoll = System.nanoTime();
             while (running) {
                 releaseDueRetries();
                 applyPauses();
@@ -280,15 +289,19 @@ final class KafkaSubscription implements BindingSubscription {
                     coordinator.submitAll(partitionId(tp), records.records(tp), ConsumerRecord::offset, KafkaSubscription::lane,
                             r -> new KafkaRecord(r, 1));
                 }
-                if (retryConsumer != null) {
+                long nanos = System.nanoTime();
+                if (retryConsumer != null && nanos - nextRetryPoll >= 0) {
                     // the main poll did the waiting; the retry consumer only takes what it has fetched meanwhile
                     ConsumerRecords<String, byte[]> retries = retryConsumer.poll(Duration.ZERO);
                     long now = System.currentTimeMillis();
                     for (TopicPartition tp : retries.partitions()) {
                         submitRetries(tp, retries.records(tp), now);
                     }
+                    // while it has records, on every turn; idle, every RETRY_POLL_IDLE_NANOS: even an idle poll is a
+                    // round trip to the consumer's background thread (2-8 us here), paid on every turn of the loop before
+                    nextRetryPoll = retries.isEmpty() ? nanos + RETRY_POLL_IDLE_NANOS : nanos;
                 }
-                commitAsync(coordinator.pollCommits(System.nanoTime()));
+                commitAsync(coordinator.pollCommits(nanos));
             }
         } catch (WakeupException e) {
             // close() woke us up

@@ -71,7 +71,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@code bench.dir} (where the result table is written), {@code warmup} (records each side publishes
  * before the publish rounds, default {@code records}), {@code bench.phases} (publish, consume1,
  * consume8; all by default), {@code bench.groupProtocol} (both consumers, default "consumer"),
- * {@code bench.consumeWarmups} (full reads per side before the consume rounds, 3). Odd rounds run
+ * {@code bench.consumeWarmups} (full reads per side before the consume rounds, 3), {@code bench.provisioning}
+ * (Courier creates topics, and each group subscription its retry topic; false). Odd rounds run
  * the sides in reverse order, so a drift over the run favours neither.
  */
 public final class ClientThroughput {
@@ -102,6 +103,11 @@ public final class ClientThroughput {
      * one, both sides were still getting faster round by round (C2 compiling through the run).
      */
     private static final int CONSUME_WARMUPS = Integer.getInteger("bench.consumeWarmups", 3);
+    /**
+     * Courier's topic provisioning (off by default here). On, every group subscription also gets its
+     * retry topic and the consumer of it, as with Courier's defaults.
+     */
+    private static final String PROVISIONING = System.getProperty("bench.provisioning", "false");
 
     private static Cpu cpu;
     /** CPU microseconds per record of the last measured run: [client JVM, broker]. */
@@ -160,7 +166,7 @@ public final class ClientThroughput {
                      .set("courier.kafka.producer.compression.type", "none")
                      .set("courier.kafka.consumer.max.poll.records", "500")
                      .set("courier.kafka.consumer.group.protocol", GROUP_PROTOCOL)
-                     .set("courier.kafka.provisioning", "false")
+                     .set("courier.kafka.provisioning", PROVISIONING)
                      .build())) {
             String produceTopic = "bench.produce";
             String consumeTopic = "bench.consume." + RECORDS;
