@@ -250,7 +250,9 @@ final class KafkaSubscription implements BindingSubscription {
             log.warn("processing {} failed unexpectedly; redelivering", handle, cause);
         }
         Runnable again = () -> {
-            handle.record().attempt = handle.attempt() + 1;
+            // counts on from the record's own attempt, which for a record of the retry topic came from its header
+            KafkaRecord r = handle.record();
+            r.attempt = r.attempt + 1;
             coordinator.retry(handle);
         };
         if (!running && !coordinatorClosing) {

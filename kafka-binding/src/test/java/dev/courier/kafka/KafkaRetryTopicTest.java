@@ -191,6 +191,35 @@ class KafkaRetryTopicTest {
     }
 
     @Test
+    @DisplayName("attempts count on across the two ways back: a record from the retry topic that is then redelivered in process comes with the next attempt, and is dead-lettered at maxAttempts")
+    void attemptsCountOnAfterTheRetryTopic() throws Exception {
+        String topic = topic("retry-attempts");
+        String group = "g-" + UUID.randomUUID();
+        String dlq = topic + ".dlq";
+        List<Seen> seen = new CopyOnWriteArrayList<>();
+        List<Message> dead = new CopyOnWriteArrayList<>();
+        try (Courier courier = connect("1s")) {
+            courier.subscribe(Subscribe.to(dlq).group("dlq-" + group), d -> dead.add(d.message()));
+            courier.subscribe(Subscribe.to(topic).group(group).maxAttempts(4).redeliveryDelay(Duration.ofMillis(100))
+                    .deadLetterTopic(dlq), d -> {
+                seen.add(seen(d));
+                if (d.attempt() == 1) {
+                    d.nack(Duration.ofSeconds(1)); // at the threshold: through the retry topic
+                    return;
+                }
+                throw new IllegalStateException("fails in process from attempt " + d.attempt());
+            });
+            courier.publisher().publish(topic, "k", "again").toCompletableFuture().join();
+            await(() -> !dead.isEmpty(), "the dead letter after the last attempt");
+            assertThat(seen).extracting(Seen::attempt).containsExactly(1, 2, 3, 4);
+            assertThat(seen).extracting(Seen::fromTopic)
+                    .containsExactly(topic, KafkaSettings.retryTopic(topic, group), KafkaSettings.retryTopic(topic, group),
+                            KafkaSettings.retryTopic(topic, group));
+            assertThat(dead.get(0).header(HeaderNames.DLQ_ATTEMPTS)).isEqualTo("4");
+        }
+    }
+
+    @Test
     @DisplayName("a nack below the threshold stays in process and holds its key; with retry topics off the binding declares ORDERED_DELAYED_REDELIVERY")
     void belowTheThresholdStaysInProcess() throws Exception {
         String topic = topic("retry-below");
