@@ -178,6 +178,8 @@ public final class CourierCore {
             p.close();
         }
         sharedPublisher.close();
+        // after the subscriptions' drain (a responder of this Courier may still have answered), before the binding goes
+        requester.close();
         try {
             binding.close();
         } catch (RuntimeException e) {

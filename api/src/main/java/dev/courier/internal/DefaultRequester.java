@@ -1,5 +1,6 @@
 package dev.courier.internal;
 
+import dev.courier.ClosedException;
 import dev.courier.Codecs;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
@@ -9,16 +10,35 @@ import dev.courier.spi.Binding;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
-/** Request-reply over the binding: encodes, correlates, decodes, and turns error replies into exceptions. */
+/**
+ * Request-reply over the binding: encodes, correlates, decodes, and turns error replies into
+ * exceptions. Requests still waiting for their reply when the Courier closes fail with
+ * {@link ClosedException} then ({@link #close()}), whatever their timeout: the timers that would
+ * end them stop with the Courier.
+ */
 final class DefaultRequester implements Requester {
 
     private final Binding binding;
     private final Codecs codecs;
     private final Supplier<Boolean> closed;
+    /** Requests whose reply has not come yet. */
+    private final Set<Waiting> waiting = ConcurrentHashMap.newKeySet();
+
+    /** A request's stage as the caller holds it. */
+    private static final class Waiting extends CompletableFuture<Message> {
+        final String topic;
+
+        Waiting(String topic) {
+            this.topic = topic;
+        }
+    }
 
     DefaultRequester(Binding binding, Codecs codecs, Supplier<Boolean> closed) {
         this.binding = binding;
@@ -44,22 +64,45 @@ final class DefaultRequester implements Requester {
             return CompletableFuture.failedFuture(new IllegalArgumentException("request timeout must be positive, was " + timeout));
         }
         if (closed.get()) {
-            return CompletableFuture.failedFuture(new dev.courier.ClosedException("courier"));
+            return CompletableFuture.failedFuture(new ClosedException("courier"));
         }
         Message withCorrelation = request.header(HeaderNames.CORRELATION_ID) != null ? request
                 : request.toBuilder().header(HeaderNames.CORRELATION_ID, Message.newId()).build();
+        Waiting result = new Waiting(request.topic());
+        waiting.add(result);
+        if (closed.get()) {
+            // closed meanwhile: close() may have failed the waiting requests before this one was added
+            waiting.remove(result);
+            return CompletableFuture.failedFuture(new ClosedException("courier"));
+        }
         CompletionStage<Message> reply;
         try {
             reply = binding.request(withCorrelation, timeout);
         } catch (RuntimeException e) {
+            waiting.remove(result);
             return CompletableFuture.failedFuture(e);
         }
-        return reply.thenApply(m -> {
+        reply.whenComplete((m, e) -> {
+            waiting.remove(result);
+            if (e != null) {
+                result.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+                return;
+            }
             String error = m.header(HeaderNames.REPLY_ERROR);
             if (error != null) {
-                throw new RequestFailedException(request.topic(), error);
+                result.completeExceptionally(new RequestFailedException(request.topic(), error));
+            } else {
+                result.complete(m);
             }
-            return m;
         });
+        return result;
+    }
+
+    /** Fails every request still waiting for its reply; the Courier is closing. */
+    void close() {
+        for (Waiting w : waiting) {
+            waiting.remove(w);
+            w.completeExceptionally(ClosedException.cutShort("the request to '" + w.topic + "'"));
+        }
     }
 }

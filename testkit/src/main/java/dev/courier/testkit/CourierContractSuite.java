@@ -1356,6 +1356,27 @@ public abstract class CourierContractSuite {
         }
 
         @Test
+        @DisplayName("a request still waiting for its reply when its Courier closes fails with ClosedException then, not at its timeout")
+        void closeFailsWaitingRequests() throws InterruptedException {
+            Courier responderSide = connect();
+            Courier requesterSide = connect();
+            String topic = topic("held");
+            CountDownLatch received = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            responderSide.respond(Subscribe.to(topic).group(group("responders")), d -> {
+                received.countDown();
+                release.await(await.timeout().toMillis(), TimeUnit.MILLISECONDS);
+                return new Answer(0, "after close");
+            });
+            closeAfterCase(release::countDown);
+            // far longer than the wait below: only the close can end it in time
+            CompletionStage<Answer> reply = requesterSide.requester().request(topic, new Query(1), Answer.class, Duration.ofMinutes(10));
+            assertThat(received.await(await.timeout().toMillis(), TimeUnit.MILLISECONDS)).as("the responder got the request").isTrue();
+            requesterSide.close();
+            assertThat(failureOf(reply, "the request pending at close")).isInstanceOf(ClosedException.class);
+        }
+
+        @Test
         @DisplayName("a responder that throws makes the request fail with RequestFailedException carrying its error")
         void responderFailureFailsTheRequest() {
             Courier courier = connect();
