@@ -167,12 +167,20 @@ final class MessageMapping {
         }
     }
 
-    /** {@code props} with the attempt header set to {@code attempt}, for a redelivered copy. */
-    static AMQP.BasicProperties withAttempt(AMQP.BasicProperties props, int attempt) {
+    /**
+     * {@code props} with the attempt header set to {@code attempt}, for a redelivered copy of
+     * {@code m}. The copy goes through the default exchange, so what the consumer derived from the
+     * original delivery (the key from the routing key, a generated id) is pinned in the copy.
+     */
+    static AMQP.BasicProperties withAttempt(AMQP.BasicProperties props, Message m, int attempt) {
         Map<String, Object> headers = props.getHeaders() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(props.getHeaders());
         headers.put(HeaderNames.ATTEMPT, Integer.toString(attempt));
+        if (m.key() != null) {
+            headers.putIfAbsent(RabbitHeaders.KEY, m.key());
+        }
+        headers.putIfAbsent(RabbitHeaders.TIMESTAMP_MS, m.timestamp().toEpochMilli());
         headers.remove("x-death");
         headers.keySet().removeIf(k -> k.startsWith("x-first-death-") || k.startsWith("x-last-death-"));
-        return props.builder().headers(headers).build();
+        return props.builder().messageId(m.id()).headers(headers).build();
     }
 }

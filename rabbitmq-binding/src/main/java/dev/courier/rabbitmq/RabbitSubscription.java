@@ -136,10 +136,15 @@ final class RabbitSubscription implements BindingSubscription {
      * copy cannot be published, the original goes back to the queue as it is.
      */
     void redeliver(RabbitDelivery d, Duration delay) {
+        if (!d.deliveredOn.isOpen()) {
+            // its channel is gone: the broker has put the original back in the queue already, a copy would duplicate it
+            log.debug("nack of {} dropped, its channel is gone (the broker redelivers it)", d);
+            return;
+        }
         CompletableFuture<Void> copy;
         try {
             String target = delay.isZero() || delay.isNegative() ? queue : binding.delayQueue(queue, delay, durableQueue);
-            copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.attempt() + 1), d.body);
+            copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.message(), d.attempt() + 1), d.body);
         } catch (RuntimeException e) {
             copy = CompletableFuture.failedFuture(e);
         }
@@ -236,6 +241,8 @@ final class RabbitSubscription implements BindingSubscription {
         try {
             if (ch.isOpen()) {
                 ch.close();
+            } else {
+                ch.abort(); // a lost channel: the client stops recovering it (and its consumer)
             }
         } catch (IOException | java.util.concurrent.TimeoutException | com.rabbitmq.client.ShutdownSignalException e) {
             log.debug("closing a consumer channel: {}", e.toString());
