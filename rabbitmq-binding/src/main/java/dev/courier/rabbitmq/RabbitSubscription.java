@@ -58,7 +58,24 @@ final class RabbitSubscription implements BindingSubscription {
         this.queue = queue;
         this.durableQueue = durableQueue;
         this.prefetch = prefetch;
-        this.dispatcher = new OrderedDispatcher<>(binding.handlerExecutor(), spec.concurrency(), spec.ordering(), processor::process);
+        this.dispatcher = new OrderedDispatcher<>(binding.handlerExecutor(), spec.concurrency(), spec.ordering(), d -> process(processor, d));
+    }
+
+    /** The stage of a delivery of a lost channel, dropped unhandled. */
+    private static final CompletionStage<Void> DROPPED = CompletableFuture.completedFuture(null);
+
+    /**
+     * Hands a delivery to the handler chain, unless the channel it came on is gone: a delivery that
+     * waited (held by a pause, or queued behind its key or the concurrency) while the connection was
+     * lost has been put back in the queue by the broker, which delivers it again; handling this copy
+     * too would handle the message twice.
+     */
+    private CompletionStage<Void> process(DeliveryProcessor processor, RabbitDelivery d) {
+        if (!d.deliveredOn.isOpen()) {
+            log.debug("{} not handled: its channel is gone (the broker redelivers it)", d);
+            return DROPPED;
+        }
+        return processor.process(d);
     }
 
     /** Opens the channel and registers the consumer; returns once the broker sent consume-ok. */

@@ -122,6 +122,51 @@ class RabbitMqRedeliveryTest {
         assertThat(seen).as("deliveries of the one message").hasSize(2);
     }
 
+    @Test
+    @DisplayName("deliveries held by a pause when the connection was lost are not handled after resume: the broker's redeliveries are, once each")
+    void heldDeliveriesOfALostChannelAreDropped() throws Exception {
+        String name = "rd-held-" + UUID.randomUUID().toString().substring(0, 8);
+        Courier c = connect(Map.of(RabbitConfig.CONNECTION_NAME, name, RabbitConfig.RECOVERY_INTERVAL, "500ms"));
+        String topic = RUN + name + ".orders";
+        List<String> seen = new CopyOnWriteArrayList<>();
+        Subscription s = c.subscribe(Subscribe.to(topic).group("g"), d -> {
+            seen.add(new String(d.message().payload(), StandardCharsets.UTF_8) + " redelivered=" + d.metadata().redelivered());
+        });
+        s.pause();
+        for (int i = 0; i < 3; i++) {
+            c.publisher().publish(topic, "k" + i, "m" + i).toCompletableFuture().get(20, TimeUnit.SECONDS);
+        }
+        Await.atMost(Duration.ofSeconds(20)).until("the three messages held at the subscription",
+                () -> "3".equals(unackedQuietly(topic + ".g")), () -> "unacked " + unackedQuietly(topic + ".g"));
+        closeConnection(name);
+        Await.atMost(Duration.ofSeconds(20)).until("the client saw the connection drop", () -> !publishes(c, RUN + name + ".probe"));
+        Await.atMost(Duration.ofSeconds(30)).until("the connection recovered", () -> publishes(c, RUN + name + ".probe"));
+        Await.atMost(Duration.ofSeconds(20)).until("the broker redelivered the three to the recovered consumer",
+                () -> "3".equals(unackedQuietly(topic + ".g")), () -> "unacked " + unackedQuietly(topic + ".g"));
+        s.resume();
+        Await.atMost(Duration.ofSeconds(20)).until("three deliveries", () -> seen.size() >= 3, () -> seen);
+        Thread.sleep(1500); // room for deliveries that should not come
+        assertThat(seen).as("deliveries after resume").containsExactlyInAnyOrder("m0 redelivered=true", "m1 redelivered=true", "m2 redelivered=true");
+    }
+
+    private static int unacked(String queue) throws Exception {
+        for (String line : RabbitBroker.rabbitmqctl("list_queues", "name", "messages_unacknowledged", "--no-table-headers")) {
+            String[] parts = line.trim().split("\\s+");
+            if (parts.length == 2 && parts[0].equals(queue)) {
+                return Integer.parseInt(parts[1]);
+            }
+        }
+        return -1;
+    }
+
+    private static String unackedQuietly(String queue) {
+        try {
+            return Integer.toString(unacked(queue));
+        } catch (Exception e) {
+            return e.toString();
+        }
+    }
+
     private static boolean publishes(Courier c, String topic) {
         try {
             c.publisher().publish(c.publisher().message(topic, "probe").build()).toCompletableFuture().get(5, TimeUnit.SECONDS);
