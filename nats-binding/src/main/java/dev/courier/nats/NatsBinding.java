@@ -39,6 +39,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.time.Duration;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -165,7 +166,7 @@ final class NatsBinding implements Binding {
         }
         CompletableFuture<Streams.StreamRef> stream = streams.of(message.topic());
         return window.<PublishAck>submit(stream, () -> js.publishAsync(subject, headers, data,
-                        PublishOptions.builder().messageId(message.id()).expectedStream(stream.join().name()).build()))
+                        PublishOptions.builder().messageId(natsMsgId(message)).expectedStream(stream.join().name()).build()))
                 .handle((ack, e) -> {
                     if (e != null) {
                         Throwable cause = unwrap(e);
@@ -181,6 +182,21 @@ final class NatsBinding implements Binding {
                     return new PublishReceipt(message.id(), message.topic(), DeliveryMetadata.sequence(ack.getSeqno(), false),
                             ack.isDuplicate());
                 });
+    }
+
+    /**
+     * The deduplication id: the message id, except for a dead letter, which is one per source
+     * delivery (topic, group, stream position), so dead letters of one message from two groups or
+     * topics sharing a dead-letter topic are both kept, while a retried dead-letter publish is not.
+     */
+    static String natsMsgId(Message m) {
+        String origin = m.header(HeaderNames.DLQ_ORIGINAL_TOPIC);
+        if (origin == null) {
+            return m.id();
+        }
+        String group = m.header(HeaderNames.DLQ_ORIGINAL_GROUP);
+        String position = m.header(HeaderNames.DLQ_POSITION);
+        return m.id() + "|dlq|" + origin + "|" + (group == null ? "" : group) + "|" + (position == null ? "" : position);
     }
 
     // ------------------------------------------------------------------ subscribe
@@ -252,20 +268,26 @@ final class NatsBinding implements Binding {
     private void startConsumer(Subscribe spec, String filter, NatsSubscription sub) {
         String topic = spec.topic();
         Streams.StreamRef stream = streams.require(topic);
-        String filterSubject = filter;
-        if (filterSubject == null && !stream.dedicated()) {
-            filterSubject = settings.keyAsSubject(topic) ? topic + ".>" : topic;
-        }
         ConsumerConfiguration.Builder cc = ConsumerConfiguration.builder()
                 .ackPolicy(AckPolicy.Explicit)
                 .ackWait(settings.ackWait)
                 .maxAckPending(spec.maxInFlight())
                 .maxDeliver(settings.maxDeliver);
-        if (filterSubject != null) {
-            cc.filterSubject(filterSubject);
-        }
         applyStart(cc, spec);
         try {
+            if (filter != null) {
+                cc.filterSubject(filter);
+            } else if (!stream.dedicated() && !settings.keyAsSubject(topic)) {
+                cc.filterSubject(topic);
+            } else if (!stream.dedicated()
+                    && !streams.subjectsFor(topic).containsAll(streams.info(stream.name()).getConfiguration().getSubjects())) {
+                // keyless messages go to <topic>, keyed ones to <topic>.<key>: the consumer needs both
+                if (!connection.getServerInfo().isSameOrNewerThanVersion("2.10.0")) {
+                    throw new ConfigurationException("stream " + stream.name() + " captures more than '" + topic + "' and '" + topic
+                            + ".>'; consuming both needs nats-server 2.10 (multiple filter subjects), or a stream of its own");
+                }
+                cc.filterSubjects(topic, topic + ".>");
+            }
             String consumerName;
             Runnable afterClose;
             if (spec.isBroadcast()) {
@@ -316,10 +338,11 @@ final class NatsBinding implements Binding {
                     jsm.addOrUpdateConsumer(stream, wanted.build());
                 } else {
                     ConsumerConfiguration c = existing.getConsumerConfiguration();
+                    List<String> filters = filtersOf(wanted.build());
                     if (c.getMaxAckPending() != spec.maxInFlight() || !settings.ackWait.equals(c.getAckWait())
-                            || c.getMaxDeliver() != settings.maxDeliver) {
+                            || c.getMaxDeliver() != settings.maxDeliver || !filtersOf(c).equals(filters)) {
                         // the start position of an existing group stays: it resumes where it left off
-                        jsm.addOrUpdateConsumer(stream, ConsumerConfiguration.builder(c)
+                        jsm.addOrUpdateConsumer(stream, ConsumerConfiguration.builder(c).filterSubjects(filters)
                                 .maxAckPending(spec.maxInFlight()).ackWait(settings.ackWait).maxDeliver(settings.maxDeliver).build());
                     }
                 }
@@ -331,6 +354,10 @@ final class NatsBinding implements Binding {
                 // another member created or changed it at the same time: look again
             }
         }
+    }
+
+    private static List<String> filtersOf(ConsumerConfiguration c) {
+        return c.getFilterSubjects() == null ? List.of() : c.getFilterSubjects();
     }
 
     private static void applyStart(ConsumerConfiguration.Builder cc, Subscribe spec) {

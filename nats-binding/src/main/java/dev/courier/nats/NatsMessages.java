@@ -22,6 +22,8 @@ final class NatsMessages {
 
     /** JetStream's deduplication header. */
     static final String NATS_MSG_ID = "Nats-Msg-Id";
+    /** JetStream's expected-stream header, set on every publish by {@code PublishOptions.expectedStream}. */
+    static final String EXPECTED_STREAM = "Nats-Expected-Stream";
 
     private static final String ENCODED_PREFIX = "=?utf-8?b?";
     private static final String ENCODED_SUFFIX = "?=";
@@ -67,6 +69,7 @@ final class NatsMessages {
                     case HeaderNames.CONTENT_TYPE -> contentType = value;
                     case HeaderNames.TIMESTAMP -> timestamp = parseMillis(value);
                     case NATS_MSG_ID -> natsMsgId = value;
+                    case EXPECTED_STREAM -> { } // publish option the server stores with the message, not an application header
                     default -> app.put(name, value);
                 }
             }

@@ -1,0 +1,138 @@
+package dev.courier.nats;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.HeaderNames;
+import dev.courier.Message;
+import dev.courier.NonRetryableException;
+import dev.courier.Subscribe;
+import dev.courier.Subscription;
+import io.nats.client.Connection;
+import io.nats.client.Nats;
+import io.nats.client.api.StorageType;
+import io.nats.client.api.StreamConfiguration;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** JetStream subjects, filters, deduplication and headers at the edges: operator streams, shared dead-letter topics, changed filters. */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class NatsStreamEdgeTest {
+
+    private static final String RUN = "se_" + UUID.randomUUID().toString().substring(0, 8);
+    private static final NatsFixture BROKER = NatsFixture.jetStream();
+
+    private final List<Courier> open = new ArrayList<>();
+
+    @AfterEach
+    void closeCouriers() {
+        open.forEach(Courier::close);
+    }
+
+    @AfterAll
+    static void deleteStreams() {
+        NatsFixture.deleteStreams(BROKER.url(), "COURIER_" + RUN);
+        NatsFixture.deleteStreams(BROKER.url(), "OPS_" + RUN);
+    }
+
+    private Courier connect(Map<String, String> extra) {
+        CourierConfig config = CourierConfig.builder().withoutEnvironment().setAll(BROKER.config()).setAll(extra).url(BROKER.url()).build();
+        Courier c = Courier.connect(config);
+        open.add(c);
+        return c;
+    }
+
+    private static String topic(String name) {
+        return RUN + "." + name + "." + UUID.randomUUID().toString().substring(0, 6);
+    }
+
+    /** Waits up to {@code seconds}; returns quietly so the assertion after it shows actual vs expected. */
+    private static void awaitQuietly(int seconds, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        Thread.sleep(300);
+    }
+
+    @Test
+    @DisplayName("key-subject topic on an operator's stream over <topic> and <topic>.>: a group receives keyless messages too")
+    void keylessMessagesReachAGroupOnAnOperatorStream() throws Exception {
+        String topic = topic("orders");
+        try (Connection c = Nats.connect(BROKER.url())) {
+            // the stream docs/bindings/nats.md describes for a key-subject topic, created by an operator
+            c.jetStreamManagement().addStream(StreamConfiguration.builder().name("OPS_" + RUN + "_" + UUID.randomUUID().toString().substring(0, 6))
+                    .subjects(topic, topic + ".>").storageType(StorageType.Memory).build());
+        }
+        Courier courier = connect(Map.of(NatsSettings.KEY_SUBJECT_TOPICS, topic));
+        List<String> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("g").deadLetterTopic("dlq." + topic), d -> got.add(d.payload(String.class)));
+        courier.publisher().publish(topic, "k-1", "keyed").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        courier.publisher().publish(topic, "keyless").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        awaitQuietly(10, () -> got.size() >= 2);
+        assertThat(got).as("payloads the group received").containsExactlyInAnyOrder("keyed", "keyless");
+    }
+
+    @Test
+    @DisplayName("two groups dead-lettering the same message to one dead-letter topic: each group's dead letter is stored")
+    void eachGroupsDeadLetterIsStored() throws Exception {
+        String topic = topic("poison");
+        String dlq = topic("dlq");
+        Courier courier = connect(Map.of());
+        List<String> deadFromGroups = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(dlq).group("reader"), d -> deadFromGroups.add(d.message().header(HeaderNames.DLQ_ORIGINAL_GROUP)));
+        for (String g : List.of("g1", "g2")) {
+            courier.subscribe(Subscribe.to(topic).group(g).deadLetterTopic(dlq), d -> {
+                throw new NonRetryableException("poison for " + g);
+            });
+        }
+        courier.publisher().publish(topic, "bad").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        awaitQuietly(10, () -> deadFromGroups.size() >= 2);
+        // both originals are terminated once their dead-letter publish is confirmed, so a dead letter missing here is lost
+        assertThat(deadFromGroups).as("original group of each dead letter in " + dlq).containsExactlyInAnyOrder("g1", "g2");
+    }
+
+    @Test
+    @DisplayName("a group that subscribes again without its former subject filter receives every key, not only the old filter's")
+    void changedSubjectFilterOfAGroupApplies() throws Exception {
+        String topic = topic("orders");
+        Courier courier = connect(Map.of(NatsSettings.KEY_SUBJECT_TOPICS, topic));
+        Subscription euOnly = courier.subscribe(Subscribe.to(topic).group("billing").deadLetterTopic("dlq." + topic)
+                .with(NatsSubscribeOptions.subjectFilter(topic + ".*.eu")), d -> { });
+        euOnly.close();
+        List<String> keys = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("billing").deadLetterTopic("dlq." + topic), d -> keys.add(d.message().key()));
+        for (String key : List.of("o-1.eu", "o-2.us")) {
+            courier.publisher().publish(topic, key, "x").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        }
+        // nats-server 2.9 wakes a waiting pull for the new filter only at its next pull request: give it 30 s
+        awaitQuietly(30, () -> keys.size() >= 2);
+        assertThat(keys).as("keys the unfiltered group received").containsExactlyInAnyOrder("o-1.eu", "o-2.us");
+    }
+
+    @Test
+    @DisplayName("a received message carries exactly the application headers its publisher set")
+    void noJetStreamControlHeaderLeaksIntoTheMessage() throws Exception {
+        String topic = topic("hdr");
+        Courier courier = connect(Map.of());
+        List<Message> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("g"), d -> got.add(d.message()));
+        courier.publisher().publish(courier.publisher().message(topic, "x").header("x-trace", "t-1").build())
+                .toCompletableFuture().get(10, TimeUnit.SECONDS);
+        awaitQuietly(10, () -> !got.isEmpty());
+        assertThat(got).hasSize(1);
+        assertThat(got.get(0).headers().asMap()).as("headers received").isEqualTo(Map.of("x-trace", "t-1"));
+    }
+}
