@@ -24,6 +24,12 @@ final class NatsDelivery implements InboundDelivery {
     private final Consumer<NatsDelivery> onSettled;
     /** Set when the subscription gave the message back (close): a later settlement must not touch the redelivered copy. */
     private volatile boolean revoked;
+    /**
+     * Set, under this delivery's lock, when the handler settled it, and the settlement is sent under
+     * that lock too: an in-progress ack that the subscription's timer sends after a delayed nak
+     * would restart the whole ack wait and bring the message back only then.
+     */
+    private boolean settled;
 
     private NatsDelivery(io.nats.client.Message nats, Message message, int attempt, DeliveryMetadata metadata, long streamSequence,
                          Consumer<NatsDelivery> onSettled) {
@@ -97,8 +103,11 @@ final class NatsDelivery implements InboundDelivery {
     public void ack() {
         // the subscription lets go of it first: see nack
         onSettled.accept(this);
-        if (isJetStream() && !revoked) {
-            nats.ack();
+        synchronized (this) {
+            settled = true;
+            if (isJetStream() && !revoked) {
+                nats.ack();
+            }
         }
     }
 
@@ -108,13 +117,17 @@ final class NatsDelivery implements InboundDelivery {
         // the message straight back to this subscription, and a redelivery that still found this
         // delivery held would be taken for a duplicate and left to the ack wait.
         onSettled.accept(this);
-        if (isJetStream() && !revoked) {
-            if (delay == null || delay.isZero() || delay.isNegative()) {
-                nats.nak();
-            } else {
-                nats.nakWithDelay(delay);
+        synchronized (this) {
+            settled = true;
+            if (isJetStream() && !revoked) {
+                if (delay == null || delay.isZero() || delay.isNegative()) {
+                    nats.nak();
+                } else {
+                    nats.nakWithDelay(delay);
+                }
             }
-        } else if (!isJetStream()) {
+        }
+        if (!isJetStream()) {
             NatsBinding.log.warn("core NATS cannot redeliver message {} on '{}' (at-most-once); it is dropped. "
                     + "Use a JetStream topic for redelivery", message.id(), message.topic());
         }
@@ -123,15 +136,20 @@ final class NatsDelivery implements InboundDelivery {
     @Override
     public void reject() {
         onSettled.accept(this);
-        if (isJetStream() && !revoked) {
-            nats.term();
+        synchronized (this) {
+            settled = true;
+            if (isJetStream() && !revoked) {
+                nats.term();
+            }
         }
     }
 
-    /** Tells the server the handler is still working, which restarts the ack wait. */
+    /** Tells the server the handler is still working, which restarts the ack wait; nothing once settled. */
     void inProgress() {
-        if (isJetStream() && !revoked) {
-            nats.inProgress();
+        synchronized (this) {
+            if (isJetStream() && !revoked && !settled) {
+                nats.inProgress();
+            }
         }
     }
 

@@ -64,6 +64,8 @@ final class NatsSubscription implements BindingSubscription {
     private final Queue<io.nats.client.Message> toGiveBack = new ConcurrentLinkedQueue<>();
 
     private volatile boolean isPaused;
+    /** A resume() is handing the held deliveries over: new ones queue behind them. Guarded by {@code lock}. */
+    private boolean resuming;
     private volatile boolean closing;
     private volatile boolean unsubscribed;
     private MessageConsumer consumer;
@@ -195,7 +197,7 @@ final class NatsSubscription implements BindingSubscription {
 
     private void hand(NatsDelivery d) {
         synchronized (lock) {
-            if (isPaused || !paused.isEmpty()) {
+            if (isPaused || resuming || !paused.isEmpty()) {
                 paused.add(d);
                 return;
             }
@@ -309,18 +311,23 @@ final class NatsSubscription implements BindingSubscription {
 
     @Override
     public void resume() {
-        isPaused = false;
+        synchronized (lock) {
+            isPaused = false;
+            if (resuming) {
+                return; // another resume() is handing the held deliveries over; it takes these too
+            }
+            resuming = true;
+        }
         while (true) {
             NatsDelivery d;
             synchronized (lock) {
-                if (isPaused) {
+                d = isPaused ? null : paused.poll();
+                if (d == null) {
+                    resuming = false;
                     return;
                 }
-                d = paused.poll();
             }
-            if (d == null) {
-                return;
-            }
+            // outside the lock; what arrives meanwhile queues behind (see hand), so it cannot overtake d
             if (!dispatcher.dispatch(d.message().key(), d)) {
                 giveBack(d);
             }

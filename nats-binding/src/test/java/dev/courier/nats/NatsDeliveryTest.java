@@ -39,7 +39,42 @@ class NatsDeliveryTest {
         assertThat(events).containsExactly("released", "server " + settlement);
     }
 
-    /** A JetStream message whose settlements are recorded instead of sent. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"ack", "nak", "nakWithDelay", "term"})
+    @DisplayName("sends no in-progress ack once settled, also when the two race: a late one would restart the ack wait")
+    void noInProgressAfterTheSettlement(String settlement) throws InterruptedException {
+        for (int round = 0; round < 200; round++) {
+            List<String> events = new CopyOnWriteArrayList<>();
+            NatsDelivery d = NatsDelivery.jetStream(jetStreamMessage(events), "orders", x -> { });
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            Thread timer = new Thread(() -> {
+                try {
+                    go.await();
+                } catch (InterruptedException e) {
+                    return;
+                }
+                for (int i = 0; i < 50; i++) {
+                    d.inProgress();
+                }
+            });
+            timer.start();
+            go.countDown();
+            switch (settlement) {
+                case "ack" -> d.ack();
+                case "nak" -> d.nack(Duration.ZERO);
+                case "nakWithDelay" -> d.nack(Duration.ofSeconds(1));
+                default -> d.reject();
+            }
+            timer.join();
+            d.inProgress();
+            int settled = events.indexOf("server " + settlement);
+            assertThat(settled).as("round %d: %s", round, events).isNotNegative();
+            assertThat(events.subList(settled, events.size())).as("round %d: what followed the settlement", round)
+                    .containsExactly("server " + settlement);
+        }
+    }
+
+    /** A JetStream message whose settlements (and in-progress acks) are recorded instead of sent. */
     private static Message jetStreamMessage(List<String> events) {
         NatsMessage plain = new NatsMessage("orders", "$JS.ACK.ORDERS.g.1.7.7.1700000000000000000.0",
                 "payload".getBytes(StandardCharsets.UTF_8)) {
@@ -51,7 +86,7 @@ class NatsDeliveryTest {
         NatsJetStreamMetaData meta = new NatsJetStreamMetaData(plain);
         return (Message) Proxy.newProxyInstance(Message.class.getClassLoader(), new Class<?>[] {Message.class},
                 (proxy, method, args) -> switch (method.getName()) {
-                    case "ack", "nak", "nakWithDelay", "term" -> {
+                    case "ack", "nak", "nakWithDelay", "term", "inProgress" -> {
                         events.add("server " + method.getName());
                         yield null;
                     }
