@@ -1,6 +1,7 @@
 package dev.courier.reliability;
 
 import dev.courier.Message;
+import dev.courier.reliability.deadletter.DeadLetters;
 import dev.courier.reliability.idempotency.IdempotencyStore;
 
 import java.time.Duration;
@@ -43,11 +44,17 @@ public final class Idempotency {
 
     /** Idempotency backed by {@code store}, keyed by message id, with the default lease and retention. */
     public static Idempotency with(IdempotencyStore store) {
-        return new Idempotency(Objects.requireNonNull(store, "store"), Message::id, DEFAULT_LEASE, DEFAULT_RETENTION,
+        return new Idempotency(Objects.requireNonNull(store, "store"), Idempotency::originalId, DEFAULT_LEASE, DEFAULT_RETENTION,
                 DEFAULT_IN_PROGRESS_RETRY_DELAY);
     }
 
-    /** What identifies a message: by default its id. The function must return a non-empty string. */
+    /** The id a message had when first published: a redriven copy keeps it in {@link DeadLetters#ORIGINAL_ID}. */
+    private static String originalId(Message m) {
+        String original = m.header(DeadLetters.ORIGINAL_ID);
+        return original == null || original.isEmpty() ? m.id() : original;
+    }
+
+    /** What identifies a message: by default its id (the original id of a redriven dead letter). The function must return a non-empty string. */
     public Idempotency key(Function<Message, String> key) {
         return new Idempotency(store, Objects.requireNonNull(key, "key"), lease, retention, inProgressRetryDelay);
     }

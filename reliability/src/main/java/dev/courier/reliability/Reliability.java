@@ -223,6 +223,9 @@ public final class Reliability implements Interceptor, AutoCloseable {
         IdempotencyStore.Claim claim;
         try {
             claim = store.claim(key, owner, idempotency.lease());
+        } catch (IllegalArgumentException e) {
+            // the store refuses this key (e.g. too long): redelivering cannot help
+            return done(Outcome.deadLetter("invalid idempotency key: " + describe(e), e));
         } catch (RuntimeException e) {
             log.warn("idempotency store failed to claim '{}' for message {} on '{}'; not processing it now, redelivering after {}",
                     key, d.message().id(), d.topic(), idempotency.inProgressRetryDelay(), e);
@@ -321,7 +324,7 @@ public final class Reliability implements Interceptor, AutoCloseable {
                     : new IllegalStateException("the handler chain completed with a null outcome"));
             try {
                 if (breaker != null) {
-                    breaker.record(start, breakerResult(out));
+                    breaker.record(start, breakerResult(out), out.cause());
                 }
                 decide(chain, d, breaker, n, out, result);
             } catch (RuntimeException | Error x) {

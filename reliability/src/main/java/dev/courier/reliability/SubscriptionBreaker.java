@@ -80,9 +80,15 @@ final class SubscriptionBreaker {
 
     /** Records the end of a permitted attempt: a failure, a success, or neither (the message's own fault). */
     void record(long startNanos, Result result) {
+        record(startNanos, result, null);
+    }
+
+    /** As {@link #record(long, Result)}, with the failure's cause, so the config's recordExceptions/ignoreExceptions apply. */
+    void record(long startNanos, Result result, Throwable cause) {
         long took = System.nanoTime() - startNanos;
         switch (result) {
-            case FAILURE -> breaker.onError(took, TimeUnit.NANOSECONDS, new RuntimeException("handler attempt failed"));
+            case FAILURE -> breaker.onError(took, TimeUnit.NANOSECONDS,
+                    cause != null ? cause : new RuntimeException("handler attempt failed"));
             case SUCCESS -> breaker.onSuccess(took, TimeUnit.NANOSECONDS);
             case IGNORED -> breaker.releasePermission();
             default -> throw new IllegalStateException("unknown result " + result);
@@ -117,6 +123,8 @@ final class SubscriptionBreaker {
         log.info("circuit breaker '{}' of subscription {}: {} -> {}", breaker.getName(), spec, t.getFromState(), t.getToState());
         if (t.getToState() == CircuitBreaker.State.OPEN) {
             scheduleHalfOpen();
+        } else if (t.getToState() == CircuitBreaker.State.CLOSED) {
+            timesOpened.set(0); // as resilience4j: the open wait interval function starts over
         }
         // act on the state as it is now, not as the event says: events of quick successive
         // transitions may be handled out of order

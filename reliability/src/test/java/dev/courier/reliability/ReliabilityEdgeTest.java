@@ -1,0 +1,177 @@
+package dev.courier.reliability;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.Interceptor;
+import dev.courier.Message;
+import dev.courier.Subscribe;
+import dev.courier.reliability.deadletter.DeadLetters;
+import dev.courier.reliability.deadletter.Redrive;
+import dev.courier.reliability.deadletter.RedriveResult;
+import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.core.IntervalFunction;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The reliability policy at its edges: breaker configuration and open waits, idempotency across a redrive, keys a store refuses. */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class ReliabilityEdgeTest {
+
+    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
+    private final String broker = "mem://edge-" + UUID.randomUUID();
+    private final String topic = "edge." + UUID.randomUUID().toString().substring(0, 8);
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    private Courier connect(Events events, Interceptor... interceptors) {
+        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
+        for (Interceptor i : interceptors) {
+            b.interceptor(i);
+        }
+        Courier c = b.connect();
+        open.add(c);
+        return c;
+    }
+
+    private static boolean waitUntil(Duration max, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + max.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(10);
+        }
+        return true;
+    }
+
+    @Test
+    @DisplayName("a CircuitBreakerConfig with recordExceptions(IOException) opens the breaker when handlers keep failing with IOException")
+    void breakerHonoursRecordExceptions() throws Exception {
+        Events events = new Events();
+        CircuitBreakerConfig config = CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(50)
+                .waitDurationInOpenState(Duration.ofSeconds(30))
+                .recordExceptions(IOException.class) // only infrastructure failures count
+                .build();
+        Courier courier = connect(events, Reliability.builder().circuitBreaker(CircuitBreakerPolicy.of(config)).build());
+        AtomicInteger runs = new AtomicInteger();
+        courier.subscribe(Subscribe.to(topic).group("g").maxAttempts(1).redeliveryDelay(Duration.ZERO), d -> {
+            runs.incrementAndGet();
+            throw new IOException("database unreachable");
+        });
+        for (int i = 0; i < 4; i++) {
+            courier.publisher().publish(courier.publisher().message(topic, "m" + i).build()).toCompletableFuture().join();
+        }
+        waitUntil(Duration.ofSeconds(10), () -> !events.transitions.isEmpty() || events.deadLettered.size() == 4);
+        assertThat(events.transitions)
+                .as("breaker transitions after %d handler runs that all threw IOException (dead-lettered: %d)",
+                        runs.get(), events.deadLettered.size())
+                .contains(new Events.Transition("CLOSED", "OPEN"));
+    }
+
+    @Test
+    @DisplayName("once the breaker closed again, its next opening waits the first open wait again (resilience4j restarts the wait interval function), not a longer one")
+    void breakerOpenWaitRestartsAfterClosing() throws Exception {
+        CircuitBreakerConfig config = CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(1).minimumNumberOfCalls(1).failureRateThreshold(100)
+                .permittedNumberOfCallsInHalfOpenState(1)
+                .waitIntervalFunctionInOpenState(IntervalFunction.ofExponentialBackoff(Duration.ofMillis(200), 40))
+                .build();
+        SubscriptionBreaker breaker = new SubscriptionBreaker("courier:" + topic + ":g", Subscribe.to(topic).group("g"),
+                CircuitBreakerPolicy.of(config));
+        List<Long> waits = new CopyOnWriteArrayList<>();
+        for (int cycle = 1; cycle <= 2; cycle++) {
+            // one failed attempt opens it
+            breaker.admit(Runnable::run, () -> breaker.record(System.nanoTime(), SubscriptionBreaker.Result.FAILURE), () -> { });
+            assertThat(breaker.breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
+            long opened = System.nanoTime();
+            boolean halfOpen = waitUntil(Duration.ofSeconds(12), () -> breaker.breaker().getState() == CircuitBreaker.State.HALF_OPEN);
+            waits.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - opened));
+            assertThat(halfOpen).as("half-open after opening #%d", cycle).isTrue();
+            // one successful trial closes it
+            breaker.admit(Runnable::run, () -> breaker.record(System.nanoTime(), SubscriptionBreaker.Result.SUCCESS), () -> { });
+            assertThat(breaker.breaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
+        }
+        assertThat(waits.get(1))
+                .as("open wait (ms) of the first opening after the breaker had closed; all waits: %s", waits)
+                .isLessThan(2_000);
+    }
+
+    @Test
+    @DisplayName("a redriven dead letter of one group is skipped as a duplicate by another group with idempotency that already processed the message")
+    void redriveDoesNotReprocessInOtherGroups() throws Exception {
+        Events events = new Events();
+        Reliability policy = Reliability.builder().retry(RetryPolicy.none())
+                .idempotency(Idempotency.with(new InMemoryIdempotencyStore())).build();
+        Courier courier = connect(events, policy);
+        AtomicBoolean billingDown = new AtomicBoolean(true);
+        List<String> billing = new CopyOnWriteArrayList<>();
+        List<String> shipping = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("billing").redeliveryDelay(Duration.ZERO), d -> {
+            if (billingDown.get()) {
+                throw new IllegalStateException("billing down");
+            }
+            billing.add(d.message().id());
+        });
+        courier.subscribe(Subscribe.to(topic).group("shipping").redeliveryDelay(Duration.ZERO), d -> shipping.add(d.message().id()));
+        Message m = courier.publisher().message(topic, "order-1").build();
+        courier.publisher().publish(m).toCompletableFuture().join();
+        Poll.until("billing dead-lettered it and shipping processed it",
+                () -> events.deadLettered.contains(m.id()) && shipping.size() == 1, () -> events);
+
+        billingDown.set(false);
+        Courier admin = connect(new Events()); // no policy: the redrive itself runs plain
+        RedriveResult r = DeadLetters.of(admin).redrive(Redrive.from(topic + ".billing.dlq").idleTimeout(Duration.ofMillis(500)));
+        assertThat(r.redriven()).isEqualTo(1);
+        Poll.until("billing processed the redriven message", () -> billing.size() == 1, () -> events);
+        waitUntil(Duration.ofSeconds(10), () -> shipping.size() > 1
+                || events.duplicates.stream().anyMatch(dup -> dup.key().startsWith("shipping:")));
+
+        assertThat(shipping)
+                .as("shipping handler runs; the original id was %s, shipping's duplicate reports: %s", m.id(), events.duplicates)
+                .hasSize(1);
+    }
+
+    @Test
+    @DisplayName("a message whose idempotency key the store refuses (longer than 512 characters) is dead-lettered, not redelivered unprocessed forever")
+    void overlongKeyIsNotAnEndlessLoop() throws Exception {
+        Events events = new Events();
+        Reliability policy = Reliability.builder().retry(RetryPolicy.none())
+                .idempotency(Idempotency.with(new InMemoryIdempotencyStore()).inProgressRetryDelay(Duration.ofMillis(20))).build();
+        Courier courier = connect(events, policy);
+        Subscribe spec = Subscribe.to(topic).group("g").maxAttempts(3).redeliveryDelay(Duration.ZERO);
+        AtomicInteger runs = new AtomicInteger();
+        courier.subscribe(spec, d -> runs.incrementAndGet());
+        Message m = courier.publisher().message(topic, "x").id("order-" + "7".repeat(600)).build();
+        courier.publisher().publish(m).toCompletableFuture().join();
+
+        waitUntil(Duration.ofSeconds(5), () -> runs.get() > 0 || events.deadLettered.contains(m.id()));
+        assertThat(runs.get() > 0 || events.deadLettered.contains(m.id()))
+                .as("processed %d times, dead-lettered: %s, settled so far: %d NACKs",
+                        runs.get(), events.deadLettered.contains(m.id()), events.settled.stream().filter(s -> s.endsWith(":NACK")).count())
+                .isTrue();
+    }
+}
