@@ -205,6 +205,9 @@ final class KafkaBinding implements Binding {
             result.whenComplete((r, e) -> timer.cancel(false));
         }
         topic.whenComplete((n, e) -> {
+            if (result.isDone()) {
+                return; // timed out waiting for the topic and reported as not published: do not publish it now
+            }
             if (e == null) {
                 send(later, n, result);
             } else {

@@ -44,9 +44,11 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 /**
@@ -111,6 +113,8 @@ final class KafkaSubscription implements BindingSubscription {
     private final Object pauseLock = new Object();
     private volatile CompletableFuture<Void> pausedGate;
     private volatile Duration drainTimeout = Duration.ZERO;
+    /** Delayed in-process redeliveries not run yet: close() runs them at once, so they are given up rather than waited for. */
+    private final Set<Runnable> pendingRetries = ConcurrentHashMap.newKeySet();
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
     /** Poll thread only: ids of the partitions seen, so a poll allocates none. */
@@ -266,10 +270,28 @@ final class KafkaSubscription implements BindingSubscription {
             again.run();
             return;
         }
+        Runnable task = again;
+        if (running) {
+            // a real delay: close() runs it at once, so the record is given up rather than waited for
+            AtomicBoolean ran = new AtomicBoolean();
+            task = new Runnable() {
+                @Override
+                public void run() {
+                    if (ran.compareAndSet(false, true)) {
+                        pendingRetries.remove(this);
+                        again.run();
+                    }
+                }
+            };
+            pendingRetries.add(task);
+        }
         try {
-            context.scheduler().schedule(again, delay.toNanos(), TimeUnit.NANOSECONDS);
+            context.scheduler().schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {
-            again.run(); // the Courier is closing: give it up now rather than never
+            task.run(); // the Courier is closing: give it up now rather than never
+        }
+        if (task != again && !running) {
+            task.run(); // close() began meanwhile and may have missed it
         }
     }
 
@@ -580,11 +602,33 @@ final class KafkaSubscription implements BindingSubscription {
             for (TopicPartition tp : partitions) {
                 consumer.position(tp); // resolve "latest" now, so messages published after subscribe() are not skipped
             }
+            commitLatestStart(partitions);
             // a broadcast member is alone in its group and gets every partition; the consumer protocol may first
             // report an empty assignment, and returning from subscribe() then would let "latest" skip messages
             if (!broadcast || !assigned.isEmpty()) {
                 firstAssignment.countDown();
             }
+        }
+    }
+
+    /**
+     * For a LATEST group start, commits the resolved position of partitions the group never committed: a
+     * partition that moves to another member before a record arrived would otherwise start at the end again
+     * there, skipping what was published meanwhile.
+     */
+    private void commitLatestStart(Collection<TopicPartition> partitions) {
+        if (broadcast || partitions.isEmpty() || spec.startFrom().kind() != StartPosition.Kind.LATEST) {
+            return;
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(partitions));
+        Map<TopicPartition, OffsetAndMetadata> start = new HashMap<>();
+        for (TopicPartition tp : partitions) {
+            if (committed.get(tp) == null) {
+                start.put(tp, new OffsetAndMetadata(consumer.position(tp)));
+            }
+        }
+        if (!start.isEmpty()) {
+            consumer.commitSync(start);
         }
     }
 
@@ -602,7 +646,9 @@ final class KafkaSubscription implements BindingSubscription {
             }
         }
         if (start.kind() == StartPosition.Kind.SEQUENCE) {
-            fresh.forEach(tp -> consumer.seek(tp, start.sequence()));
+            // beyond the end the fetch would be out of range and auto.offset.reset (earliest) replay the partition
+            Map<TopicPartition, Long> ends = consumer.endOffsets(fresh);
+            fresh.forEach(tp -> consumer.seek(tp, Math.min(start.sequence(), ends.getOrDefault(tp, start.sequence()))));
             return;
         }
         Map<TopicPartition, Long> query = new HashMap<>();
@@ -653,6 +699,10 @@ final class KafkaSubscription implements BindingSubscription {
         }
         if (gate != null) {
             gate.complete(null);
+        }
+        // records waiting for a delayed redelivery are not running: give them up now instead of waiting out the delay
+        for (Runnable retry : List.copyOf(pendingRetries)) {
+            retry.run();
         }
         if (Thread.currentThread() != thread) {
             consumer.wakeup();

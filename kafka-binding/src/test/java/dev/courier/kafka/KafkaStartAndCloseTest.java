@@ -1,0 +1,208 @@
+package dev.courier.kafka;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.PublishException;
+import dev.courier.StartPosition;
+import dev.courier.Subscribe;
+import dev.courier.testkit.kafka.EmbeddedKafka;
+import dev.courier.testkit.kafka.KafkaFixture;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.utils.Utils;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Start positions of groups (LATEST while partitions move, a sequence beyond the end), a publish that timed out waiting for its topic, close with a delayed redelivery pending. */
+class KafkaStartAndCloseTest {
+
+    static String url;
+    static Admin admin;
+
+    @BeforeAll
+    static void start() {
+        url = KafkaFixture.resolve();
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, KafkaFixture.toBootstrapServers(url)));
+    }
+
+    @AfterAll
+    static void stop() {
+        admin.close();
+    }
+
+    static Courier connect(String url) {
+        return Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
+                .set("courier.kafka.commit.interval", "100ms").build());
+    }
+
+    static String topic(String name) {
+        return "kt." + name + "." + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static void await(BooleanSupplier condition, long seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+    }
+
+    /** A key the default partitioner puts on {@code partition} of {@code partitions}. */
+    static String keyFor(int partition, int partitions) {
+        for (int i = 0; ; i++) {
+            String k = "k" + i;
+            if (Utils.toPositive(Utils.murmur2(k.getBytes(StandardCharsets.UTF_8))) % partitions == partition) {
+                return k;
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("a sequence start beyond a partition's end delivers none of the records before that sequence (as the in-memory binding: it starts at the end)")
+    void sequenceBeyondTheEndDoesNotReplayFromTheStart() throws Exception {
+        String t = topic("seq-beyond");
+        try (Courier courier = connect(url)) {
+            for (int p = 0; p < 3; p++) {
+                courier.publisher().publish(t, keyFor(p, 3), "old-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            }
+            List<String> seen = new CopyOnWriteArrayList<>();
+            courier.subscribe(Subscribe.to(t).group("g-" + UUID.randomUUID()).startFrom(StartPosition.sequence(100)),
+                    d -> seen.add(d.payload(String.class) + "@" + d.metadata().position()));
+            Thread.sleep(3_000);
+            assertThat(seen).as("records at offset 0, far below the requested sequence 100").isEmpty();
+        }
+    }
+
+    @Test
+    @DisplayName("a LATEST group loses no message published after both members subscribed, also while partitions move from one member to the other")
+    void latestGroupLosesNothingWhilePartitionsMove() throws Exception {
+        String t = topic("latest-move");
+        int partitions = 6;
+        admin.createTopics(List.of(new NewTopic(t, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        String group = "g-" + UUID.randomUUID();
+        Set<String> seen = ConcurrentHashMap.newKeySet();
+        List<String> published = new CopyOnWriteArrayList<>();
+        List<String> inTransit = new ArrayList<>();
+        try (Courier a = connect(url); Courier b = connect(url)) {
+            a.subscribe(Subscribe.to(t).group(group).startFrom(StartPosition.latest()), d -> seen.add(d.payload(String.class)));
+            b.subscribe(Subscribe.to(t).group(group).startFrom(StartPosition.latest()), d -> seen.add(d.payload(String.class)));
+            // both subscribed: from here on every message must reach the group. Publish one message to each partition
+            // at the moment the group shows it owned by neither member (revoked by A, not yet assigned to B).
+            Set<Integer> done = new HashSet<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (System.nanoTime() < deadline) {
+                ConsumerGroupDescription g = admin.describeConsumerGroups(List.of(group)).all().get(10, TimeUnit.SECONDS).get(group);
+                Set<Integer> owned = new HashSet<>();
+                int withPartitions = 0;
+                for (MemberDescription m : g.members()) {
+                    boolean any = false;
+                    for (TopicPartition tp : m.assignment().topicPartitions()) {
+                        if (tp.topic().equals(t)) {
+                            owned.add(tp.partition());
+                            any = true;
+                        }
+                    }
+                    withPartitions += any ? 1 : 0;
+                }
+                for (int p = 0; p < partitions; p++) {
+                    if (!owned.contains(p) && done.add(p)) {
+                        String text = "transit-" + p;
+                        a.publisher().publish(t, keyFor(p, partitions), text).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                        published.add(text);
+                        inTransit.add(text);
+                    }
+                }
+                if (withPartitions == 2 && owned.size() == partitions) {
+                    break;
+                }
+                Thread.sleep(10);
+            }
+            for (int p = 0; p < partitions; p++) {
+                String text = "after-" + p;
+                a.publisher().publish(t, keyFor(p, partitions), text).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                published.add(text);
+            }
+            await(() -> seen.containsAll(published), 20);
+            assertThat(inTransit).as("messages published while their partition moved").isNotEmpty();
+            assertThat(seen).as("messages the group received").containsAll(published);
+        }
+    }
+
+    @Test
+    @DisplayName("a publish that failed because its topic was not ready within the publish timeout is not stored later when the topic becomes ready")
+    void failedPublishWaitingForItsTopicIsNotSentLater() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.builder().partitions(1).build().start();
+             Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url(kafka.url())
+                     .set(CourierConfig.PUBLISH_TIMEOUT, "3s").set(CourierConfig.CLOSE_TIMEOUT, "1s").build());
+             Admin own = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            String topic = "notready." + UUID.randomUUID().toString().substring(0, 8);
+            kafka.stop();
+            CompletableFuture<?> publish = courier.publisher().publish(topic, "k", "reported as not published").toCompletableFuture();
+            Throwable failure = null;
+            try {
+                publish.get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                failure = e.getCause();
+            }
+            assertThat(failure).isInstanceOf(PublishException.class).hasMessageContaining("was not published");
+            kafka.start(); // back within the admin client's retries: the topic is created
+            Thread.sleep(8_000);
+            long stored = 0;
+            try {
+                int n = own.describeTopics(List.of(topic)).allTopicNames().get(10, TimeUnit.SECONDS).get(topic).partitions().size();
+                Map<TopicPartition, OffsetSpec> q = new HashMap<>();
+                for (int p = 0; p < n; p++) {
+                    q.put(new TopicPartition(topic, p), OffsetSpec.latest());
+                }
+                stored = own.listOffsets(q).all().get(10, TimeUnit.SECONDS).values().stream().mapToLong(i -> i.offset()).sum();
+            } catch (ExecutionException e) {
+                // no such topic: nothing stored
+            }
+            assertThat(stored).as("records stored of a publish reported as 'not published'").isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("close gives back a record waiting for an in-process redelivery at once instead of waiting out its delay (up to the drain timeout)")
+    void closeDoesNotWaitForAPendingRedelivery() throws Exception {
+        String t = topic("close-nacked");
+        try (Courier courier = connect(url)) {
+            CompletableFuture<Integer> first = new CompletableFuture<>();
+            dev.courier.Subscription sub = courier.subscribe(Subscribe.to(t).group("g-" + UUID.randomUUID()), d -> {
+                first.complete(d.attempt());
+                d.nack(Duration.ofSeconds(20)); // below the 30 s retry-topic threshold: waits in process
+            });
+            courier.publisher().publish(t, "k", "m").toCompletableFuture().get(30, TimeUnit.SECONDS);
+            assertThat(first.get(60, TimeUnit.SECONDS)).isEqualTo(1);
+            Thread.sleep(300);
+            long before = System.nanoTime();
+            sub.close(); // drain timeout 30 s; no handler is running
+            Duration took = Duration.ofNanos(System.nanoTime() - before);
+            assertThat(took).as("close with no handler running").isLessThan(Duration.ofSeconds(5));
+        }
+    }
+}
