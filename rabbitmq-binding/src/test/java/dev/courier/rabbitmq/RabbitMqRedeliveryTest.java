@@ -149,19 +149,9 @@ class RabbitMqRedeliveryTest {
         assertThat(seen).as("deliveries after resume").containsExactlyInAnyOrder("m0 redelivered=true", "m1 redelivered=true", "m2 redelivered=true");
     }
 
-    private static int unacked(String queue) throws Exception {
-        for (String line : RabbitBroker.rabbitmqctl("list_queues", "name", "messages_unacknowledged", "--no-table-headers")) {
-            String[] parts = line.trim().split("\\s+");
-            if (parts.length == 2 && parts[0].equals(queue)) {
-                return Integer.parseInt(parts[1]);
-            }
-        }
-        return -1;
-    }
-
     private static String unackedQuietly(String queue) {
         try {
-            return Integer.toString(unacked(queue));
+            return Integer.toString(queueInfo(queue, "messages_unacknowledged"));
         } catch (Exception e) {
             return e.toString();
         }
@@ -177,7 +167,12 @@ class RabbitMqRedeliveryTest {
     }
 
     private static int consumers(String queue) throws Exception {
-        for (String line : RabbitBroker.rabbitmqctl("list_queues", "name", "consumers", "--no-table-headers")) {
+        return queueInfo(queue, "consumers");
+    }
+
+    /** One numeric column of {@code rabbitmqctl list_queues} for {@code queue}; -1 when the queue is not listed. */
+    private static int queueInfo(String queue, String column) throws Exception {
+        for (String line : RabbitBroker.rabbitmqctl("list_queues", "name", column, "--no-table-headers")) {
             String[] parts = line.trim().split("\\s+");
             if (parts.length == 2 && parts[0].equals(queue)) {
                 return Integer.parseInt(parts[1]);
