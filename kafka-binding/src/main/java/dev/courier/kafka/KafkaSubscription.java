@@ -48,7 +48,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 /**
@@ -272,13 +271,12 @@ final class KafkaSubscription implements BindingSubscription {
         }
         Runnable task = again;
         if (running) {
-            // a real delay: close() runs it at once, so the record is given up rather than waited for
-            AtomicBoolean ran = new AtomicBoolean();
+            // a real delay: close() runs it at once, so the record is given up rather than waited for; whoever
+            // takes it out of the set (the timer or close) runs it, once
             task = new Runnable() {
                 @Override
                 public void run() {
-                    if (ran.compareAndSet(false, true)) {
-                        pendingRetries.remove(this);
+                    if (pendingRetries.remove(this)) {
                         again.run();
                     }
                 }
@@ -620,16 +618,25 @@ final class KafkaSubscription implements BindingSubscription {
         if (broadcast || partitions.isEmpty() || spec.startFrom().kind() != StartPosition.Kind.LATEST) {
             return;
         }
-        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(partitions));
         Map<TopicPartition, OffsetAndMetadata> start = new HashMap<>();
-        for (TopicPartition tp : partitions) {
-            if (committed.get(tp) == null) {
-                start.put(tp, new OffsetAndMetadata(consumer.position(tp)));
-            }
+        for (TopicPartition tp : neverCommitted(partitions)) {
+            start.put(tp, new OffsetAndMetadata(consumer.position(tp)));
         }
         if (!start.isEmpty()) {
             consumer.commitSync(start);
         }
+    }
+
+    /** Those of {@code partitions} for which the group has no committed offset (asks the group coordinator). */
+    private List<TopicPartition> neverCommitted(Collection<TopicPartition> partitions) {
+        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(partitions));
+        List<TopicPartition> fresh = new ArrayList<>();
+        for (TopicPartition tp : partitions) {
+            if (committed.get(tp) == null) {
+                fresh.add(tp);
+            }
+        }
+        return fresh;
     }
 
     /** For TIME and SEQUENCE starts, partitions the group never committed start at the requested point. */
@@ -638,13 +645,7 @@ final class KafkaSubscription implements BindingSubscription {
         if (partitions.isEmpty() || (start.kind() != StartPosition.Kind.TIME && start.kind() != StartPosition.Kind.SEQUENCE)) {
             return;
         }
-        Map<TopicPartition, OffsetAndMetadata> committed = consumer.committed(new HashSet<>(partitions));
-        List<TopicPartition> fresh = new ArrayList<>();
-        for (TopicPartition tp : partitions) {
-            if (committed.get(tp) == null) {
-                fresh.add(tp);
-            }
-        }
+        List<TopicPartition> fresh = neverCommitted(partitions);
         if (start.kind() == StartPosition.Kind.SEQUENCE) {
             // beyond the end the fetch would be out of range and auto.offset.reset (earliest) replay the partition
             Map<TopicPartition, Long> ends = consumer.endOffsets(fresh);
