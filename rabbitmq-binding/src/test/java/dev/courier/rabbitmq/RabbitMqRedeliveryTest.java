@@ -86,10 +86,9 @@ class RabbitMqRedeliveryTest {
         String queue = topic + ".g";
         Subscription s = c.subscribe(Subscribe.to(topic).group("g"), d -> { });
         assertThat(consumers(queue)).as("consumers of " + queue + " before").isEqualTo(1);
-        closeConnection(name);
-        Await.atMost(Duration.ofSeconds(20)).until("the client saw the connection drop", () -> !publishes(c, topic));
+        cutConnection(c, name, topic);
         s.close(Duration.ZERO);
-        Await.atMost(Duration.ofSeconds(30)).until("the connection recovered", () -> publishes(c, topic));
+        awaitRecovery(c, topic);
         Thread.sleep(500);
         assertThat(consumers(queue)).as("consumers of " + queue + " after the closed subscription's connection recovered").isZero();
     }
@@ -113,9 +112,8 @@ class RabbitMqRedeliveryTest {
         });
         c.publisher().publish(c.publisher().message(topic, "m").build()).toCompletableFuture().get(20, TimeUnit.SECONDS);
         assertThat(started.await(20, TimeUnit.SECONDS)).isTrue();
-        closeConnection(name);
-        Await.atMost(Duration.ofSeconds(20)).until("the client saw the connection drop", () -> !publishes(c, RUN + name + ".probe"));
-        Await.atMost(Duration.ofSeconds(30)).until("the connection recovered", () -> publishes(c, RUN + name + ".probe"));
+        cutConnection(c, name, RUN + name + ".probe");
+        awaitRecovery(c, RUN + name + ".probe");
         Await.atMost(Duration.ofSeconds(20)).until("the broker redelivered the message", () -> seen.size() >= 2, () -> seen);
         recovered.countDown();
         Thread.sleep(3000);
@@ -138,9 +136,8 @@ class RabbitMqRedeliveryTest {
         }
         Await.atMost(Duration.ofSeconds(20)).until("the three messages held at the subscription",
                 () -> "3".equals(unackedQuietly(topic + ".g")), () -> "unacked " + unackedQuietly(topic + ".g"));
-        closeConnection(name);
-        Await.atMost(Duration.ofSeconds(20)).until("the client saw the connection drop", () -> !publishes(c, RUN + name + ".probe"));
-        Await.atMost(Duration.ofSeconds(30)).until("the connection recovered", () -> publishes(c, RUN + name + ".probe"));
+        cutConnection(c, name, RUN + name + ".probe");
+        awaitRecovery(c, RUN + name + ".probe");
         Await.atMost(Duration.ofSeconds(20)).until("the broker redelivered the three to the recovered consumer",
                 () -> "3".equals(unackedQuietly(topic + ".g")), () -> "unacked " + unackedQuietly(topic + ".g"));
         s.resume();
@@ -155,6 +152,17 @@ class RabbitMqRedeliveryTest {
         } catch (Exception e) {
             return e.toString();
         }
+    }
+
+    /** Has the broker close the connection named {@code name}; returns once publishing to {@code probe} fails. */
+    private static void cutConnection(Courier c, String name, String probe) throws Exception {
+        closeConnection(name);
+        Await.atMost(Duration.ofSeconds(20)).until("the client saw the connection drop", () -> !publishes(c, probe));
+    }
+
+    /** Returns once publishing to {@code probe} works again. */
+    private static void awaitRecovery(Courier c, String probe) {
+        Await.atMost(Duration.ofSeconds(30)).until("the connection recovered", () -> publishes(c, probe));
     }
 
     private static boolean publishes(Courier c, String topic) {
