@@ -112,8 +112,13 @@ final class KafkaSubscription implements BindingSubscription {
     private final Object pauseLock = new Object();
     private volatile CompletableFuture<Void> pausedGate;
     private volatile Duration drainTimeout = Duration.ZERO;
-    /** Delayed in-process redeliveries not run yet: close() runs them at once, so they are given up rather than waited for. */
-    private final Set<Runnable> pendingRetries = ConcurrentHashMap.newKeySet();
+    /**
+     * Delayed in-process redeliveries not run yet: close() and the revocation of their partition run them at once, so
+     * their records are given up (for the next owner) rather than waited for. Guarded by itself.
+     */
+    private final Set<PendingRetry> pendingRetries = new HashSet<>();
+    /** Partitions whose revocation is waiting for their records; guarded by {@link #pendingRetries}. */
+    private final Set<PartitionId> revoking = new HashSet<>();
     private volatile RuntimeException startFailure;
     private final Set<TopicPartition> assigned = new HashSet<>();
     /** Poll thread only: ids of the partitions seen, so a poll allocates none. */
@@ -270,26 +275,61 @@ final class KafkaSubscription implements BindingSubscription {
             return;
         }
         Runnable task = again;
+        boolean revokingNow = false;
         if (running) {
-            // a real delay: close() runs it at once, so the record is given up rather than waited for; whoever
-            // takes it out of the set (the timer or close) runs it, once
-            task = new Runnable() {
-                @Override
-                public void run() {
-                    if (pendingRetries.remove(this)) {
-                        again.run();
-                    }
-                }
-            };
-            pendingRetries.add(task);
+            // a real delay: close() or a revocation of its partition runs it at once, so the record is given up rather
+            // than waited for; whoever takes it out of the set (the timer, close or the revocation) runs it, once
+            PendingRetry pending = new PendingRetry(handle.partition(), again);
+            synchronized (pendingRetries) {
+                pendingRetries.add(pending);
+                revokingNow = revoking.contains(handle.partition());
+            }
+            task = pending;
         }
         try {
             context.scheduler().schedule(task, delay.toNanos(), TimeUnit.NANOSECONDS);
         } catch (RejectedExecutionException e) {
             task.run(); // the Courier is closing: give it up now rather than never
         }
-        if (task != again && !running) {
-            task.run(); // close() began meanwhile and may have missed it
+        if (task != again && (!running || revokingNow)) {
+            task.run(); // close() or the revocation began meanwhile and may have missed it
+        }
+    }
+
+    /** A delayed in-process redelivery; runs its retry once, whoever runs it first. */
+    private final class PendingRetry implements Runnable {
+        final PartitionId partition;
+        private final Runnable retry;
+
+        PendingRetry(PartitionId partition, Runnable retry) {
+            this.partition = partition;
+            this.retry = retry;
+        }
+
+        @Override
+        public void run() {
+            boolean claimed;
+            synchronized (pendingRetries) {
+                claimed = pendingRetries.remove(this);
+            }
+            if (claimed) {
+                retry.run();
+            }
+        }
+    }
+
+    /** Runs at once the pending delayed redeliveries of {@code partitions} (all when null): their records are given up. */
+    private void runPendingRetries(Set<PartitionId> partitions) {
+        List<PendingRetry> due = new ArrayList<>();
+        synchronized (pendingRetries) {
+            for (PendingRetry p : pendingRetries) {
+                if (partitions == null || partitions.contains(p.partition)) {
+                    due.add(p);
+                }
+            }
+        }
+        for (PendingRetry p : due) {
+            p.run();
         }
     }
 
@@ -578,7 +618,21 @@ final class KafkaSubscription implements BindingSubscription {
             assigned.removeAll(partitions);
             waitingRetries.keySet().removeAll(partitions);
             if (!partitions.isEmpty()) {
-                commitSync(coordinator.onPartitionsRevoked(toIds(partitions), settings.revokeTimeout));
+                Set<PartitionId> ids = toIds(partitions);
+                try {
+                    // records waiting for a delayed redelivery are not running: once the partitions stopped dispatching,
+                    // give them up for the next owner instead of waiting out their delay
+                    commitSync(coordinator.onPartitionsRevoked(ids, settings.revokeTimeout, () -> {
+                        synchronized (pendingRetries) {
+                            revoking.addAll(ids);
+                        }
+                        runPendingRetries(ids);
+                    }));
+                } finally {
+                    synchronized (pendingRetries) {
+                        revoking.removeAll(ids);
+                    }
+                }
             }
         }
 
@@ -702,9 +756,7 @@ final class KafkaSubscription implements BindingSubscription {
             gate.complete(null);
         }
         // records waiting for a delayed redelivery are not running: give them up now instead of waiting out the delay
-        for (Runnable retry : List.copyOf(pendingRetries)) {
-            retry.run();
-        }
+        runPendingRetries(null);
         if (Thread.currentThread() != thread) {
             consumer.wakeup();
             if (retryConsumer != null) {

@@ -38,7 +38,7 @@ import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Start positions of groups (LATEST while partitions move, a sequence beyond the end), a publish that timed out waiting for its topic, close with a delayed redelivery pending. */
+/** Start positions of groups (LATEST while partitions move, a sequence beyond the end), a publish that timed out waiting for its topic, revoke and close with a delayed redelivery pending. */
 class KafkaStartAndCloseTest {
 
     static String url;
@@ -183,6 +183,42 @@ class KafkaStartAndCloseTest {
                 // no such topic: nothing stored
             }
             assertThat(stored).as("records stored of a publish reported as 'not published'").isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("a revoked partition gives its records waiting for an in-process redelivery to the next owner at once instead of holding the rebalance for their delay")
+    void revokeDoesNotWaitForAPendingRedelivery() throws Exception {
+        String t = topic("revoke-nacked");
+        int partitions = 2;
+        admin.createTopics(List.of(new NewTopic(t, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        String group = "g-" + UUID.randomUUID();
+        Set<String> firstSeen = ConcurrentHashMap.newKeySet();
+        Map<String, Long> atB = new ConcurrentHashMap<>();
+        // a revocation of A's waits up to 60 s for records still running or failed; its nacks delay by 20 s
+        try (Courier a = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
+                     .set("courier.kafka.commit.interval", "100ms").set("courier.kafka.revoke.timeout", "60s").build());
+             Courier b = connect(url)) {
+            a.subscribe(Subscribe.to(t).group(group), d -> {
+                firstSeen.add(d.payload(String.class));
+                d.nack(Duration.ofSeconds(20)); // below the 30 s retry-topic threshold: waits in process
+            });
+            for (int p = 0; p < partitions; p++) {
+                a.publisher().publish(t, keyFor(p, partitions), "m" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            }
+            await(() -> firstSeen.size() == partitions, 60);
+            assertThat(firstSeen).as("first deliveries at A").hasSize(partitions);
+            long joined = System.nanoTime();
+            b.subscribe(Subscribe.to(t).group(group), d -> {
+                atB.putIfAbsent(d.payload(String.class), System.nanoTime() - joined);
+                d.ack();
+            });
+            // one of the two partitions moves to B; its record is nacked at A with 20 s to go
+            await(() -> !atB.isEmpty(), 60);
+            assertThat(atB).as("records B took over").isNotEmpty();
+            Duration took = Duration.ofNanos(atB.values().iterator().next());
+            assertThat(took).as("from B joining to its first record, which A held for a 20 s redelivery delay")
+                    .isLessThan(Duration.ofSeconds(12));
         }
     }
 

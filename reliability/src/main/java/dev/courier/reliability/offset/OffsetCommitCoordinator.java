@@ -15,6 +15,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.function.ToLongFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Processes records from a partitioned log in parallel while committing only offsets whose records
@@ -96,7 +98,8 @@ import java.util.function.ToLongFunction;
  * Every assignment of a partition is a new generation with fresh state. {@link
  * #onPartitionsRevoked} stops dispatching the partitions' queued records, waits a bounded time for
  * running and failed-but-unresolved ones, and returns the final offsets to commit; everything else
- * is dropped for the next owner to process. {@link #onPartitionsLost} drops everything at once and
+ * is dropped for the next owner to process. A caller holding failed records for a delayed retry
+ * resolves them from the revocation's {@code whileDraining} step, so the wait is not spent on them. {@link #onPartitionsLost} drops everything at once and
  * commits nothing. Completions, retries and markDone calls that arrive later for a previous
  * generation change nothing.
  *
@@ -122,6 +125,8 @@ import java.util.function.ToLongFunction;
  * @param <R> the record type, handed to the processor untouched
  */
 public final class OffsetCommitCoordinator<R> {
+
+    private static final Logger log = LoggerFactory.getLogger(OffsetCommitCoordinator.class);
 
     private final OrderingMode mode;
     private final int initialPartitionCapacity;
@@ -257,9 +262,24 @@ public final class OffsetCommitCoordinator<R> {
      * @throws IllegalArgumentException if maxWait is negative
      */
     public Map<PartitionId, Long> onPartitionsRevoked(Collection<PartitionId> partitions, Duration maxWait) {
+        return onPartitionsRevoked(partitions, maxWait, () -> { });
+    }
+
+    /**
+     * As {@link #onPartitionsRevoked(Collection, Duration)}, running {@code whileDraining} on the
+     * calling thread once the partitions stopped dispatching and before the wait begins. From that
+     * moment {@link #retry} of one of their failed records leaves it for the next owner at once, so
+     * it is the time to resolve records that only wait out a redelivery delay: otherwise the wait
+     * lasts until their delay ends or {@code maxWait} passes, whichever comes first. An exception
+     * it throws is logged and the revocation goes on.
+     *
+     * @throws IllegalArgumentException if maxWait is negative
+     */
+    public Map<PartitionId, Long> onPartitionsRevoked(Collection<PartitionId> partitions, Duration maxWait, Runnable whileDraining) {
         if (maxWait == null || maxWait.isNegative()) {
             throw new IllegalArgumentException("maxWait must be zero or positive (was " + maxWait + ")");
         }
+        Objects.requireNonNull(whileDraining, "whileDraining");
         List<PartitionTrack<R>> revoked = new ArrayList<>();
         for (PartitionId partition : partitions) {
             PartitionTrack<R> track = tracks.get(partition);
@@ -267,6 +287,12 @@ public final class OffsetCommitCoordinator<R> {
                 track.beginDraining();
                 revoked.add(track);
             }
+        }
+        try {
+            whileDraining.run();
+        } catch (RuntimeException e) {
+            // the revocation goes on: records it would have resolved are waited for as without it
+            log.warn("whileDraining of a revocation failed; waiting for the partitions' records as usual", e);
         }
         long deadline = System.nanoTime() + saturatedNanos(maxWait);
         for (PartitionTrack<R> track : revoked) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -473,6 +474,38 @@ class OffsetCommitCoordinatorTest extends CoordinatorFixture {
             assertThat(c.onPartitionsRevoked(List.of(P0), Duration.ofSeconds(30)))
                     .as("0 was given up, so nothing moved").isEmpty();
             retrier.join();
+        }
+
+        @Test
+        @DisplayName("whileDraining runs after dispatch stopped and before the wait: a failed record retried there is given up, and the revocation does not wait for it")
+        void retryWhileDraining() {
+            var c = coordinator(OrderingMode.PARTITION);
+            submit(c, P0, 0, 1, 2);
+            succeed(P0, 0);
+            executor.runAll();
+            fail(P0, 1);
+            InFlightRecord<TestRecord> failed = failures.only();
+            List<Boolean> retried = new ArrayList<>();
+            long before = System.nanoTime();
+            Map<PartitionId, Long> offsets = c.onPartitionsRevoked(List.of(P0), Duration.ofSeconds(30), () -> retried.add(c.retry(failed)));
+            long waitedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - before);
+            assertThat(retried).as("retry from whileDraining").containsExactly(false);
+            assertThat(offsets).as("0 finished, 1 given up").isEqualTo(Map.of(P0, 1L));
+            assertThat(waitedMillis).as("revocation with its only unresolved record given up, maxWait 30 s").isLessThan(10_000);
+            executor.runAll();
+            assertThat(processor.startedOffsets(P0)).as("nothing dispatched after the revocation began").containsExactly(0L, 1L);
+        }
+
+        @Test
+        @DisplayName("a whileDraining that throws does not stop the revocation")
+        void whileDrainingThrows() {
+            var c = coordinator(OrderingMode.UNORDERED);
+            submit(c, P0, 0, 1);
+            succeed(P0, 0, 1);
+            assertThat(c.onPartitionsRevoked(List.of(P0), Duration.ZERO, () -> {
+                throw new IllegalStateException("boom");
+            })).isEqualTo(Map.of(P0, 2L));
+            assertThat(c.heldRecords()).isZero();
         }
 
         @Test
