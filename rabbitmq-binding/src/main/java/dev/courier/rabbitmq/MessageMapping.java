@@ -171,8 +171,11 @@ final class MessageMapping {
      * {@code props} with the attempt header set to {@code attempt}, for a redelivered copy of
      * {@code m}. The copy goes through the default exchange, so what the consumer derived from the
      * original delivery (the key from the routing key, a generated id) is pinned in the copy.
+     * A copy for a delay queue ({@code delayed}) has no per-message expiration: the delay queue
+     * would return it as soon as that ran out, before its delay (and the broker drops the
+     * expiration of a message it dead-letters anyway, so the copy back in the queue has none).
      */
-    static AMQP.BasicProperties withAttempt(AMQP.BasicProperties props, Message m, int attempt) {
+    static AMQP.BasicProperties withAttempt(AMQP.BasicProperties props, Message m, int attempt, boolean delayed) {
         Map<String, Object> headers = props.getHeaders() == null ? new LinkedHashMap<>() : new LinkedHashMap<>(props.getHeaders());
         headers.put(HeaderNames.ATTEMPT, Integer.toString(attempt));
         if (m.key() != null) {
@@ -181,6 +184,10 @@ final class MessageMapping {
         headers.putIfAbsent(RabbitHeaders.TIMESTAMP_MS, m.timestamp().toEpochMilli());
         headers.remove("x-death");
         headers.keySet().removeIf(k -> k.startsWith("x-first-death-") || k.startsWith("x-last-death-"));
-        return props.builder().messageId(m.id()).headers(headers).build();
+        AMQP.BasicProperties.Builder copy = props.builder().messageId(m.id()).headers(headers);
+        if (delayed) {
+            copy.expiration(null);
+        }
+        return copy.build();
     }
 }

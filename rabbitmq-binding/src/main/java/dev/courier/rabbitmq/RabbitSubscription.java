@@ -160,8 +160,10 @@ final class RabbitSubscription implements BindingSubscription {
         }
         CompletableFuture<Void> copy;
         try {
-            String target = delay.isZero() || delay.isNegative() ? queue : binding.delayQueue(queue, delay, durableQueue);
-            copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.message(), d.attempt() + 1), d.body);
+            boolean delayed = !(delay.isZero() || delay.isNegative());
+            String target = delayed ? binding.delayQueue(queue, delay, durableQueue) : queue;
+            copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.message(), d.attempt() + 1, delayed),
+                    d.body);
         } catch (RuntimeException e) {
             copy = CompletableFuture.failedFuture(e);
         }

@@ -53,6 +53,26 @@ class RabbitMqRedeliveryTest {
     }
 
     @Test
+    @DisplayName("a nacked message with a per-message expiration shorter than its delay comes back after the delay, not when the expiration runs out")
+    void expirationDoesNotShortenTheDelay() throws Exception {
+        Courier c = connect(Map.of());
+        String topic = RUN + "ttl.orders";
+        List<Long> deliveredAt = new CopyOnWriteArrayList<>();
+        c.subscribe(Subscribe.to(topic).group("g"), d -> {
+            deliveredAt.add(System.nanoTime());
+            if (d.attempt() == 1) {
+                d.nack(Duration.ofSeconds(4));
+            }
+        });
+        c.publisher().publish(dev.courier.Message.builder(topic).key("k").header(RabbitHeaders.EXPIRATION, "300").payload("m".getBytes(StandardCharsets.UTF_8)).build())
+                .toCompletableFuture().get(30, TimeUnit.SECONDS);
+        Await.atMost(Duration.ofSeconds(30)).until("the redelivery", () -> deliveredAt.size() >= 2, () -> deliveredAt);
+        long apartMillis = TimeUnit.NANOSECONDS.toMillis(deliveredAt.get(1) - deliveredAt.get(0));
+        assertThat(apartMillis).as("ms from the first delivery (nack with 4 s delay, expiration 300 ms) to the redelivery")
+                .isGreaterThanOrEqualTo(3_500);
+    }
+
+    @Test
     @DisplayName("a message from a non-Courier publisher keeps its key and id when it is redelivered")
     void externalMessageKeepsKeyAndIdOnRedelivery() throws Exception {
         Courier c = connect(Map.of());
