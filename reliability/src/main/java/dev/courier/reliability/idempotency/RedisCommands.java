@@ -18,7 +18,6 @@ import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.exceptions.JedisException;
-import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.util.JedisURIHelper;
 
 /**
@@ -122,23 +121,6 @@ final class RedisCommands implements AutoCloseable {
         } catch (JedisException e) {
             throw new BrokerUnavailableException("cannot reach Redis at " + target + " for the idempotency store: "
                     + e.getMessage() + "; check the URL and credentials and that Redis is up", e);
-        }
-    }
-
-    /** SET key value NX PX millis; true if it was set. */
-    boolean setIfAbsent(String key, String value, long millis) {
-        try {
-            return "OK".equals(jedis.set(key, value, new SetParams().nx().px(millis)));
-        } catch (JedisException e) {
-            throw failure("SET NX", key, e);
-        }
-    }
-
-    String get(String key) {
-        try {
-            return jedis.get(key);
-        } catch (JedisException e) {
-            throw failure("GET", key, e);
         }
     }
 

@@ -18,13 +18,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Needs {@code redis.clients:jedis} (8.x) on the classpath: {@code courier-reliability} declares
  * it optional, so applications that use this store add it themselves.
  *
- * <p>Semantics: {@link #claim} is {@code SET <prefix><key> P:<owner> NX PX <lease>}; if the key
- * exists, its value says whether it is in progress ({@code P:}) or done ({@code D:}).
- * {@link #complete} and {@link #release} are Lua scripts that compare the owner and change the key
- * in one atomic step; complete stores {@code D:<owner>} with {@code PX <retention>}. Leases are
- * timed by the Redis server's clock. With a Redis replica failover a key written just before the
- * failover may be lost (Redis replicates asynchronously), so a message may then be processed
- * twice; use the JDBC store where that matters.
+ * <p>Semantics: {@link #claim}, {@link #complete} and {@link #release} are Lua scripts that read and
+ * change the key in one atomic step. A claim stores {@code L:<lease deadline>:<owner>}, the deadline
+ * in milliseconds of the Redis server's clock, and lets the key live {@value #KEEP_MILLIS} ms past
+ * the deadline: once the deadline passed another owner may claim the key, and until someone does,
+ * the owner whose lease ran out can still complete it (as with the other stores). Complete stores
+ * {@code D:<owner>} with {@code PX <retention>}; release deletes the owner's claim. A value
+ * {@code P:<owner>} (written by earlier versions, expiring with its lease) counts as a live claim.
+ * With a Redis replica failover a key written just before the failover may be lost (Redis
+ * replicates asynchronously), so a message may then be processed twice; use the JDBC store where
+ * that matters.
  *
  * <p>Thread-safe (Jedis' {@code RedisClient} pools its connections). Failures raise
  * {@link IdempotencyStoreException}.
@@ -40,21 +43,50 @@ public final class RedisIdempotencyStore implements IdempotencyStore {
     /** The longest owner token accepted. */
     public static final int MAX_OWNER_LENGTH = 200;
 
-    private static final String IN_PROGRESS = "P:";
-    private static final String DONE = "D:";
-    private static final int CLAIM_ATTEMPTS = 20;
+    /** How long a claim's key outlives its lease, so its owner can still complete it while nobody took it over. */
+    static final long KEEP_MILLIS = 3_600_000;
 
-    /** ARGV: in-progress value, done value, retention millis. */
-    private static final RedisCommands.Script COMPLETE = RedisCommands.Script.of(
-            "local v = redis.call('GET', KEYS[1])\n"
-            + "if v == ARGV[1] or v == ARGV[2] then\n"
-            + "  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])\n"
+    /** Redis server time in ms, and the owner of a claim value (nil unless it is one), as Lua functions. */
+    private static final String FUNCTIONS =
+            "local function now()\n"
+            + "  local t = redis.call('TIME')\n"
+            + "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+            + "end\n"
+            + "local function claimant(v)\n"
+            + "  if string.sub(v, 1, 2) == 'P:' then return string.sub(v, 3) end\n"
+            + "  if string.sub(v, 1, 2) == 'L:' then\n"
+            + "    local sep = string.find(v, ':', 3, true)\n"
+            + "    if sep then return string.sub(v, sep + 1) end\n"
+            + "  end\n"
+            + "  return nil\n"
+            + "end\n";
+    /** ARGV: owner, lease millis, keep millis. Returns 0 acquired, 1 in progress, 2 done. */
+    private static final RedisCommands.Script CLAIM = RedisCommands.Script.of(FUNCTIONS
+            + "local v = redis.call('GET', KEYS[1])\n"
+            + "local t = now()\n"
+            + "if v then\n"
+            + "  if string.sub(v, 1, 2) == 'D:' then return 2 end\n"
+            + "  if string.sub(v, 1, 2) ~= 'L:' then return 1 end\n"
+            + "  local sep = string.find(v, ':', 3, true)\n"
+            + "  local deadline = sep and tonumber(string.sub(v, 3, sep - 1))\n"
+            + "  if deadline == nil or deadline > t then return 1 end\n"
+            + "end\n"
+            + "local lease = tonumber(ARGV[2])\n"
+            + "redis.call('SET', KEYS[1], 'L:' .. string.format('%.0f', t + lease) .. ':' .. ARGV[1], 'PX',"
+            + " string.format('%.0f', lease + tonumber(ARGV[3])))\n"
+            + "return 0\n");
+    /** ARGV: owner, retention millis. */
+    private static final RedisCommands.Script COMPLETE = RedisCommands.Script.of(FUNCTIONS
+            + "local v = redis.call('GET', KEYS[1])\n"
+            + "if v and (v == 'D:' .. ARGV[1] or claimant(v) == ARGV[1]) then\n"
+            + "  redis.call('SET', KEYS[1], 'D:' .. ARGV[1], 'PX', ARGV[2])\n"
             + "  return 1\n"
             + "end\n"
             + "return 0\n");
-    /** ARGV: in-progress value. */
-    private static final RedisCommands.Script RELEASE = RedisCommands.Script.of(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    /** ARGV: owner. */
+    private static final RedisCommands.Script RELEASE = RedisCommands.Script.of(FUNCTIONS
+            + "local v = redis.call('GET', KEYS[1])\n"
+            + "if v and claimant(v) == ARGV[1] then\n"
             + "  return redis.call('DEL', KEYS[1])\n"
             + "end\n"
             + "return 0\n");
@@ -103,20 +135,8 @@ public final class RedisIdempotencyStore implements IdempotencyStore {
         StoreArguments.owner(owner, MAX_OWNER_LENGTH);
         long leaseMillis = StoreArguments.millis("lease", lease);
         ensureOpen();
-        String redisKey = prefix + key;
-        for (int attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-            if (commands.setIfAbsent(redisKey, IN_PROGRESS + owner, leaseMillis)) {
-                return Claim.ACQUIRED;
-            }
-            String value = commands.get(redisKey);
-            if (value != null) {
-                return value.startsWith(DONE) ? Claim.DONE : Claim.IN_PROGRESS;
-            }
-            // expired or released between SET and GET: try to take it again
-        }
-        throw new IdempotencyStoreException("claim of key '" + key + "' on Redis at " + commands.target()
-                + " kept racing with the key expiring or being released " + CLAIM_ATTEMPTS + " times in a row; try again",
-                null);
+        long result = commands.eval(CLAIM, prefix + key, owner, Long.toString(leaseMillis), Long.toString(KEEP_MILLIS));
+        return result == 0 ? Claim.ACQUIRED : result == 2 ? Claim.DONE : Claim.IN_PROGRESS;
     }
 
     @Override
@@ -125,8 +145,7 @@ public final class RedisIdempotencyStore implements IdempotencyStore {
         StoreArguments.owner(owner, MAX_OWNER_LENGTH);
         long retentionMillis = StoreArguments.millis("retention", retention);
         ensureOpen();
-        return commands.eval(COMPLETE, prefix + key, IN_PROGRESS + owner, DONE + owner,
-                Long.toString(retentionMillis)) == 1;
+        return commands.eval(COMPLETE, prefix + key, owner, Long.toString(retentionMillis)) == 1;
     }
 
     @Override
@@ -134,7 +153,7 @@ public final class RedisIdempotencyStore implements IdempotencyStore {
         StoreArguments.key(key, MAX_KEY_LENGTH);
         StoreArguments.owner(owner, MAX_OWNER_LENGTH);
         ensureOpen();
-        commands.eval(RELEASE, prefix + key, IN_PROGRESS + owner);
+        commands.eval(RELEASE, prefix + key, owner);
     }
 
     /** The prefix put before every key. */

@@ -95,6 +95,17 @@ public abstract class IdempotencyStoreContract {
         }
 
         @Test
+        @DisplayName("after the lease runs out with nobody claiming the key, its owner still completes it")
+        void ownerCompletesAfterItsLeaseRanOut() throws InterruptedException {
+            String key = newKey();
+            String owner = newOwner();
+            assertThat(store.claim(key, owner, SHORT)).isEqualTo(Claim.ACQUIRED);
+            Thread.sleep(SHORT.toMillis() * 3);
+            assertThat(store.complete(key, owner, LONG)).as("complete by the owner whose lease ran out, nobody took over").isTrue();
+            assertThat(store.claim(key, newOwner(), LONG)).isEqualTo(Claim.DONE);
+        }
+
+        @Test
         @DisplayName("after the lease runs out another owner acquires, and the first can no longer complete")
         void expiredLeaseCanBeTakenOver() {
             String key = newKey();

@@ -62,14 +62,43 @@ class RedisIdempotencyStoreTest extends IdempotencyStoreContract {
         return RedisIdempotencyStore.builder(URL).keyPrefix(PREFIX).build();
     }
 
+    /** The Redis server's clock in milliseconds. */
+    static long redisMillis() {
+        return (Long) raw.eval("local t = redis.call('TIME') return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)");
+    }
+
     @Test
-    @DisplayName("stores P:<owner> under the prefix with the lease as TTL, then D:<owner> with the retention")
+    @DisplayName("a claim written by an earlier version (P:<owner>, expiring with its lease) stays in progress, and its owner completes or releases it")
+    void earlierClaimFormat() {
+        String key = newKey();
+        String owner = newOwner();
+        raw.psetex(PREFIX + key, Duration.ofMinutes(10).toMillis(), "P:" + owner);
+        assertThat(store.claim(key, newOwner(), LONG)).isEqualTo(Claim.IN_PROGRESS);
+        assertThat(store.complete(key, newOwner(), LONG)).as("complete by someone else").isFalse();
+        assertThat(store.complete(key, owner, LONG)).isTrue();
+        assertThat(store.claim(key, newOwner(), LONG)).isEqualTo(Claim.DONE);
+
+        String released = newKey();
+        raw.psetex(PREFIX + released, Duration.ofMinutes(10).toMillis(), "P:" + owner);
+        store.release(released, owner);
+        assertThat(store.claim(released, newOwner(), LONG)).isEqualTo(Claim.ACQUIRED);
+    }
+
+    @Test
+    @DisplayName("stores L:<lease deadline>:<owner> under the prefix, kept an hour past the lease, then D:<owner> with the retention")
     void keyLayout() {
         String key = newKey();
         String owner = newOwner();
+        long before = redisMillis();
         assertThat(store.claim(key, owner, Duration.ofMinutes(10))).isEqualTo(Claim.ACQUIRED);
-        assertThat(raw.get(PREFIX + key)).isEqualTo("P:" + owner);
-        assertThat(raw.pttl(PREFIX + key)).isBetween(1L, Duration.ofMinutes(10).toMillis());
+        long after = redisMillis();
+        String value = raw.get(PREFIX + key);
+        assertThat(value).startsWith("L:").endsWith(":" + owner);
+        long deadline = Long.parseLong(value.substring(2, value.indexOf(':', 2)));
+        assertThat(deadline).as("lease deadline on the Redis clock")
+                .isBetween(before + Duration.ofMinutes(10).toMillis(), after + Duration.ofMinutes(10).toMillis());
+        assertThat(raw.pttl(PREFIX + key)).isGreaterThan(Duration.ofMinutes(10).toMillis())
+                .isLessThanOrEqualTo(Duration.ofMinutes(10).toMillis() + RedisIdempotencyStore.KEEP_MILLIS);
 
         assertThat(store.complete(key, owner, Duration.ofHours(5))).isTrue();
         assertThat(raw.get(PREFIX + key)).isEqualTo("D:" + owner);
