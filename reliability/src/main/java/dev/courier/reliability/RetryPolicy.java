@@ -2,12 +2,12 @@ package dev.courier.reliability;
 
 import dev.courier.CodecException;
 import dev.courier.NonRetryableException;
-import io.github.resilience4j.core.IntervalFunction;
 
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Predicate;
 
 /**
@@ -48,7 +48,6 @@ public final class RetryPolicy {
     private final Predicate<Throwable> retryOn;
     private final List<Class<? extends Throwable>> never;
     private final List<Duration> redeliverAfter;
-    private final IntervalFunction intervals;
 
     private RetryPolicy(Duration initial, double multiplier, Duration max, int attempts, double jitter,
                         Predicate<Throwable> retryOn, List<Class<? extends Throwable>> never, List<Duration> redeliverAfter) {
@@ -60,9 +59,6 @@ public final class RetryPolicy {
         this.retryOn = retryOn;
         this.never = List.copyOf(never);
         this.redeliverAfter = List.copyOf(redeliverAfter);
-        this.intervals = jitter == 0
-                ? IntervalFunction.ofExponentialBackoff(initial, multiplier, max)
-                : IntervalFunction.ofExponentialRandomBackoff(initial, multiplier, jitter, max);
     }
 
     /** The defaults: 3 attempts, 100 ms doubling up to 5 s, jitter 0.5, no broker redelivery. */
@@ -72,7 +68,7 @@ public final class RetryPolicy {
 
     /**
      * Exponential backoff: {@code initial}, then times {@code multiplier} per attempt, never more
-     * than {@code max}; {@value #DEFAULT_ATTEMPTS} attempts and jitter {@value #DEFAULT_JITTER} until changed.
+     * than {@code max} before jitter; {@value #DEFAULT_ATTEMPTS} attempts and jitter {@value #DEFAULT_JITTER} until changed.
      *
      * @throws IllegalArgumentException if {@code initial} is not positive, {@code multiplier} is
      *                                  below 1, or {@code max} is shorter than {@code initial}
@@ -116,7 +112,8 @@ public final class RetryPolicy {
 
     /**
      * Randomizes each backoff by up to ±{@code jitter} of its value, so consumers that failed
-     * together do not retry together.
+     * together do not retry together. It applies after the cap: a backoff that reached
+     * {@code max} is drawn from {@code max * (1 ± jitter)}.
      *
      * @throws IllegalArgumentException unless 0 (none) up to, but not including, 1
      */
@@ -191,27 +188,35 @@ public final class RetryPolicy {
         return redeliverAfter;
     }
 
-    /** The backoff before in-process attempt {@code failedAttempt + 1}, with jitter. */
+    /**
+     * The backoff before in-process attempt {@code failedAttempt + 1}: the nominal backoff
+     * ({@code initial * multiplier^(failedAttempt - 1)}, capped at {@code max}), then drawn
+     * uniformly from ±jitter around it. The jitter applies to the capped value too, so consumers
+     * that keep failing together do not retry in step once they reach {@code max}.
+     */
     Duration backoffAfter(int failedAttempt) {
-        return Duration.ofMillis(intervals.apply(failedAttempt));
+        double nominal = Math.min(initial.toMillis() * Math.pow(multiplier, Math.max(0, failedAttempt - 1)), max.toMillis());
+        if (jitter == 0) {
+            return Duration.ofMillis(Math.round(nominal));
+        }
+        double drawn = nominal * (1 - jitter + 2 * jitter * ThreadLocalRandom.current().nextDouble());
+        return Duration.ofMillis(Math.max(1, Math.round(drawn)));
     }
 
     /** Whether {@code failure} may be tried again at all. */
     boolean isRetryable(Throwable failure) {
-        for (Throwable c = failure; c != null; c = c.getCause()) {
+        boolean refused = Causes.any(failure, c -> {
             if (c instanceof NonRetryableException || c instanceof CodecException) {
-                return false;
+                return true;
             }
             for (Class<? extends Throwable> t : never) {
                 if (t.isInstance(c)) {
-                    return false;
+                    return true;
                 }
             }
-            if (c.getCause() == c) {
-                break;
-            }
-        }
-        return retryOn.test(failure);
+            return false;
+        });
+        return !refused && retryOn.test(failure);
     }
 
     @Override
