@@ -357,12 +357,7 @@ public final class Reliability implements Interceptor, AutoCloseable {
         if (retry != null) {
             return !retry.isRetryable(cause);
         }
-        for (Throwable c = cause; c != null && c.getCause() != c; c = c.getCause()) {
-            if (c instanceof NonRetryableException || c instanceof CodecException) {
-                return true;
-            }
-        }
-        return false;
+        return Causes.any(cause, c -> c instanceof NonRetryableException || c instanceof CodecException);
     }
 
     private void decide(Chain chain, Delivery d, SubscriptionBreaker breaker, int n, Outcome out, CompletableFuture<Outcome> result) {
@@ -540,12 +535,8 @@ public final class Reliability implements Interceptor, AutoCloseable {
     }
 
     private static String reasonFor(Throwable cause) {
-        for (Throwable c = cause; c != null && c.getCause() != c; c = c.getCause()) {
-            if (c instanceof CodecException) {
-                return "undecodable payload: " + c.getMessage();
-            }
-        }
-        return "non-retryable failure: " + describe(cause);
+        CodecException codec = Causes.find(cause, CodecException.class);
+        return codec != null ? "undecodable payload: " + codec.getMessage() : "non-retryable failure: " + describe(cause);
     }
 
     private static String describe(Throwable t) {
@@ -553,7 +544,8 @@ public final class Reliability implements Interceptor, AutoCloseable {
     }
 
     private static Throwable unwrap(Throwable e) {
-        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+        for (int depth = 0; depth < Causes.MAX_DEPTH && (e instanceof CompletionException || e instanceof ExecutionException)
+                && e.getCause() != null; depth++) {
             e = e.getCause();
         }
         return e;

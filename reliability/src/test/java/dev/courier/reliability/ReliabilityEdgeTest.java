@@ -4,11 +4,13 @@ import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
 import dev.courier.Message;
+import dev.courier.NonRetryableException;
 import dev.courier.Subscribe;
 import dev.courier.reliability.deadletter.DeadLetters;
 import dev.courier.reliability.deadletter.Redrive;
 import dev.courier.reliability.deadletter.RedriveResult;
 import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
+import dev.courier.reliability.idempotency.JdbcIdempotencyStore;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.github.resilience4j.core.IntervalFunction;
@@ -16,11 +18,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.postgresql.ds.PGSimpleDataSource;
 
 import java.io.IOException;
+import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -29,9 +37,12 @@ import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The reliability policy at its edges: breaker configuration and open waits, idempotency across a redrive, keys a store refuses. */
+/** The reliability policy at its edges: breaker configuration and open waits, idempotency across a redrive, keys a store refuses, jitter at the cap, cyclic causes. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ReliabilityEdgeTest {
+
+    private static final String PG_URL = System.getenv().getOrDefault("COURIER_TEST_POSTGRES_URL",
+            "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
 
     private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
     private final String broker = "mem://edge-" + UUID.randomUUID();
@@ -173,5 +184,84 @@ class ReliabilityEdgeTest {
                 .as("processed %d times, dead-lettered: %s, settled so far: %d NACKs",
                         runs.get(), events.deadLettered.contains(m.id()), events.settled.stream().filter(s -> s.endsWith(":NACK")).count())
                 .isTrue();
+    }
+
+    @Test
+    @DisplayName("a message whose id PostgreSQL cannot store (a NUL character) is dead-lettered by the JDBC store, not redelivered unprocessed forever")
+    void keyWithNulIsDeadLetteredByTheJdbcStore() throws Exception {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setUrl(PG_URL);
+        String table = "courier_idem_edge_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        JdbcIdempotencyStore store = JdbcIdempotencyStore.builder(ds).tableName(table).createTableIfMissing(true).build();
+        open.add(() -> {
+            try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+                st.execute("DROP TABLE IF EXISTS " + table);
+            }
+        });
+        Events events = new Events();
+        Reliability policy = Reliability.builder().retry(RetryPolicy.none())
+                .idempotency(Idempotency.with(store).inProgressRetryDelay(Duration.ofMillis(20))).build();
+        Courier courier = connect(events, policy);
+        AtomicInteger runs = new AtomicInteger();
+        courier.subscribe(Subscribe.to(topic).group("g").maxAttempts(3).redeliveryDelay(Duration.ZERO), d -> runs.incrementAndGet());
+        Message m = courier.publisher().message(topic, "x").id("order\u00001").build();
+        courier.publisher().publish(m).toCompletableFuture().join();
+
+        waitUntil(Duration.ofSeconds(10), () -> events.deadLettered.contains(m.id()));
+        assertThat(events.deadLettered).as("dead-lettered ids; processed %d times, %d NACKs", runs.get(),
+                events.settled.stream().filter(s -> s.endsWith(":NACK")).count()).contains(m.id());
+        assertThat(runs).as("handler runs of a message whose key cannot be stored").hasValue(0);
+    }
+
+    @Test
+    @DisplayName("jitter spreads a backoff that reached max, and a fixed backoff's draws lie on both sides of it")
+    void jitterAroundTheCappedBackoff() {
+        RetryPolicy capped = RetryPolicy.exponential(Duration.ofMillis(100), 2.0, Duration.ofMillis(400)).jitter(0.5);
+        Set<Duration> seen = new HashSet<>();
+        for (int i = 0; i < 500; i++) {
+            Duration b = capped.backoffAfter(8); // nominal 12.8 s, capped at 400 ms
+            assertThat(b).isBetween(Duration.ofMillis(200), Duration.ofMillis(600));
+            seen.add(b);
+        }
+        assertThat(seen).as("distinct backoffs at the cap with jitter 0.5").hasSizeGreaterThan(50);
+
+        RetryPolicy fixed = RetryPolicy.fixed(Duration.ofMillis(1000)).jitter(0.5);
+        long sum = 0;
+        int above = 0;
+        int below = 0;
+        for (int i = 0; i < 2000; i++) {
+            long ms = fixed.backoffAfter(1).toMillis();
+            assertThat(ms).isBetween(500L, 1500L);
+            sum += ms;
+            above += ms > 1000 ? 1 : 0;
+            below += ms < 1000 ? 1 : 0;
+        }
+        assertThat(above).as("draws above 1 s").isGreaterThan(500);
+        assertThat(below).as("draws below 1 s").isGreaterThan(500);
+        assertThat(sum / 2000).as("mean of 2,000 draws (ms)").isBetween(900L, 1100L);
+    }
+
+    @Test
+    @DisplayName("a failure whose cause chain is a cycle (A -> B -> A) is decided on: retried unless a NonRetryableException is in it")
+    void causeCycleIsDecidedOn() throws Exception {
+        RuntimeException a = new RuntimeException("a");
+        RuntimeException b = new RuntimeException("b");
+        a.initCause(b);
+        b.initCause(a);
+        CompletableFuture<Boolean> retryable = CompletableFuture.supplyAsync(() -> RetryPolicy.ofDefaults().isRetryable(a));
+        assertThat(retryable.get(10, TimeUnit.SECONDS)).isTrue();
+
+        Events events = new Events();
+        Courier courier = connect(events, Reliability.builder().retry(RetryPolicy.fixed(Duration.ofMillis(10)).attempts(2)).build());
+        courier.subscribe(Subscribe.to(topic).group("g").maxAttempts(1), d -> {
+            RuntimeException x = new RuntimeException("x");
+            NonRetryableException y = new NonRetryableException("y", x);
+            x.initCause(y);
+            throw x;
+        });
+        Message m = courier.publisher().message(topic, "cyclic").build();
+        courier.publisher().publish(m).toCompletableFuture().join();
+        waitUntil(Duration.ofSeconds(10), () -> events.deadLettered.contains(m.id()));
+        assertThat(events.deadLettered).as("dead-lettered ids").contains(m.id());
     }
 }

@@ -17,7 +17,35 @@ final class StoreArguments {
             throw new IllegalArgumentException("idempotency key is " + key.length() + " characters long; at most "
                     + maxLength + " are allowed (hash longer keys, e.g. SHA-256 in hex)");
         }
+        storable("idempotency key", key);
         return key;
+    }
+
+    /**
+     * Refuses what a store cannot keep as given: a NUL character (PostgreSQL refuses it in text)
+     * and an unpaired surrogate (encoded as '?' on the way to the database or Redis, so two
+     * different keys would become one). Every store refuses them, so keys move between stores.
+     */
+    private static void storable(String what, String value) {
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            String problem = null;
+            if (c == '\0') {
+                problem = "a NUL character";
+            } else if (Character.isHighSurrogate(c)) {
+                if (i + 1 < value.length() && Character.isLowSurrogate(value.charAt(i + 1))) {
+                    i++;
+                    continue;
+                }
+                problem = "an unpaired surrogate";
+            } else if (Character.isLowSurrogate(c)) {
+                problem = "an unpaired surrogate";
+            }
+            if (problem != null) {
+                throw new IllegalArgumentException(what + " contains " + problem + " at index " + i
+                        + ", which the stores cannot keep as it is; remove it, or hash the value (e.g. SHA-256 in hex)");
+            }
+        }
     }
 
     static String owner(String owner, int maxLength) {
@@ -29,6 +57,7 @@ final class StoreArguments {
             throw new IllegalArgumentException("owner token is " + owner.length() + " characters long; at most "
                     + maxLength + " are allowed");
         }
+        storable("owner token", owner);
         return owner;
     }
 

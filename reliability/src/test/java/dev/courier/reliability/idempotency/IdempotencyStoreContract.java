@@ -158,6 +158,23 @@ public abstract class IdempotencyStoreContract {
             assertThatThrownBy(() -> store.claim("k".repeat(100_000), newOwner(), LONG))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most");
         }
+
+        @Test
+        @DisplayName("keys no store can keep as they are (a NUL, an unpaired surrogate) are refused with IllegalArgumentException; paired surrogates are fine")
+        void unstorableKeys() {
+            assertThatThrownBy(() -> store.claim("order\u00001", newOwner(), LONG)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("NUL character at index 5");
+            assertThatThrownBy(() -> store.claim("order\uD800x", newOwner(), LONG)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("unpaired surrogate");
+            assertThatThrownBy(() -> store.claim("order\uDC00", newOwner(), LONG)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("unpaired surrogate");
+            assertThatThrownBy(() -> store.complete("order\u0000", newOwner(), LONG)).isInstanceOf(IllegalArgumentException.class);
+            String emoji = newKey() + "-\uD83D\uDE00";
+            String owner = newOwner();
+            assertThat(store.claim(emoji, owner, LONG)).isEqualTo(Claim.ACQUIRED);
+            assertThat(store.complete(emoji, owner, LONG)).isTrue();
+            assertThat(store.claim(emoji, newOwner(), LONG)).isEqualTo(Claim.DONE);
+        }
     }
 
     @Nested
