@@ -358,21 +358,32 @@ public final class CourierConfig {
             Map<String, String> merged = new LinkedHashMap<>();
             if (environment) {
                 if (resource != null) {
-                    merged.putAll(readResource(resource));
+                    readResource(resource).forEach((k, v) -> override(merged, k, v));
                 }
                 env.forEach((k, v) -> {
                     if (k.startsWith("COURIER_")) {
-                        merged.put(envToKey(k), v);
+                        override(merged, envToKey(k), v);
                     }
                 });
                 for (String name : system.stringPropertyNames()) {
                     if (name.startsWith("courier.")) {
-                        merged.put(name, system.getProperty(name));
+                        override(merged, name, system.getProperty(name));
                     }
                 }
             }
-            merged.putAll(explicit);
+            explicit.forEach((k, v) -> override(merged, k, v));
             return new CourierConfig(merged).validate();
+        }
+
+        /**
+         * Puts {@code key} in place of every spelling of it from earlier sources: an environment
+         * variable turns {@code max-backoff} into {@code max.backoff}, and {@link #get} finds
+         * either, so a later source must replace the other spelling too to take precedence.
+         */
+        private static void override(Map<String, String> merged, String key, String value) {
+            String normal = key.replace('-', '.');
+            merged.keySet().removeIf(k -> !k.equals(key) && k.replace('-', '.').equals(normal));
+            merged.put(key, value);
         }
 
         /** {@code COURIER_KAFKA_PRODUCER_LINGER_MS} to {@code courier.kafka.producer.linger.ms}; known keys keep their dashes. */

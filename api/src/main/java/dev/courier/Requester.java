@@ -12,8 +12,15 @@ import java.util.concurrent.CompletionStage;
  */
 public interface Requester {
 
+    /**
+     * Encodes {@code payload}, sends it to {@code topic} and decodes the reply as {@code replyType}.
+     *
+     * @param timeout how long to wait for the reply; null for {@code courier.request.timeout}
+     *                (default 30s); longer than 365 days counts as 365 days; zero or negative fails
+     *                the stage with {@link IllegalArgumentException}
+     */
     <T> CompletionStage<T> request(String topic, Object payload, Class<T> replyType, Duration timeout);
 
-    /** Sends a prepared request message; the reply arrives undecoded. */
+    /** Sends a prepared request message; the reply arrives undecoded. {@code timeout} as above. */
     CompletionStage<Message> request(Message request, Duration timeout);
 }

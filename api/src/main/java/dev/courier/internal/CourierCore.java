@@ -25,6 +25,7 @@ import dev.courier.spi.BrokerUrl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -75,15 +76,15 @@ public final class CourierCore {
         try {
             opened = provider.open(new BindingContext(url, config, handlerExecutor, scheduler));
         } catch (CourierException e) {
-            shutdownExecutors();
+            shutdownExecutors(Duration.ZERO);
             throw e;
         } catch (RuntimeException e) {
-            shutdownExecutors();
+            shutdownExecutors(Duration.ZERO);
             throw new BrokerUnavailableException("cannot connect to " + url + " with the " + provider.name() + " binding: " + e.getMessage(), e);
         }
         this.binding = opened;
         this.sharedPublisher = newPublisher(false);
-        this.requester = new DefaultRequester(binding, this.codecs, () -> closed);
+        this.requester = new DefaultRequester(binding, this.codecs, () -> closed, this.config.requestTimeout());
         log.info("connected to {} ({} binding, capabilities {})", url, provider.name(), binding.capabilities().all());
     }
 
@@ -164,20 +165,24 @@ public final class CourierCore {
 
     /**
      * Closes subscriptions (draining them), flushes publishers, then closes the binding and
-     * executors, and last the configured interceptors the Courier owns.
+     * executors, and last the configured interceptors the Courier owns. Every wait comes out of
+     * one {@code courier.close.timeout}: a subscription drains for its own drain timeout or what
+     * is left of the close timeout, whichever is shorter.
      */
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
+        long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(config.closeTimeout());
         for (DefaultSubscription s : new ArrayList<>(subscriptions)) {
-            s.close();
+            Duration left = left(deadline);
+            s.close(s.spec().drainTimeout().compareTo(left) < 0 ? s.spec().drainTimeout() : left);
         }
         for (DefaultPublisher p : new ArrayList<>(publishers)) {
-            p.close();
+            p.close(left(deadline));
         }
-        sharedPublisher.close();
+        sharedPublisher.close(left(deadline));
         // after the subscriptions' drain (a responder of this Courier may still have answered), before the binding goes
         requester.close();
         try {
@@ -185,17 +190,22 @@ public final class CourierCore {
         } catch (RuntimeException e) {
             log.warn("closing the {} binding failed: {}", url.scheme(), e.toString());
         }
-        shutdownExecutors();
+        shutdownExecutors(left(deadline));
         // last: handlers that were still draining may have used them (e.g. an idempotency store)
         owned.closeOwned();
         log.info("closed connection to {}", url);
     }
 
-    private void shutdownExecutors() {
+    /** What is left until {@code deadline} ({@link System#nanoTime()}), never negative. */
+    private static Duration left(long deadline) {
+        return Duration.ofNanos(Math.max(0, deadline - System.nanoTime()));
+    }
+
+    private void shutdownExecutors(Duration wait) {
         scheduler.shutdownNow();
         handlerExecutor.shutdown();
         try {
-            if (!handlerExecutor.awaitTermination(config.closeTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+            if (!handlerExecutor.awaitTermination(wait.toNanos(), TimeUnit.NANOSECONDS)) {
                 handlerExecutor.shutdownNow();
             }
         } catch (InterruptedException e) {

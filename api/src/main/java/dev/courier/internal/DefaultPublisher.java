@@ -13,8 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -107,6 +109,7 @@ public final class DefaultPublisher implements Publisher {
 
     @Override
     public CompletionStage<PublishReceipt> publish(Message message) {
+        Objects.requireNonNull(message, "message"); // before counting: a refused call is never outstanding
         started.increment();
         if (closed) {
             settled.increment();
@@ -304,27 +307,37 @@ public final class DefaultPublisher implements Publisher {
         }
     }
 
+    /**
+     * Each message goes through {@link #publish(Message)}, so a batch is timed out, counted and
+     * reported to the listener exactly as single publishes are.
+     */
     @Override
     public CompletionStage<List<PublishReceipt>> publishAll(Collection<Message> messages) {
+        Objects.requireNonNull(messages, "messages");
+        int i = 0;
+        for (Message m : messages) {
+            if (m == null) {
+                throw new NullPointerException("messages[" + i + "] is null; nothing of the batch was published");
+            }
+            i++;
+        }
         if (closed) {
             return CompletableFuture.failedFuture(new ClosedException("publisher"));
         }
         if (messages.isEmpty()) {
             return CompletableFuture.completedFuture(List.of());
         }
-        int n = messages.size();
-        started.add(n);
-        CompletableFuture<List<PublishReceipt>> f;
-        try {
-            f = binding.publishAll(messages).toCompletableFuture();
-        } catch (RuntimeException e) {
-            f = CompletableFuture.failedFuture(e);
+        List<CompletableFuture<PublishReceipt>> stages = new ArrayList<>(messages.size());
+        for (Message m : messages) {
+            stages.add(publish(m).toCompletableFuture());
         }
-        f.whenComplete((r, e) -> {
-            settled.add(n);
-            completed(n);
+        return CompletableFuture.allOf(stages.toArray(CompletableFuture[]::new)).thenApply(v -> {
+            List<PublishReceipt> receipts = new ArrayList<>(stages.size());
+            for (CompletableFuture<PublishReceipt> f : stages) {
+                receipts.add(f.join());
+            }
+            return receipts;
         });
-        return f;
     }
 
     @Override
@@ -336,16 +349,21 @@ public final class DefaultPublisher implements Publisher {
     /** Refuses new publishes and waits up to the close timeout for outstanding ones. */
     @Override
     public void close() {
+        close(closeTimeout);
+    }
+
+    /** Refuses new publishes and waits up to {@code wait} for outstanding ones (what is left of the Courier's close). */
+    void close(Duration wait) {
         if (closed) {
             return;
         }
         closed = true;
-        long deadline = System.nanoTime() + closeTimeout.toNanos();
+        long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(wait);
         synchronized (flushLock) {
             while (!allCompleted()) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    log.warn("publisher closed with {} publishes still unconfirmed after {} ms", outstanding(), closeTimeout.toMillis());
+                    log.warn("publisher closed with {} publishes still unconfirmed after {} ms", outstanding(), wait.toMillis());
                     break;
                 }
                 try {

@@ -2,6 +2,7 @@ package dev.courier.internal;
 
 import dev.courier.ClosedException;
 import dev.courier.Codecs;
+import dev.courier.CourierConfig;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.RequestFailedException;
@@ -25,9 +26,14 @@ import java.util.function.Supplier;
  */
 final class DefaultRequester implements Requester {
 
+    /** The longest timeout a request is given: longer ones (meant as "no timeout") would overflow the timers' nanoseconds. */
+    static final Duration LONGEST_TIMEOUT = Duration.ofDays(365);
+
     private final Binding binding;
     private final Codecs codecs;
     private final Supplier<Boolean> closed;
+    /** For callers that pass no timeout ({@code courier.request.timeout}). */
+    private final Duration defaultTimeout;
     /** Requests whose reply has not come yet. */
     private final Set<Waiting> waiting = ConcurrentHashMap.newKeySet();
 
@@ -40,10 +46,11 @@ final class DefaultRequester implements Requester {
         }
     }
 
-    DefaultRequester(Binding binding, Codecs codecs, Supplier<Boolean> closed) {
+    DefaultRequester(Binding binding, Codecs codecs, Supplier<Boolean> closed, Duration defaultTimeout) {
         this.binding = binding;
         this.codecs = codecs;
         this.closed = closed;
+        this.defaultTimeout = defaultTimeout;
     }
 
     @Override
@@ -60,8 +67,14 @@ final class DefaultRequester implements Requester {
 
     @Override
     public CompletionStage<Message> request(Message request, Duration timeout) {
-        if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException("request timeout must be positive, was " + timeout));
+        Objects.requireNonNull(request, "request");
+        if (timeout == null) {
+            timeout = defaultTimeout;
+        } else if (timeout.isNegative() || timeout.isZero()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("request timeout must be positive (or null for "
+                    + CourierConfig.REQUEST_TIMEOUT + "), was " + timeout));
+        } else if (timeout.compareTo(LONGEST_TIMEOUT) > 0) {
+            timeout = LONGEST_TIMEOUT;
         }
         if (closed.get()) {
             return CompletableFuture.failedFuture(new ClosedException("courier"));

@@ -85,7 +85,7 @@ final class MemoryBinding implements Binding {
             if (broker.pendingRequests().remove(inbox, pending)) {
                 pending.reply.completeExceptionally(new RequestTimeoutException(request.topic(), timeout));
             }
-        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        }, TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS); // saturates rather than overflowing
         Message sent = request.toBuilder().header(HeaderNames.REPLY_TO, inbox).build();
         publish(sent).whenComplete((r, e) -> {
             if (e != null && broker.pendingRequests().remove(inbox, pending)) {

@@ -192,7 +192,7 @@ final class MemoryGroup {
                             ready.add(e);
                         }
                         pump();
-                    }, redeliverAfter.toNanos(), TimeUnit.NANOSECONDS);
+                    }, TimeUnit.NANOSECONDS.convert(redeliverAfter), TimeUnit.NANOSECONDS); // saturates rather than overflowing
                 }
             }
         }

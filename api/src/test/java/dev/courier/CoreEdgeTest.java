@@ -1,0 +1,164 @@
+package dev.courier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The core around publish, request and close: configured timeouts, batches, bad input, and configuration precedence, on mem://. */
+class CoreEdgeTest {
+
+    private final List<Courier> opened = new CopyOnWriteArrayList<>();
+
+    private Courier connect(String url) {
+        return connect(CourierConfig.builder().withoutEnvironment().url(url).set(CourierConfig.CLOSE_TIMEOUT, "2s").build(),
+                CourierListener.NONE);
+    }
+
+    private Courier connect(CourierConfig config, CourierListener listener) {
+        Courier c = Courier.builder().config(config).listener(listener).connect();
+        opened.add(c);
+        return c;
+    }
+
+    private static String memUrl() {
+        return "mem://core-edge-" + UUID.randomUUID();
+    }
+
+    @AfterEach
+    void closeAll() {
+        for (Courier c : opened) {
+            c.close();
+        }
+    }
+
+    @Test
+    @DisplayName("courier.request.timeout is the timeout of a request whose caller passes null")
+    void configuredRequestTimeoutIsUsed() throws Exception {
+        Courier courier = connect(CourierConfig.builder().withoutEnvironment().url(memUrl())
+                .set(CourierConfig.REQUEST_TIMEOUT, "10s").build(), CourierListener.NONE);
+        courier.respond(Subscribe.to("status").group("svc"), d -> "OK");
+
+        String reply = courier.requester().request("status", "ping", String.class, null)
+                .toCompletableFuture().get(20, TimeUnit.SECONDS);
+
+        assertThat(reply).isEqualTo("OK");
+        assertThat(courier.requester().request("status", "ping", String.class, Duration.ZERO).toCompletableFuture())
+                .failsWithin(Duration.ofSeconds(5)).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                .withCauseInstanceOf(IllegalArgumentException.class);
+        // nobody answers "silent": the configured 1 s ends the wait
+        Courier quick = connect(CourierConfig.builder().withoutEnvironment().url(memUrl())
+                .set(CourierConfig.REQUEST_TIMEOUT, "1s").build(), CourierListener.NONE);
+        quick.subscribe(Subscribe.to("silent").group("svc"), d -> { });
+        assertThat(quick.requester().request("silent", "ping", String.class, null).toCompletableFuture())
+                .failsWithin(Duration.ofSeconds(20)).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                .withCauseInstanceOf(RequestTimeoutException.class);
+    }
+
+    @Test
+    @DisplayName("publishAll reports each confirmed message to the listener, as publish does")
+    void publishAllReportsToListener() throws Exception {
+        List<String> published = new CopyOnWriteArrayList<>();
+        CourierListener listener = new CourierListener() {
+            @Override
+            public void published(Message message, PublishReceipt receipt) {
+                published.add(message.id());
+            }
+        };
+        Courier courier = connect(CourierConfig.builder().withoutEnvironment().url(memUrl()).build(), listener);
+        Message a = Message.builder("batch").payload(new byte[] {1}).build();
+        Message b = Message.builder("batch").payload(new byte[] {2}).build();
+
+        courier.publisher().publishAll(List.of(a, b)).toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        assertThat(published).containsExactlyInAnyOrder(a.id(), b.id());
+        assertThatThrownBy(() -> courier.publisher().publishAll(java.util.Arrays.asList(a, null)))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("messages[1]");
+        assertThat(courier.publisher().outstanding()).as("outstanding after a refused batch").isZero();
+    }
+
+    @Test
+    @DisplayName("a publish refused for a null message is not counted as outstanding, so close() does not wait for it")
+    void nullMessageIsNotOutstanding() {
+        Courier courier = connect(memUrl());
+        Publisher publisher = courier.newPublisher();
+
+        assertThatThrownBy(() -> publisher.publish((Message) null)).isInstanceOf(NullPointerException.class);
+
+        assertThat(publisher.outstanding()).as("publishes outstanding after a refused null message").isZero();
+    }
+
+    @Test
+    @DisplayName("an environment variable overrides courier.properties also for dashed keys (binding and reliability keys)")
+    void environmentBeatsPropertiesFileForDashedKeys() throws Exception {
+        Path dir = Files.createTempDirectory("courier-config");
+        Files.writeString(dir.resolve("courier-precedence.properties"), "courier.reliability.retry.max-backoff=1s\n");
+        ClassLoader before = Thread.currentThread().getContextClassLoader();
+        CourierConfig config;
+        try (URLClassLoader cl = new URLClassLoader(new URL[] {dir.toUri().toURL()}, before)) {
+            Thread.currentThread().setContextClassLoader(cl);
+            config = CourierConfig.builder()
+                    .environment(Map.of("COURIER_RELIABILITY_RETRY_MAX_BACKOFF", "5s"))
+                    .systemProperties(new Properties())
+                    .resource("courier-precedence.properties")
+                    .build();
+        } finally {
+            Thread.currentThread().setContextClassLoader(before);
+        }
+
+        assertThat(config.duration("courier.reliability.retry.max-backoff", Duration.ZERO))
+                .as("environment variables take precedence over courier.properties")
+                .isEqualTo(Duration.ofSeconds(5));
+    }
+
+    @Test
+    @DisplayName("a very long request timeout (effectively none) still gets the reply instead of an ArithmeticException")
+    void veryLongRequestTimeout() throws Exception {
+        Courier courier = connect(memUrl());
+        courier.respond(Subscribe.to("slowpoke").group("svc"), d -> "OK");
+
+        String reply = courier.requester().request("slowpoke", "ping", String.class, Duration.ofDays(365L * 1000))
+                .toCompletableFuture().get(20, TimeUnit.SECONDS);
+
+        assertThat(reply).isEqualTo("OK");
+    }
+
+    @Test
+    @DisplayName("courier.close.timeout bounds how long Courier.close() waits for a stuck handler")
+    void closeTimeoutBoundsHandlerDrain() throws Exception {
+        Courier courier = connect(memUrl()); // courier.close.timeout=2s
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to("stuck").group("g"), d -> {
+            started.countDown();
+            release.await();
+        });
+        courier.publisher().publish("stuck", "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+
+        java.util.concurrent.CompletableFuture<Void> closing = java.util.concurrent.CompletableFuture.runAsync(courier::close);
+        try {
+            assertThat(closing).as("close() with courier.close.timeout=2s").succeedsWithin(Duration.ofSeconds(15));
+        } finally {
+            release.countDown();
+            closing.get(60, TimeUnit.SECONDS);
+        }
+    }
+}
