@@ -11,8 +11,8 @@ import java.util.Objects;
  *
  * <ul>
  *   <li>{@link Kind#ACK}: done.</li>
- *   <li>{@link Kind#NACK}: deliver again after a delay; not counted against max attempts policy
- *       when requested explicitly.</li>
+ *   <li>{@link Kind#NACK}: deliver again after a delay; never dead-letters the message by itself,
+ *       though the redelivery counts as a delivery in {@link Delivery#attempt()}.</li>
  *   <li>{@link Kind#FAILED}: the handler failed; the subscription's failure policy decides
  *       between redelivery and dead-lettering from the attempt count and the cause.</li>
  *   <li>{@link Kind#DEAD_LETTER}: publish to the dead-letter destination, then ack.</li>
