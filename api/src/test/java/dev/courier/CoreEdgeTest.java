@@ -161,4 +161,18 @@ class CoreEdgeTest {
             closing.get(60, TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    @DisplayName("mem:// options that differ from those of the running broker of that name are refused, not silently ignored")
+    void memOptionsMustMatchTheRunningBroker() {
+        String name = "mem://core-edge-opts-" + UUID.randomUUID().toString().substring(0, 8);
+        connect(name + "?retention=5");
+        assertThatThrownBy(() -> connect(name + "?retention=7")).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("already running with retention=5");
+        assertThatThrownBy(() -> connect(name + "?keep=true")).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("keep=false");
+        Courier same = connect(name + "?retention=5");
+        Courier plain = connect(name);
+        assertThat(List.of(same, plain)).allSatisfy(c -> assertThat(c.isClosed()).isFalse());
+    }
 }

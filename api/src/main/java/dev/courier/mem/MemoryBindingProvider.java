@@ -56,7 +56,8 @@ public final class MemoryBindingProvider implements BindingProvider {
                 throw new ConfigurationException("mem retention '" + retentionRaw + "' is invalid; use a whole number of messages >= 1");
             }
         }
-        boolean keep = Boolean.parseBoolean(url.param("keep", context.config().find("courier.mem.keep").orElse("false")));
-        return new MemoryBinding(MemoryBroker.acquire(name, retention, keep), context);
+        String keepRaw = url.param("keep", context.config().find("courier.mem.keep").orElse(null));
+        boolean keep = Boolean.parseBoolean(keepRaw);
+        return new MemoryBinding(MemoryBroker.acquire(name, retention, retentionRaw != null, keep, keepRaw != null), context);
     }
 }

@@ -1,5 +1,7 @@
 package dev.courier.mem;
 
+import dev.courier.ConfigurationException;
+
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -25,12 +27,23 @@ final class MemoryBroker {
         this.keep = keep;
     }
 
-    /** The broker called {@code name}, created on first use; each acquire needs one {@link #release()}. */
-    static MemoryBroker acquire(String name, int retention, boolean keep) {
+    /**
+     * The broker called {@code name}, created on first use; each acquire needs one {@link #release()}.
+     * Options given explicitly ({@code retentionGiven}, {@code keepGiven}) must match those of a
+     * broker of that name that is already running: they would otherwise be silently ignored.
+     *
+     * @throws ConfigurationException if they do not
+     */
+    static MemoryBroker acquire(String name, int retention, boolean retentionGiven, boolean keep, boolean keepGiven) {
         while (true) {
             MemoryBroker b = BROKERS.computeIfAbsent(name, n -> new MemoryBroker(n, retention, keep));
             synchronized (b) {
                 if (b.users >= 0) {
+                    if ((retentionGiven && b.retention != retention) || (keepGiven && b.keep != keep)) {
+                        throw new ConfigurationException("the in-memory broker '" + name + "' is already running with retention="
+                                + b.retention + " and keep=" + b.keep + ", which differ from the URL's or configuration's (retention="
+                                + retention + ", keep=" + keep + "); use the same options for every connection to it, or another name");
+                    }
                     b.users++;
                     return b;
                 }
