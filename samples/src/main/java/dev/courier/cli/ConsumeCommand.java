@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
 final class ConsumeCommand extends SubscribeCommand {
 
     @Override
-    StartPosition defaultStart(Capabilities capabilities) {
-        return replayIfPossible(capabilities);
+    StartPosition defaultStart(Capabilities capabilities, String group) {
+        // a group's first run starts at the earliest message it can (the binding's default for groups)
+        return group != null ? StartPosition.defaults() : replayIfPossible(capabilities);
     }
 }

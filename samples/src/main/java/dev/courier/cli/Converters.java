@@ -27,6 +27,10 @@ final class Converters {
                 if (d == null) {
                     throw new TypeConversionException("'" + value + "' is empty; give a duration such as 500ms, 30s, 5m or PT1M");
                 }
+                if (d.isZero() || d.isNegative()) {
+                    // every --timeout is a wait: none of them can be zero
+                    throw new TypeConversionException("'" + value + "' is not more than zero; give a duration such as 500ms, 30s or 5m");
+                }
                 return d;
             } catch (ConfigurationException e) {
                 throw new TypeConversionException("'" + value + "' is not a duration; use e.g. 500ms, 30s, 5m, 1h or PT1M");

@@ -16,7 +16,6 @@ import java.io.OutputStreamWriter;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -77,12 +76,11 @@ public final class CourierCli implements Runnable {
 
     /** Runs as the {@code courier} process: exits with the command's exit code. */
     public static void main(String[] args) {
-        boolean verbose = Arrays.asList(args).contains("--verbose") || Arrays.asList(args).contains("-v");
-        // the CLI reports errors itself, in one line; client logs only with --verbose
-        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
-            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "info" : "off");
-        }
         CourierCli cli = new CourierCli();
+        // the CLI reports errors itself, in one line; client logs only with --verbose (set before anything logs)
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", cli.verboseIn(args) ? "info" : "off");
+        }
         Thread hook = new Thread(cli::stop, "courier-cli-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         int code = cli.run(args);
@@ -94,9 +92,27 @@ public final class CourierCli implements Runnable {
         System.exit(code);
     }
 
+    /** Whether {@code args} ask for --verbose, as the command line parses them (so also {@code -qv}); false if they do not parse. */
+    boolean verboseIn(String... args) {
+        try {
+            return verbose(new CommandLine(this).parseArgs(args));
+        } catch (ParameterException e) {
+            return false;
+        }
+    }
+
+    /** Whether the command or one of its parents was given {@code -v}/{@code --verbose}; a payload that reads "-v" is not. */
+    private static boolean verbose(CommandLine.ParseResult parsed) {
+        for (CommandLine.ParseResult r = parsed; r != null; r = r.subcommand()) {
+            if (r.hasMatchedOption("--verbose")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Runs one command line and returns its exit code (see {@link ExitCodes}); never exits the JVM. */
     public int run(String... args) {
-        boolean verbose = Arrays.asList(args).contains("--verbose") || Arrays.asList(args).contains("-v");
         CommandLine cl = new CommandLine(this);
         documentExitCodes(cl);
         cl.setOut(new PrintWriter(new OutputStreamWriter(out, StandardCharsets.UTF_8), true));
@@ -119,7 +135,7 @@ public final class CourierCli implements Runnable {
                 throw pe;
             }
             err.println(cmd.getCommandSpec().qualifiedName(" ") + ": " + describe(t));
-            if (verbose) {
+            if (verbose(parseResult)) {
                 t.printStackTrace(err);
             }
             return ExitCodes.of(t);

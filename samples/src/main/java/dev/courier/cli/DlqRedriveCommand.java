@@ -25,6 +25,9 @@ import java.util.function.Predicate;
                         + "redriven (they stay too)."})
 final class DlqRedriveCommand implements Callable<Integer> {
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @ParentCommand
     DlqCommand dlq;
 
@@ -59,6 +62,9 @@ final class DlqRedriveCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         CourierCli cli = dlq.cli;
+        if (limit != null && limit < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "-n/--limit must be 1 or more, was " + limit);
+        }
         Redrive r = Redrive.from(topic);
         if (to != null) {
             r = r.to(to);

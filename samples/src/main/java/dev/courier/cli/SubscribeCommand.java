@@ -59,8 +59,8 @@ abstract class SubscribeCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Do not print the 'consuming ...' line on standard error.")
     boolean quiet;
 
-    /** The start position when --from is not given. */
-    abstract StartPosition defaultStart(Capabilities capabilities);
+    /** The start position when --from is not given; {@code group} is null for a broadcast subscription. A group resumes where it stopped whatever this says. */
+    abstract StartPosition defaultStart(Capabilities capabilities, String group);
 
     @Override
     public Integer call() throws InterruptedException {
@@ -73,8 +73,7 @@ abstract class SubscribeCommand implements Callable<Integer> {
         CountDownLatch stopped = new CountDownLatch(1);
         cli.onStop(stopped::countDown);
         try (Courier courier = connection.connect(cli)) {
-            // a group resumes where it stopped; its first run starts at the earliest message it can
-            StartPosition start = from != null ? from : group != null ? StartPosition.defaults() : defaultStart(courier.capabilities());
+            StartPosition start = from != null ? from : defaultStart(courier.capabilities(), group);
             if (start.kind() == StartPosition.Kind.EARLIEST || start.kind() == StartPosition.Kind.TIME) {
                 // some bindings would silently start at the latest message instead
                 courier.capabilities().require(Capability.REPLAY, "--from " + start);

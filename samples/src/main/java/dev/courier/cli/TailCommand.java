@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 final class TailCommand extends SubscribeCommand {
 
     @Override
-    StartPosition defaultStart(Capabilities capabilities) {
-        return StartPosition.latest();
+    StartPosition defaultStart(Capabilities capabilities, String group) {
+        return StartPosition.latest(); // also for a group's first run: tail never prints what was there before it started
     }
 }

@@ -94,6 +94,23 @@ public final class MockPublisher implements Publisher {
 
     @Override
     public CompletionStage<List<PublishReceipt>> publishAll(Collection<Message> messages) {
+        // refuses what the Courier's publisher refuses, before recording any of the batch
+        Objects.requireNonNull(messages, "messages");
+        int i = 0;
+        for (Message m : messages) {
+            if (m == null) {
+                throw new NullPointerException("messages[" + i + "] is null; nothing of the batch was published");
+            }
+            i++;
+        }
+        synchronized (this) {
+            if (closed) {
+                return CompletableFuture.failedFuture(new ClosedException("publisher"));
+            }
+        }
+        if (messages.isEmpty()) {
+            return CompletableFuture.completedFuture(List.of());
+        }
         List<CompletableFuture<PublishReceipt>> stages = new ArrayList<>(messages.size());
         for (Message m : messages) {
             stages.add(publish(m).toCompletableFuture());

@@ -30,6 +30,7 @@ import java.util.stream.Stream;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.DescribeClusterOptions;
+import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.Uuid;
 
@@ -421,10 +422,11 @@ public final class EmbeddedKafka implements AutoCloseable {
                 }
                 try {
                     long remaining = Math.max(500, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
-                    Collection<Node> nodes = admin.describeCluster(
-                                    new DescribeClusterOptions().timeoutMs((int) Math.min(5_000, remaining)))
-                            .nodes().get();
-                    if (!nodes.isEmpty()) {
+                    DescribeClusterResult cluster = admin.describeCluster(
+                            new DescribeClusterOptions().timeoutMs((int) Math.min(5_000, remaining)));
+                    Collection<Node> nodes = cluster.nodes().get();
+                    // another broker may hold the port (ours then dies with a BindException): only ours has our cluster id
+                    if (!nodes.isEmpty() && clusterId.equals(cluster.clusterId().get())) {
                         return;
                     }
                 } catch (ExecutionException e) {
