@@ -132,7 +132,12 @@ public final class Subscribe {
         return s;
     }
 
-    /** Where dead letters go; default {@code <topic>.<group>.dlq} ({@code <topic>.dlq} without a group). */
+    /**
+     * Where dead letters go; default {@code <topic>.<group>.dlq} ({@code <topic>.dlq} without a
+     * group). Creating a subscription whose default would be longer than
+     * {@link Destinations#MAX_LENGTH} fails with a {@link ConfigurationException}: name one here
+     * then, or shorten the topic or group.
+     */
     public Subscribe deadLetterTopic(String deadLetterTopic) {
         Subscribe s = copy();
         s.deadLetterTopic = Destinations.checkTopic(deadLetterTopic);

@@ -2,8 +2,10 @@ package dev.courier.internal;
 
 import dev.courier.CodecException;
 import dev.courier.Codecs;
+import dev.courier.ConfigurationException;
 import dev.courier.CourierListener;
 import dev.courier.Delivery;
+import dev.courier.Destinations;
 import dev.courier.HeaderNames;
 import dev.courier.Interceptor;
 import dev.courier.Message;
@@ -36,6 +38,9 @@ import java.util.function.Function;
  * once attempts are exhausted or the failure cannot be retried, a dead letter. A dead letter is
  * published to the dead-letter topic and the original is rejected only after the broker confirmed
  * that publish; if it fails the original is nacked, never dropped.
+ *
+ * <p>The dead-letter topic is checked when the pipeline is made, that is when the subscription is
+ * created: checked only once a message failed, an invalid name could never take that message.
  */
 public final class SubscriptionPipeline implements DeliveryProcessor {
 
@@ -43,6 +48,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     private static final int MAX_STACK_CHARS = 4096;
 
     private final Subscribe spec;
+    private final String deadLetterTopic;
     private final Binding binding;
     private final Codecs codecs;
     private final List<Interceptor> interceptors;
@@ -60,6 +66,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                          CourierListener listener, Function<Delivery, CompletionStage<Outcome>> terminal, Executor continuation,
                          Interceptor.Flow flow) {
         this.spec = spec;
+        this.deadLetterTopic = checkedDeadLetterTopic(spec);
         this.binding = binding;
         this.codecs = codecs;
         this.interceptors = List.copyOf(interceptors);
@@ -67,6 +74,29 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         this.terminal = terminal;
         this.continuation = continuation;
         this.chainContext = new HandlerChain.ChainContext(continuation, flow, listener);
+    }
+
+    /**
+     * The default dead-letter topic adds {@code .<group>.dlq} to a topic that may itself be up to
+     * {@link Destinations#MAX_LENGTH} characters; refused here with what to change, rather than
+     * failing every dead letter of the subscription later.
+     */
+    private static String checkedDeadLetterTopic(Subscribe spec) {
+        String dlq = spec.deadLetterTopic();
+        try {
+            return Destinations.checkTopic(dlq);
+        } catch (ConfigurationException e) {
+            throw new ConfigurationException("the subscription to '" + abbreviate(spec.topic()) + "'"
+                    + (spec.group() != null ? " in group '" + abbreviate(spec.group()) + "'" : "")
+                    + " would dead-letter to '" + (spec.group() != null ? "<topic>.<group>.dlq" : "<topic>.dlq") + "', which is "
+                    + dlq.length() + " characters; the limit is " + Destinations.MAX_LENGTH + ": shorten the topic"
+                    + (spec.group() != null ? " or the group" : "")
+                    + ", or name a dead-letter topic with Subscribe.deadLetterTopic(String)", e);
+        }
+    }
+
+    private static String abbreviate(String name) {
+        return name.length() <= 40 ? name : name.substring(0, 40) + "...";
     }
 
     @Override
@@ -121,13 +151,17 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
             log.warn("listener.settled threw; ignored", e);
         }
         InboundDelivery in = d.inbound();
+        // once the binding was asked to settle (or a dead-letter publish took the delivery over) it must not be asked again
+        boolean handedOver = false;
         try {
             switch (o.kind()) {
                 case ACK -> {
+                    handedOver = true;
                     in.ack();
                     d.finished();
                 }
                 case NACK -> {
+                    handedOver = true;
                     in.nack(o.delay() != null ? o.delay() : spec.redeliveryDelay());
                     d.finished();
                 }
@@ -135,25 +169,42 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                     Throwable cause = o.cause();
                     if (isNonRetryable(cause)) {
                         deadLetter(d, reasonFor(cause), cause, Map.of());
+                        handedOver = true;
                     } else if (d.attempt() >= spec.maxAttempts()) {
                         deadLetter(d, "gave up after " + d.attempt() + " attempt(s): " + describe(cause), cause, Map.of());
+                        handedOver = true;
                     } else {
                         log.debug("handler failed on {} (attempt {} of {}); redelivering", d, d.attempt(), spec.maxAttempts(), cause);
+                        handedOver = true;
                         in.nack(spec.redeliveryDelay());
                         d.finished();
                     }
                 }
-                case DEAD_LETTER -> deadLetter(d, o.reason(), o.cause(), o.deadLetterHeaders());
+                case DEAD_LETTER -> {
+                    deadLetter(d, o.reason(), o.cause(), o.deadLetterHeaders());
+                    handedOver = true;
+                }
                 default -> throw new IllegalStateException("unknown outcome " + o);
             }
         } catch (RuntimeException e) {
-            log.error("settling {} as {} failed; the broker will redeliver it", d, o, e);
+            if (handedOver) {
+                log.error("settling {} as {} failed; the broker will redeliver it", d, o, e);
+            } else {
+                // nothing reached the binding: left alone the delivery would hold its permit (and its key) until the subscription closes
+                log.error("settling {} as {} failed; redelivering it", d, o, e);
+                try {
+                    in.nack(spec.redeliveryDelay());
+                } catch (RuntimeException ex) {
+                    log.error("nacking {} failed; the broker will redeliver it", d, ex);
+                }
+            }
             d.finished();
         }
     }
 
+    /** Throws only before the delivery was handed to the dead-letter publish; from then on that settles it. */
     private void deadLetter(DeliveryImpl d, String reason, Throwable cause, Map<String, String> extraHeaders) {
-        String dlq = spec.deadLetterTopic();
+        String dlq = deadLetterTopic;
         Message dead = deadLetterMessage(d, dlq, reason, cause, extraHeaders);
         CompletionStage<?> publish;
         try {

@@ -1,0 +1,125 @@
+package dev.courier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Subscriptions at their edges on the in-memory broker: dead-letter topic names and settlements
+ * that fail.
+ */
+class SubscriptionEdgeTest {
+
+    private final List<Courier> opened = new CopyOnWriteArrayList<>();
+
+    private Courier connect() {
+        return connect(Courier.builder());
+    }
+
+    private Courier connect(Courier.Builder builder) {
+        Courier c = builder.config(CourierConfig.builder().withoutEnvironment().url("mem://edge-" + UUID.randomUUID())
+                .set(CourierConfig.CLOSE_TIMEOUT, "2s").build()).connect();
+        opened.add(c);
+        return c;
+    }
+
+    @AfterEach
+    void closeAll() {
+        for (Courier c : opened) {
+            c.close();
+        }
+    }
+
+    private static void publish(Courier courier, String topic, String text) throws Exception {
+        courier.publisher().publish(topic, text).toCompletableFuture().get(5, TimeUnit.SECONDS);
+    }
+
+    // ---------------------------------------------------------------- dead-letter topic names
+
+    @Test
+    @DisplayName("a subscription whose default dead-letter topic would be too long is refused when it is created")
+    void tooLongDefaultDeadLetterTopicIsRefused() {
+        Courier courier = connect();
+        String topic = "t".repeat(Destinations.MAX_LENGTH);
+
+        assertThatThrownBy(() -> courier.subscribe(Subscribe.to(topic).group("g"), d -> { }))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining(topic.substring(0, 40))
+                .hasMessageContaining("deadLetterTopic");
+        assertThatThrownBy(() -> courier.subscribeAsync(Subscribe.to(topic), d -> null))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("deadLetterTopic");
+        assertThatThrownBy(() -> courier.respond(Subscribe.to(topic).group("g"), d -> "ok"))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("deadLetterTopic");
+        // a group that leaves no room for the suffix is named in the message too
+        String almost = "t".repeat(Destinations.MAX_LENGTH - 20);
+        assertThatThrownBy(() -> courier.subscribe(Subscribe.to(almost).group("g".repeat(20)), d -> { }))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("group");
+    }
+
+    @Test
+    @DisplayName("a long topic with an explicit dead-letter topic dead-letters its failures there and goes on")
+    void longTopicWithExplicitDeadLetterTopic() throws Exception {
+        Courier courier = connect();
+        String topic = "t".repeat(Destinations.MAX_LENGTH);
+        List<String> handled = new CopyOnWriteArrayList<>();
+        CountDownLatch fine = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to(topic).group("g").maxAttempts(1).deadLetterTopic("long.dlq"), d -> {
+            String text = d.payload(String.class);
+            handled.add(text);
+            if (text.equals("poison")) {
+                throw new IllegalStateException("cannot handle " + text);
+            }
+            fine.countDown();
+        });
+        List<String> dead = new CopyOnWriteArrayList<>();
+        CountDownLatch deadLettered = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to("long.dlq").group("ops"), d -> {
+            dead.add(d.payload(String.class));
+            deadLettered.countDown();
+        });
+
+        publish(courier, topic, "poison");
+        publish(courier, topic, "fine");
+
+        assertThat(fine.await(10, TimeUnit.SECONDS)).as("the message after the failing one is handled; handled: %s", handled).isTrue();
+        assertThat(deadLettered.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(dead).containsExactly("poison");
+    }
+
+    @Test
+    @DisplayName("a dead letter that cannot even be built leaves its message to be redelivered instead of holding it")
+    void unbuildableDeadLetterIsRedelivered() throws Exception {
+        // an interceptor asking for a dead letter with a header the message builder refuses (an empty name)
+        Interceptor badHeader = chain -> chain.delivery().attempt() == 1
+                ? CompletableFuture.completedFuture(Outcome.deadLetter("no", null).withDeadLetterHeaders(Map.of("", "x")))
+                : chain.proceed(chain.delivery());
+        Courier courier = connect(Courier.builder().interceptor(badHeader));
+        List<String> handled = new CopyOnWriteArrayList<>();
+        CountDownLatch both = new CountDownLatch(2);
+        courier.subscribe(Subscribe.to("unbuildable").group("g").redeliveryDelay(Duration.ofMillis(20)), d -> {
+            handled.add(d.payload(String.class) + "@" + d.attempt());
+            both.countDown();
+        });
+
+        publish(courier, "unbuildable", "a");
+        publish(courier, "unbuildable", "b");
+
+        assertThat(both.await(10, TimeUnit.SECONDS)).as("handled so far: %s", handled).isTrue();
+        assertThat(handled).containsExactlyInAnyOrder("a@2", "b@2");
+    }
+}
