@@ -4,6 +4,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -17,8 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Subscriptions at their edges on the in-memory broker: dead-letter topic names and settlements
- * that fail.
+ * Subscriptions at their edges on the in-memory broker: dead-letter topic names, settlements that
+ * fail, checked exceptions from user code.
  */
 class SubscriptionEdgeTest {
 
@@ -40,6 +41,11 @@ class SubscriptionEdgeTest {
         for (Courier c : opened) {
             c.close();
         }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> RuntimeException sneakyThrow(Throwable t) throws E {
+        throw (E) t;
     }
 
     private static void publish(Courier courier, String topic, String text) throws Exception {
@@ -121,5 +127,80 @@ class SubscriptionEdgeTest {
 
         assertThat(both.await(10, TimeUnit.SECONDS)).as("handled so far: %s", handled).isTrue();
         assertThat(handled).containsExactlyInAnyOrder("a@2", "b@2");
+    }
+
+    // ---------------------------------------------------------------- checked exceptions from user code
+
+    @Test
+    @DisplayName("an async handler that throws a checked exception (Kotlin, sneaky throws) fails its delivery instead of stalling")
+    void asyncHandlerCheckedExceptionIsAFailure() throws Exception {
+        Courier courier = connect();
+        List<String> handled = new CopyOnWriteArrayList<>();
+        CountDownLatch fine = new CountDownLatch(1);
+        courier.subscribeAsync(Subscribe.to("async").group("g").maxAttempts(1), d -> {
+            String text = d.payload(String.class);
+            handled.add(text);
+            if (text.equals("poison")) {
+                throw sneakyThrow(new IOException("disk gone"));
+            }
+            fine.countDown();
+            return CompletableFuture.completedFuture(null);
+        });
+        List<Message> dead = new CopyOnWriteArrayList<>();
+        CountDownLatch deadLettered = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to("async.g.dlq").group("ops"), d -> {
+            dead.add(d.message());
+            deadLettered.countDown();
+        });
+
+        publish(courier, "async", "poison");
+        publish(courier, "async", "fine");
+
+        assertThat(fine.await(10, TimeUnit.SECONDS)).as("the message after the failing one is handled; handled: %s", handled).isTrue();
+        assertThat(deadLettered.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(dead.get(0).header(HeaderNames.DLQ_EXCEPTION)).isEqualTo(IOException.class.getName());
+    }
+
+    @Test
+    @DisplayName("an interceptor that throws a checked exception fails the delivery, which is redelivered")
+    void interceptorCheckedExceptionIsAFailure() throws Exception {
+        Interceptor flaky = chain -> {
+            if (chain.delivery().attempt() == 1) {
+                throw sneakyThrow(new IOException("store unreachable"));
+            }
+            return chain.proceed(chain.delivery());
+        };
+        Courier courier = connect(Courier.builder().interceptor(flaky));
+        List<String> handled = new CopyOnWriteArrayList<>();
+        CountDownLatch both = new CountDownLatch(2);
+        courier.subscribe(Subscribe.to("intercepted").group("g").redeliveryDelay(Duration.ofMillis(20)), d -> {
+            handled.add(d.payload(String.class) + "@" + d.attempt());
+            both.countDown();
+        });
+
+        publish(courier, "intercepted", "a");
+        publish(courier, "intercepted", "b");
+
+        assertThat(both.await(10, TimeUnit.SECONDS)).as("handled so far: %s", handled).isTrue();
+        assertThat(handled).containsExactlyInAnyOrder("a@2", "b@2");
+    }
+
+    @Test
+    @DisplayName("a listener that throws a checked exception on receipt is ignored; the delivery is handled")
+    void listenerCheckedExceptionIsIgnored() throws Exception {
+        CourierListener throwing = new CourierListener() {
+            @Override
+            public void received(Delivery delivery) {
+                throw sneakyThrow(new IOException("metrics backend down"));
+            }
+        };
+        Courier courier = connect(Courier.builder().listener(throwing));
+        CountDownLatch both = new CountDownLatch(2);
+        courier.subscribe(Subscribe.to("observed").group("g"), d -> both.countDown());
+
+        publish(courier, "observed", "a");
+        publish(courier, "observed", "b");
+
+        assertThat(both.await(10, TimeUnit.SECONDS)).isTrue();
     }
 }

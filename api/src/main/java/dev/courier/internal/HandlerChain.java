@@ -73,7 +73,8 @@ final class HandlerChain implements Interceptor.Chain {
         CompletionStage<Outcome> result;
         try {
             result = interceptor.intercept(new HandlerChain(interceptors, index + 1, d, spec, terminal, context));
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) {
+            // checked exceptions too: intercept() declares none, but Kotlin and sneaky throws raise them
             return CompletableFuture.completedFuture(Outcome.failed(e));
         }
         if (result == null) {

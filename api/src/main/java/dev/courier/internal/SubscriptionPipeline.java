@@ -104,7 +104,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         DeliveryImpl delivery = new DeliveryImpl(inbound, this, codecs, spec.group());
         try {
             listener.received(delivery);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             log.warn("listener.received threw; ignored", e);
         }
         CompletionStage<Outcome> outcome;
@@ -112,7 +112,8 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
             // with no interceptors the chain would only call the terminal: no chain object per record
             outcome = interceptors.isEmpty() ? terminal.apply(delivery)
                     : new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext).proceed(delivery);
-        } catch (RuntimeException | Error e) {
+        } catch (Throwable e) {
+            // user code may throw checked exceptions its interface does not declare (Kotlin, sneaky throws): a failure too
             outcome = CompletableFuture.completedFuture(Outcome.failed(e));
         }
         CompletableFuture<Outcome> f = outcome.toCompletableFuture();
@@ -147,7 +148,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     void apply(DeliveryImpl d, Outcome o) {
         try {
             listener.settled(d, o);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             log.warn("listener.settled threw; ignored", e);
         }
         InboundDelivery in = d.inbound();
@@ -224,7 +225,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                     d.inbound().nack(spec.redeliveryDelay());
                     listener.deadLetterFailed(d, dlq, unwrap(e));
                 }
-            } catch (RuntimeException ex) {
+            } catch (Exception ex) {
                 log.error("settling dead letter {} failed", d, ex);
             } finally {
                 d.finished();

@@ -43,7 +43,8 @@ final class Terminals {
             CompletionStage<?> stage;
             try {
                 stage = handler.handle(d);
-            } catch (RuntimeException | Error e) {
+            } catch (Throwable e) {
+                // handle() declares no checked exception, yet Kotlin and sneaky throws raise them: a failure like any other
                 return CompletableFuture.completedFuture(Outcome.failed(e));
             }
             if (stage == null) {

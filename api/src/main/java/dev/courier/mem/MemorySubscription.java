@@ -102,7 +102,8 @@ final class MemorySubscription implements BindingSubscription {
             }
             try {
                 processor.process(d);
-            } catch (RuntimeException | Error e) {
+            } catch (Throwable e) {
+                // whatever it was, the loop must go on: a dead loop would keep its permit and stall the member
                 log.error("delivery processor failed on '{}'; the message will be redelivered when the subscription closes",
                         group.topic.name, e);
             }
