@@ -8,6 +8,14 @@ import java.time.Duration;
  * <p>{@link #close()} stops taking new messages, waits up to the drain timeout for running
  * handlers to finish and settle, and gives every message that was received but not started back
  * to the broker unacknowledged, so nothing unprocessed is ever acked. Closing twice is harmless.
+ *
+ * <p>A handler may close its own subscription ("take one message, then stop"). Called on the
+ * thread that runs one of this subscription's handlers, {@code close()} starts the close and
+ * returns without waiting for the drain, since the drain waits for that very handler; the
+ * delivery it is handling is settled as usual when the handler returns (a handler that returns
+ * normally acks it), and the drain completes then. A handler that goes on running past the drain
+ * timeout loses its delivery like any other. An asynchronous handler's stage runs elsewhere: a
+ * close() from its continuation on another thread waits like any close().
  */
 public interface Subscription extends AutoCloseable {
 
@@ -35,7 +43,10 @@ public interface Subscription extends AutoCloseable {
         close(spec().drainTimeout());
     }
 
-    /** Closes, waiting at most {@code drainTimeout} for running handlers. */
+    /**
+     * Closes, waiting at most {@code drainTimeout} for running handlers; from inside one of this
+     * subscription's handlers, returns without waiting (see above).
+     */
     void close(Duration drainTimeout);
 
     boolean isClosed();

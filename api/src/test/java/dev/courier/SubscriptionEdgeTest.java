@@ -13,15 +13,20 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Subscriptions at their edges on the in-memory broker: dead-letter topic names, settlements that
- * fail, checked exceptions from user code.
+ * fail, checked exceptions from user code, closing a subscription from inside its handler.
  */
 class SubscriptionEdgeTest {
+
+    /** Drain timeout of the subscriptions closed from inside their handlers. */
+    private static final Duration DRAIN = Duration.ofSeconds(2);
 
     private final List<Courier> opened = new CopyOnWriteArrayList<>();
 
@@ -202,5 +207,107 @@ class SubscriptionEdgeTest {
         publish(courier, "observed", "b");
 
         assertThat(both.await(10, TimeUnit.SECONDS)).isTrue();
+    }
+
+    // ---------------------------------------------------------------- closing from inside a handler
+
+    @Test
+    @DisplayName("a handler that closes its own subscription returns at once and its message is acked, not redelivered")
+    void closingFromOwnHandlerAcksTheHandledMessage() throws Exception {
+        Courier courier = connect();
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        AtomicLong closeMillis = new AtomicLong(-1);
+        self.set(courier.subscribe(Subscribe.to("once").group("g").drainTimeout(DRAIN), d -> {
+            started.await();
+            long begin = System.nanoTime();
+            self.get().close(); // take one message, then stop
+            closeMillis.set(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin));
+            closed.countDown();
+        }));
+        started.countDown();
+        publish(courier, "once", "first");
+        assertThat(closed.await(20, TimeUnit.SECONDS)).isTrue();
+        long closedAt = System.nanoTime();
+        assertThat(closeMillis.get()).as("ms close() took inside the handler").isLessThan(DRAIN.toMillis() / 2);
+        assertThat(self.get().isClosed()).isTrue();
+
+        assertThat(nextSubscriberReceives(courier, "once", closedAt)).containsExactly("next");
+    }
+
+    @Test
+    @DisplayName("an async handler that closes its own subscription returns at once; its message is acked when its stage completes")
+    void closingFromOwnAsyncHandlerAcksWhenTheStageCompletes() throws Exception {
+        Courier courier = connect();
+        AtomicReference<Subscription> self = new AtomicReference<>();
+        CountDownLatch closed = new CountDownLatch(1);
+        AtomicLong closeMillis = new AtomicLong(-1);
+        CompletableFuture<Void> work = new CompletableFuture<>();
+        self.set(courier.subscribeAsync(Subscribe.to("once-async").group("g").drainTimeout(DRAIN), d -> {
+            long begin = System.nanoTime();
+            self.get().close();
+            closeMillis.set(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin));
+            closed.countDown();
+            return work;
+        }));
+        publish(courier, "once-async", "first");
+        assertThat(closed.await(20, TimeUnit.SECONDS)).isTrue();
+        long closedAt = System.nanoTime();
+        assertThat(closeMillis.get()).as("ms close() took inside the handler").isLessThan(DRAIN.toMillis() / 2);
+        work.complete(null);
+
+        assertThat(nextSubscriberReceives(courier, "once-async", closedAt)).containsExactly("next");
+    }
+
+    /**
+     * What a new subscriber of the group receives of {@code topic} once the drain timeout of a
+     * subscription closed at {@code closedAt} (nanoTime) is over: a message the closed one had not
+     * settled by then would be redelivered to it.
+     */
+    private static List<String> nextSubscriberReceives(Courier courier, String topic, long closedAt) throws Exception {
+        List<String> received = new CopyOnWriteArrayList<>();
+        CountDownLatch gotNext = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to(topic).group("g"), d -> {
+            String text = d.payload(String.class);
+            received.add(text);
+            if (text.equals("next")) {
+                gotNext.countDown();
+            }
+        });
+        long waitMillis = DRAIN.toMillis() + 500 - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - closedAt);
+        if (waitMillis > 0) {
+            Thread.sleep(waitMillis);
+        }
+        publish(courier, topic, "next");
+        assertThat(gotNext.await(10, TimeUnit.SECONDS)).isTrue();
+        return received;
+    }
+
+    @Test
+    @DisplayName("close() from another thread still waits for a running handler, and that handler's ack counts")
+    void closingFromOutsideWaitsForTheRunningHandler() throws Exception {
+        Courier courier = connect();
+        CountDownLatch running = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Subscription sub = courier.subscribe(Subscribe.to("drain").group("g").drainTimeout(DRAIN), d -> {
+            running.countDown();
+            release.await();
+        });
+        publish(courier, "drain", "first");
+        assertThat(running.await(5, TimeUnit.SECONDS)).isTrue();
+
+        CountDownLatch closeReturned = new CountDownLatch(1);
+        Thread closer = new Thread(() -> {
+            sub.close();
+            closeReturned.countDown();
+        });
+        closer.start();
+        assertThat(closeReturned.await(300, TimeUnit.MILLISECONDS)).as("close() returned while the handler still ran").isFalse();
+        release.countDown();
+        assertThat(closeReturned.await(5, TimeUnit.SECONDS)).isTrue();
+
+        // close() returned after the drain, so what the handler acked is settled already
+        assertThat(nextSubscriberReceives(courier, "drain", System.nanoTime() - DRAIN.toNanos() * 2)).containsExactly("next");
     }
 }

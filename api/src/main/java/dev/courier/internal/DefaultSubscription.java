@@ -7,6 +7,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -21,6 +23,9 @@ final class DefaultSubscription implements Subscription {
     private final BindingSubscription inner;
     private final Runnable onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Completes once the close finished (drained, or given up on) and {@code onClose} ran. */
+    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private final AtomicBoolean finished = new AtomicBoolean();
     private volatile boolean paused;
 
     DefaultSubscription(Subscribe spec, BindingSubscription inner, Runnable onClose) {
@@ -55,20 +60,57 @@ final class DefaultSubscription implements Subscription {
         return paused;
     }
 
+    /**
+     * Called from one of this subscription's own handlers, the close is started but not waited for:
+     * the drain waits for the running handlers, the calling one among them, which settles (and so
+     * completes the drain) only once it returns. A later close() from elsewhere, such as the
+     * Courier's, still waits for the drain.
+     */
     @Override
     public void close(Duration drainTimeout) {
-        if (!closed.compareAndSet(false, true)) {
+        boolean fromOwnHandler = SubscriptionPipeline.isHandling(spec);
+        boolean first = closed.compareAndSet(false, true);
+        if (first) {
+            CompletionStage<Void> closing;
+            try {
+                closing = inner.close(drainTimeout);
+            } catch (RuntimeException e) {
+                closing = CompletableFuture.failedFuture(e);
+            }
+            closing.whenComplete((v, e) -> {
+                if (e != null) {
+                    log.warn("closing subscription to '{}' did not finish cleanly: {}", spec.topic(), e.toString());
+                }
+                finish();
+            });
+        }
+        if (fromOwnHandler || drained.isDone()) {
             return;
         }
         try {
             // the binding bounds the drain itself; the extra margin only guards against a binding that never completes
-            inner.close(drainTimeout).toCompletableFuture().get(drainTimeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
+            drained.get(drainTimeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            if (first) {
+                finish();
+            }
         } catch (ExecutionException | TimeoutException e) {
-            log.warn("closing subscription to '{}' did not finish cleanly: {}", spec.topic(), e.toString());
-        } finally {
+            if (first) {
+                log.warn("closing subscription to '{}' did not finish cleanly: {}", spec.topic(), e.toString());
+                finish();
+            }
+        }
+    }
+
+    private void finish() {
+        if (!finished.compareAndSet(false, true)) {
+            return;
+        }
+        try {
             onClose.run();
+        } finally {
+            drained.complete(null);
         }
     }
 

@@ -46,6 +46,11 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
 
     private static final Logger log = LoggerFactory.getLogger(SubscriptionPipeline.class);
     private static final int MAX_STACK_CHARS = 4096;
+    /**
+     * The spec of the subscription whose handler runs on this thread: a handler that closes its own
+     * subscription must not wait for the drain, which waits for that very handler.
+     */
+    private static final ThreadLocal<Subscribe> HANDLING = new ThreadLocal<>();
 
     private final Subscribe spec;
     private final String deadLetterTopic;
@@ -71,7 +76,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         this.codecs = codecs;
         this.interceptors = List.copyOf(interceptors);
         this.listener = listener;
-        this.terminal = terminal;
+        this.terminal = marked(spec, terminal);
         this.continuation = continuation;
         this.chainContext = new HandlerChain.ChainContext(continuation, flow, listener);
     }
@@ -97,6 +102,25 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
 
     private static String abbreviate(String name) {
         return name.length() <= 40 ? name : name.substring(0, 40) + "...";
+    }
+
+    /** {@code terminal}, marking the thread that runs it, wherever an interceptor chose to run it. */
+    private static Function<Delivery, CompletionStage<Outcome>> marked(Subscribe spec,
+                                                                       Function<Delivery, CompletionStage<Outcome>> terminal) {
+        return d -> {
+            Subscribe outer = HANDLING.get();
+            HANDLING.set(spec);
+            try {
+                return terminal.apply(d);
+            } finally {
+                HANDLING.set(outer);
+            }
+        };
+    }
+
+    /** True while the current thread runs a handler of a subscription made with {@code spec}. */
+    static boolean isHandling(Subscribe spec) {
+        return HANDLING.get() == spec;
     }
 
     @Override
