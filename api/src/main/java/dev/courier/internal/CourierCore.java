@@ -127,7 +127,7 @@ public final class CourierCore {
         SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal, handlerExecutor, flow);
         BindingSubscription inner = responder ? binding.respond(spec, pipeline) : binding.subscribe(spec, pipeline);
         DefaultSubscription[] self = new DefaultSubscription[1];
-        DefaultSubscription s = new DefaultSubscription(spec, inner, () -> subscriptions.remove(self[0]));
+        DefaultSubscription s = new DefaultSubscription(spec, pipeline, inner, () -> subscriptions.remove(self[0]));
         self[0] = s;
         flow.attach(s);
         subscriptions.add(s);

@@ -20,6 +20,7 @@ final class DefaultSubscription implements Subscription {
     private static final Logger log = LoggerFactory.getLogger(DefaultSubscription.class);
 
     private final Subscribe spec;
+    private final SubscriptionPipeline pipeline;
     private final BindingSubscription inner;
     private final Runnable onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -28,8 +29,9 @@ final class DefaultSubscription implements Subscription {
     private final AtomicBoolean finished = new AtomicBoolean();
     private volatile boolean paused;
 
-    DefaultSubscription(Subscribe spec, BindingSubscription inner, Runnable onClose) {
+    DefaultSubscription(Subscribe spec, SubscriptionPipeline pipeline, BindingSubscription inner, Runnable onClose) {
         this.spec = spec;
+        this.pipeline = pipeline;
         this.inner = inner;
         this.onClose = onClose;
     }
@@ -68,7 +70,7 @@ final class DefaultSubscription implements Subscription {
      */
     @Override
     public void close(Duration drainTimeout) {
-        boolean fromOwnHandler = SubscriptionPipeline.isHandling(spec);
+        boolean fromOwnHandler = pipeline.isHandlingHere();
         boolean first = closed.compareAndSet(false, true);
         if (first) {
             CompletionStage<Void> closing;

@@ -47,10 +47,10 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     private static final Logger log = LoggerFactory.getLogger(SubscriptionPipeline.class);
     private static final int MAX_STACK_CHARS = 4096;
     /**
-     * The spec of the subscription whose handler runs on this thread: a handler that closes its own
-     * subscription must not wait for the drain, which waits for that very handler.
+     * The pipeline whose handler runs on this thread: a handler that closes its own subscription
+     * must not wait for the drain, which waits for that very handler.
      */
-    private static final ThreadLocal<Subscribe> HANDLING = new ThreadLocal<>();
+    private static final ThreadLocal<SubscriptionPipeline[]> HANDLING = ThreadLocal.withInitial(() -> new SubscriptionPipeline[1]);
 
     private final Subscribe spec;
     private final String deadLetterTopic;
@@ -76,7 +76,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         this.codecs = codecs;
         this.interceptors = List.copyOf(interceptors);
         this.listener = listener;
-        this.terminal = marked(spec, terminal);
+        this.terminal = marked(this, terminal);
         this.continuation = continuation;
         this.chainContext = new HandlerChain.ChainContext(continuation, flow, listener);
     }
@@ -105,22 +105,24 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     }
 
     /** {@code terminal}, marking the thread that runs it, wherever an interceptor chose to run it. */
-    private static Function<Delivery, CompletionStage<Outcome>> marked(Subscribe spec,
+    private static Function<Delivery, CompletionStage<Outcome>> marked(SubscriptionPipeline pipeline,
                                                                        Function<Delivery, CompletionStage<Outcome>> terminal) {
         return d -> {
-            Subscribe outer = HANDLING.get();
-            HANDLING.set(spec);
+            // one thread-local lookup per delivery: the slot is the thread's own
+            SubscriptionPipeline[] slot = HANDLING.get();
+            SubscriptionPipeline outer = slot[0];
+            slot[0] = pipeline;
             try {
                 return terminal.apply(d);
             } finally {
-                HANDLING.set(outer);
+                slot[0] = outer;
             }
         };
     }
 
-    /** True while the current thread runs a handler of a subscription made with {@code spec}. */
-    static boolean isHandling(Subscribe spec) {
-        return HANDLING.get() == spec;
+    /** True while the current thread runs a handler of this pipeline's subscription. */
+    boolean isHandlingHere() {
+        return HANDLING.get()[0] == this;
     }
 
     @Override
