@@ -310,4 +310,38 @@ class SubscriptionEdgeTest {
         // close() returned after the drain, so what the handler acked is settled already
         assertThat(nextSubscriberReceives(courier, "drain", System.nanoTime() - DRAIN.toNanos() * 2)).containsExactly("next");
     }
+
+    // ---------------------------------------------------------------- cyclic causes and listeners on publish
+
+    @Test
+    @DisplayName("a handler failure whose cause chain is a cycle (A -> B -> A) is decided on and dead-lettered, not looped over forever")
+    void cyclicCauseChainFromHandlerIsDeadLettered() throws Exception {
+        Courier courier = connect();
+        CountDownLatch dead = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to("cyc.g.dlq").group("ops"), d -> dead.countDown());
+        courier.subscribe(Subscribe.to("cyc").group("g").maxAttempts(1), d -> {
+            IllegalStateException a = new IllegalStateException("a");
+            IllegalArgumentException b = new IllegalArgumentException("b");
+            a.initCause(b);
+            b.initCause(a);
+            throw a;
+        });
+        courier.publisher().publish("cyc", "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(dead.await(10, TimeUnit.SECONDS)).as("dead-lettered after its only attempt").isTrue();
+    }
+
+    @Test
+    @DisplayName("a publish listener that throws a checked exception does not keep publish or publishAll from completing")
+    void publishCompletesWhenListenerThrowsChecked() throws Exception {
+        CourierListener throwing = new CourierListener() {
+            @Override
+            public void published(Message message, PublishReceipt receipt) {
+                throw sneakyThrow(new IOException("metrics backend down"));
+            }
+        };
+        Courier courier = connect(Courier.builder().listener(throwing));
+        Message a = Message.builder("pa").payload(new byte[] {1}).build();
+        assertThat(courier.publisher().publishAll(List.of(a)).toCompletableFuture().get(10, TimeUnit.SECONDS)).hasSize(1);
+        assertThat(courier.publisher().publish("pa", "b").toCompletableFuture().get(10, TimeUnit.SECONDS).messageId()).isNotNull();
+    }
 }

@@ -265,7 +265,8 @@ public final class DefaultPublisher implements Publisher {
                 } else {
                     listener.publishFailed(message, SubscriptionPipeline.unwrap(failure));
                 }
-            } catch (RuntimeException ex) {
+            } catch (Exception ex) {
+                // also a checked exception thrown where none is declared (Kotlin, sneaky throws): the stage must still complete
                 log.warn("publish listener threw; ignored", ex);
             }
         }

@@ -300,27 +300,30 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     }
 
     static boolean isNonRetryable(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof NonRetryableException || c instanceof CodecException) {
-                return true;
-            }
-            if (c.getCause() == c) {
-                break;
-            }
-        }
-        return false;
+        return firstCause(t, NonRetryableException.class, CodecException.class) != null;
     }
 
     private static String reasonFor(Throwable cause) {
-        for (Throwable c = cause; c != null; c = c.getCause()) {
-            if (c instanceof CodecException) {
-                return "undecodable payload: " + c.getMessage();
+        Throwable codec = firstCause(cause, CodecException.class);
+        return codec != null ? "undecodable payload: " + codec.getMessage() : "non-retryable failure: " + describe(cause);
+    }
+
+    /** Links of a cause chain looked at, at most: chains may be cyclic ({@code initCause} allows A -> B -> A). */
+    private static final int MAX_CAUSES = 64;
+
+    /** The first of {@code t} and its causes that is one of {@code types}, or null. */
+    private static Throwable firstCause(Throwable t, Class<?>... types) {
+        Throwable c = t;
+        for (int depth = 0; c != null && depth < MAX_CAUSES; depth++) {
+            for (Class<?> type : types) {
+                if (type.isInstance(c)) {
+                    return c;
+                }
             }
-            if (c.getCause() == c) {
-                break;
-            }
+            Throwable next = c.getCause();
+            c = next == c ? null : next;
         }
-        return "non-retryable failure: " + describe(cause);
+        return null;
     }
 
     private static String describe(Throwable t) {
@@ -328,7 +331,8 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     }
 
     static Throwable unwrap(Throwable e) {
-        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) {
+        for (int depth = 0; depth < MAX_CAUSES && (e instanceof CompletionException || e instanceof ExecutionException)
+                && e.getCause() != null; depth++) {
             e = e.getCause();
         }
         return e;

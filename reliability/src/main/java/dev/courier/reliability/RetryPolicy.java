@@ -37,6 +37,9 @@ public final class RetryPolicy {
     public static final double DEFAULT_MULTIPLIER = 2.0;
     /** Default longest backoff: 5 s. */
     public static final Duration DEFAULT_MAX_BACKOFF = Duration.ofSeconds(5);
+    /** The longest max backoff a policy accepts. */
+    static final Duration MAX_BACKOFF_LIMIT = Duration.ofDays(365);
+
     /** Default jitter: {@value} (each backoff is drawn from ±50 % around its nominal value). */
     public static final double DEFAULT_JITTER = 0.5;
 
@@ -70,14 +73,19 @@ public final class RetryPolicy {
      * Exponential backoff: {@code initial}, then times {@code multiplier} per attempt, never more
      * than {@code max} before jitter; {@value #DEFAULT_ATTEMPTS} attempts and jitter {@value #DEFAULT_JITTER} until changed.
      *
-     * @throws IllegalArgumentException if {@code initial} is not positive, {@code multiplier} is
-     *                                  below 1, or {@code max} is shorter than {@code initial}
+     * @throws IllegalArgumentException if {@code initial} is under 1 ms, {@code multiplier} is
+     *                                  below 1, or {@code max} is shorter than {@code initial} or
+     *                                  longer than 365 days
      */
     public static RetryPolicy exponential(Duration initial, double multiplier, Duration max) {
         Objects.requireNonNull(initial, "initial");
         Objects.requireNonNull(max, "max");
-        if (initial.isNegative() || initial.isZero()) {
-            throw new IllegalArgumentException("initial backoff must be positive, was " + initial);
+        if (initial.compareTo(Duration.ofMillis(1)) < 0) {
+            throw new IllegalArgumentException("initial backoff must be at least 1ms, was " + initial);
+        }
+        if (max.compareTo(MAX_BACKOFF_LIMIT) > 0) {
+            throw new IllegalArgumentException("max backoff must be at most " + MAX_BACKOFF_LIMIT.toDays() + " days, was " + max
+                    + " (a backoff keeps its delivery unsettled: for longer waits dead-letter the message and redrive it later)");
         }
         if (!(multiplier >= 1.0) || Double.isInfinite(multiplier)) {
             throw new IllegalArgumentException("backoff multiplier must be 1.0 or more, was " + multiplier);

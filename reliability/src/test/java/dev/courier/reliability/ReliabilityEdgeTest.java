@@ -36,6 +36,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The reliability policy at its edges: breaker configuration and open waits, idempotency across a redrive, keys a store refuses, jitter at the cap, cyclic causes. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
@@ -224,6 +225,13 @@ class ReliabilityEdgeTest {
             seen.add(b);
         }
         assertThat(seen).as("distinct backoffs at the cap with jitter 0.5").hasSizeGreaterThan(50);
+
+        assertThatThrownBy(() -> RetryPolicy.exponential(Duration.ofMillis(10), 2.0, java.time.temporal.ChronoUnit.FOREVER.getDuration()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at most 365 days");
+        assertThatThrownBy(() -> RetryPolicy.fixed(Duration.ofNanos(500))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 1ms");
+        assertThat(RetryPolicy.exponential(Duration.ofMillis(10), 2.0, Duration.ofDays(365)).jitter(0).backoffAfter(100))
+                .as("a backoff far past the cap").isEqualTo(Duration.ofDays(365));
 
         RetryPolicy fixed = RetryPolicy.fixed(Duration.ofMillis(1000)).jitter(0.5);
         long sum = 0;
