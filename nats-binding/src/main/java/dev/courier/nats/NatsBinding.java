@@ -296,7 +296,8 @@ final class NatsBinding implements Binding {
                 consumerName = info.getName();
                 afterClose = () -> deleteQuietly(stream.name(), consumerName);
             } else {
-                consumerName = stream.dedicated() ? spec.group() : spec.group() + "_" + topic.replace('.', '_');
+                String group = durableName(spec.group());
+                consumerName = stream.dedicated() ? group : group + "_" + topic.replace('.', '_');
                 cc.durable(consumerName);
                 ensureDurable(stream.name(), consumerName, cc, spec);
                 afterClose = () -> { };
@@ -321,6 +322,15 @@ final class NatsBinding implements Binding {
     }
 
     /** Creates the group's durable consumer, or adjusts the settings a running group may change. */
+    /**
+     * A group's name as a durable consumer name, which may not contain dots: a group without dots
+     * keeps its name (so existing consumers stay theirs); one with dots gets them replaced and a
+     * hash of the original appended, so {@code eu.billing} and {@code eu_billing} stay apart.
+     */
+    static String durableName(String group) {
+        return group.indexOf('.') < 0 ? group : group.replace('.', '_') + "_" + Integer.toHexString(group.hashCode());
+    }
+
     private void ensureDurable(String stream, String name, ConsumerConfiguration.Builder wanted, Subscribe spec)
             throws IOException, JetStreamApiException {
         for (int attempt = 0; ; attempt++) {

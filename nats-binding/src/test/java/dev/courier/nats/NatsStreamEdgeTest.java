@@ -135,4 +135,20 @@ class NatsStreamEdgeTest {
         assertThat(got).hasSize(1);
         assertThat(got.get(0).headers().asMap()).as("headers received").isEqualTo(Map.of("x-trace", "t-1"));
     }
+
+    @Test
+    @DisplayName("groups whose names have dots (valid for Courier, not for a durable consumer) consume a JetStream topic, apart from the same name with underscores")
+    void groupsWithDotsConsume() throws Exception {
+        Courier courier = connect(Map.of());
+        String topic = topic("dotgroup");
+        List<String> dotted = new CopyOnWriteArrayList<>();
+        List<String> underscored = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("eu.billing"), d -> dotted.add(d.payload(String.class)));
+        courier.subscribe(Subscribe.to(topic).group("eu_billing"), d -> underscored.add(d.payload(String.class)));
+        courier.publisher().publish(topic, "hello").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        awaitQuietly(30, () -> dotted.size() >= 1 && underscored.size() >= 1);
+        assertThat(dotted).as("group eu.billing").containsExactly("hello");
+        assertThat(underscored).as("group eu_billing, a group of its own").containsExactly("hello");
+        assertThat(NatsBinding.durableName("billing")).as("a group without dots keeps its name").isEqualTo("billing");
+    }
 }

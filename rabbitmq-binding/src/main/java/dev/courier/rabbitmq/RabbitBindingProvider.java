@@ -1,8 +1,10 @@
 package dev.courier.rabbitmq;
 
 import com.rabbitmq.client.Address;
+import com.rabbitmq.client.AddressResolver;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.ListAddressResolver;
 import com.rabbitmq.client.PossibleAuthenticationFailureException;
 import dev.courier.BrokerUnavailableException;
 import dev.courier.Capabilities;
@@ -85,7 +87,10 @@ public final class RabbitBindingProvider implements BindingProvider {
         List<Address> addresses = addresses(url);
         Connection connection;
         try {
-            connection = factory.newConnection(addresses, config.connectionName());
+            connection = addresses.size() == 1
+                    ? factory.newConnection(addresses, config.connectionName())
+                    // no executor of our own: null is what the list form passes when none was set on the factory
+                    : factory.newConnection(null, inOrder(addresses), config.connectionName());
         } catch (PossibleAuthenticationFailureException e) {
             throw new BrokerUnavailableException("RabbitMQ at " + url + " refused the credentials of user '"
                     + (url.user() == null ? "guest" : url.user()) + "' (or their access to vhost '" + vhost(url)
@@ -100,6 +105,20 @@ public final class RabbitBindingProvider implements BindingProvider {
 
     static String vhost(BrokerUrl url) {
         return url.path().isEmpty() ? "/" : url.path();
+    }
+
+    /**
+     * The client tries several addresses in a random order of its own (its resolver shuffles them on
+     * every connect and recovery); the URL promises the order given, so the first host is the
+     * preferred one and later ones are fallbacks.
+     */
+    static AddressResolver inOrder(List<Address> addresses) {
+        return new ListAddressResolver(addresses) {
+            @Override
+            public List<Address> maybeShuffle(List<Address> input) {
+                return input;
+            }
+        };
     }
 
     private static List<Address> addresses(BrokerUrl url) {
