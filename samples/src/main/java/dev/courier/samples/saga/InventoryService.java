@@ -41,6 +41,8 @@ final class InventoryService {
     private final Timeline timeline;
     private final Map<String, Integer> stock;
     private final Map<String, OrderPlaced> reservations = new HashMap<>();
+    /** Events of reservations whose publish the broker has not confirmed yet: a retry publishes them again. */
+    private final Map<String, InventoryEvent> unconfirmed = new HashMap<>();
     private final AtomicInteger handled = new AtomicInteger();
     private final AtomicInteger duplicates = new AtomicInteger();
     private Subscribe ordersSpec;
@@ -76,7 +78,13 @@ final class InventoryService {
         validate(o);
         InventoryEvent event;
         synchronized (this) {
-            if (reservations.containsKey(o.orderId())) {
+            InventoryEvent pending = unconfirmed.get(o.orderId());
+            if (pending != null) {
+                // the stock changed but publishing its event failed (the handler threw, so the order came back):
+                // publish the same event again; the other services ignore what they have seen
+                event = pending;
+                timeline.event("inventory", "%s already reserved; its event was not confirmed, publishing it again", o.orderId());
+            } else if (reservations.containsKey(o.orderId())) {
                 // Second line: the idempotency store and this stock are updated one after the other, so an
                 // order whose key was not completed (a crash after the reservation, a lease that ran out,
                 // a store that forgot it) comes back here. Kept because it costs nothing.
@@ -85,26 +93,32 @@ final class InventoryService {
                 timeline.event("inventory", "%s already reserved; duplicate ignored (stock of %s stays %d)",
                         o.orderId(), o.sku(), stock.getOrDefault(o.sku(), 0));
                 return;
-            }
-            int available = stock.getOrDefault(o.sku(), 0);
-            if (available < o.quantity()) {
-                reservations.put(o.orderId(), null);
-                event = new InventoryEvent(StockChange.OUT_OF_STOCK, o.orderId(), o.customer(), o.sku(), o.quantity(),
-                        o.amountCents(), "only " + available + " x " + o.sku() + " in stock");
-                timeline.event("inventory", "cannot reserve %d x %s for %s: only %d in stock",
-                        o.quantity(), o.sku(), o.orderId(), available);
             } else {
-                stock.put(o.sku(), available - o.quantity());
-                reservations.put(o.orderId(), o);
-                event = new InventoryEvent(StockChange.RESERVED, o.orderId(), o.customer(), o.sku(), o.quantity(),
-                        o.amountCents(), null);
-                timeline.event("inventory", "reserved %d x %s for %s (%d left)", o.quantity(), o.sku(), o.orderId(),
-                        available - o.quantity());
+                event = reserveLocked(o);
+                unconfirmed.put(o.orderId(), event);
             }
         }
         // returning acks the order only after the event is confirmed by the broker
         courier.publisher().publish(topics.inventory(), o.orderId(), event).toCompletableFuture().join();
+        synchronized (this) {
+            unconfirmed.remove(o.orderId());
+        }
         handled.incrementAndGet();
+    }
+
+    /** Takes the stock for {@code o}, or finds there is not enough; the event to publish either way. Holds the lock. */
+    private InventoryEvent reserveLocked(OrderPlaced o) {
+        int available = stock.getOrDefault(o.sku(), 0);
+        if (available < o.quantity()) {
+            reservations.put(o.orderId(), null);
+            timeline.event("inventory", "cannot reserve %d x %s for %s: only %d in stock", o.quantity(), o.sku(), o.orderId(), available);
+            return new InventoryEvent(StockChange.OUT_OF_STOCK, o.orderId(), o.customer(), o.sku(), o.quantity(),
+                    o.amountCents(), "only " + available + " x " + o.sku() + " in stock");
+        }
+        stock.put(o.sku(), available - o.quantity());
+        reservations.put(o.orderId(), o);
+        timeline.event("inventory", "reserved %d x %s for %s (%d left)", o.quantity(), o.sku(), o.orderId(), available - o.quantity());
+        return new InventoryEvent(StockChange.RESERVED, o.orderId(), o.customer(), o.sku(), o.quantity(), o.amountCents(), null);
     }
 
     private static void validate(OrderPlaced o) {

@@ -12,6 +12,7 @@ import dev.courier.samples.saga.SagaEvents.OrderPlaced;
 import dev.courier.samples.saga.SagaEvents.OrderState;
 import dev.courier.samples.saga.SagaEvents.PaymentEvent;
 
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,8 @@ final class OrderService {
     private final Timeline timeline;
     private final Map<String, Status> status = new LinkedHashMap<>();
     private final Map<String, String> reasons = new LinkedHashMap<>();
+    /** Outcomes of ended orders whose publish the broker has not confirmed yet: a retry publishes them again. */
+    private final Map<String, OrderOutcome> unconfirmed = new HashMap<>();
 
     OrderService(Courier courier, SagaTopics topics, Timeline timeline) {
         this.courier = courier;
@@ -100,36 +103,52 @@ final class OrderService {
         switch (p.result()) {
             case CHARGED -> finish(p.orderId(), p.customer(), Status.COMPLETED, null);
             case DECLINED -> {
-                advance(p.orderId(), Status.PAYMENT_DECLINED);
-                timeline.event("order", "%s payment declined, waiting for inventory to release the stock", p.orderId());
+                if (advance(p.orderId(), Status.PAYMENT_DECLINED)) {
+                    timeline.event("order", "%s payment declined, waiting for inventory to release the stock", p.orderId());
+                }
             }
             default -> throw new IllegalStateException("unknown payment result " + p.result());
         }
     }
 
-    private synchronized void advance(String orderId, Status next) {
+    /** Moves a running order on; false if it had ended already (its events may arrive in any order across topics). */
+    private synchronized boolean advance(String orderId, Status next) {
         Status now = status.get(orderId);
         if (now == null || !isFinal(now)) {
             status.put(orderId, next);
+            return true;
         }
+        return false;
     }
 
     private void finish(String orderId, String customer, Status end, String reason) {
+        OrderOutcome outcome;
         synchronized (this) {
             Status now = status.get(orderId);
             if (now != null && isFinal(now)) {
-                return; // a redelivered event; the order already ended
-            }
-            status.put(orderId, end);
-            if (reason != null) {
-                reasons.put(orderId, reason);
+                outcome = unconfirmed.get(orderId);
+                if (outcome == null) {
+                    return; // a redelivered event; the order already ended and its outcome went out
+                }
+                // the order ended but publishing its outcome failed (the handler threw): publish it again
+                timeline.event("order", "%s outcome was not confirmed, publishing it again", orderId);
+            } else {
+                status.put(orderId, end);
+                if (reason != null) {
+                    reasons.put(orderId, reason);
+                }
+                timeline.event("order", "%s %s%s", orderId, end, reason == null ? "" : " (" + reason + ")");
+                if (customer == null) {
+                    return;
+                }
+                OrderState state = end == Status.COMPLETED ? OrderState.COMPLETED : OrderState.CANCELLED;
+                outcome = new OrderOutcome(orderId, customer, state, reason);
+                unconfirmed.put(orderId, outcome);
             }
         }
-        timeline.event("order", "%s %s%s", orderId, end, reason == null ? "" : " (" + reason + ")");
-        if (customer != null) {
-            OrderState state = end == Status.COMPLETED ? OrderState.COMPLETED : OrderState.CANCELLED;
-            courier.publisher().publish(topics.outcomes(), orderId, new OrderOutcome(orderId, customer, state, reason))
-                    .toCompletableFuture().join();
+        courier.publisher().publish(topics.outcomes(), orderId, outcome).toCompletableFuture().join();
+        synchronized (this) {
+            unconfirmed.remove(orderId);
         }
     }
 

@@ -42,6 +42,8 @@ final class PaymentService {
     private final Map<String, Integer> gatewayFailuresLeft;
     private final Map<String, Integer> tries = new ConcurrentHashMap<>();
     private final Set<String> charged = new HashSet<>();
+    /** Results whose publish the broker has not confirmed yet: a retry publishes them again. */
+    private final Map<String, PaymentEvent> unconfirmed = new HashMap<>();
 
     PaymentService(Courier courier, SagaTopics topics, Timeline timeline, Map<String, Long> balances,
                    Map<String, Integer> gatewayFailures) {
@@ -72,25 +74,38 @@ final class PaymentService {
         }
         PaymentEvent result;
         synchronized (this) {
-            if (!charged.add(e.orderId())) {
+            PaymentEvent pending = unconfirmed.get(e.orderId());
+            if (pending != null) {
+                // charged already, but publishing the result failed: publish the same result again, never charge twice
+                result = pending;
+                timeline.event("payment", "%s already charged; its result was not confirmed, publishing it again", e.orderId());
+            } else if (!charged.add(e.orderId())) {
                 timeline.event("payment", "%s already charged; duplicate ignored", e.orderId());
                 return;
-            }
-            long balance = balances.getOrDefault(e.customer(), 0L);
-            if (balance < e.amountCents()) {
-                result = new PaymentEvent(PaymentResult.DECLINED, e.orderId(), e.customer(), e.sku(), e.quantity(),
-                        e.amountCents(), "insufficient funds: " + e.customer() + " has " + SagaEvents.money(balance));
-                timeline.event("payment", "declined %s for %s: %s has only %s", SagaEvents.money(e.amountCents()),
-                        e.orderId(), e.customer(), SagaEvents.money(balance));
             } else {
-                balances.put(e.customer(), balance - e.amountCents());
-                result = new PaymentEvent(PaymentResult.CHARGED, e.orderId(), e.customer(), e.sku(), e.quantity(),
-                        e.amountCents(), null);
-                timeline.event("payment", "charged %s %s for %s%s", e.customer(), SagaEvents.money(e.amountCents()),
-                        e.orderId(), attempt > 1 ? " (try " + attempt + ")" : "");
+                result = chargeLocked(e, attempt);
+                unconfirmed.put(e.orderId(), result);
             }
         }
         courier.publisher().publish(topics.payments(), e.orderId(), result).toCompletableFuture().join();
+        synchronized (this) {
+            unconfirmed.remove(e.orderId());
+        }
+    }
+
+    /** Charges the customer if the balance allows; the result to publish either way. Holds the lock. */
+    private PaymentEvent chargeLocked(InventoryEvent e, int attempt) {
+        long balance = balances.getOrDefault(e.customer(), 0L);
+        if (balance < e.amountCents()) {
+            timeline.event("payment", "declined %s for %s: %s has only %s", SagaEvents.money(e.amountCents()),
+                    e.orderId(), e.customer(), SagaEvents.money(balance));
+            return new PaymentEvent(PaymentResult.DECLINED, e.orderId(), e.customer(), e.sku(), e.quantity(),
+                    e.amountCents(), "insufficient funds: " + e.customer() + " has " + SagaEvents.money(balance));
+        }
+        balances.put(e.customer(), balance - e.amountCents());
+        timeline.event("payment", "charged %s %s for %s%s", e.customer(), SagaEvents.money(e.amountCents()),
+                e.orderId(), attempt > 1 ? " (try " + attempt + ")" : "");
+        return new PaymentEvent(PaymentResult.CHARGED, e.orderId(), e.customer(), e.sku(), e.quantity(), e.amountCents(), null);
     }
 
     synchronized Map<String, Long> balances() {

@@ -61,13 +61,13 @@ public final class SagaSample {
      * order messages skipped as duplicates (by the idempotency layer, or by the inventory service's own
      * check behind it); {@code paymentRetries} the failed payment attempts the retry policy retried.
      */
-    public record Summary(int placed, int completed, int compensated, int deadLettered, int duplicatesIgnored,
+    public record Summary(int placed, int completed, int cancelled, int deadLettered, int duplicatesIgnored,
                           int paymentRetries, int notificationsSent, Map<String, Integer> stock,
                           Map<String, Long> balancesCents) {
 
         /** Whether every order reached a final state. */
         public boolean allSettled() {
-            return placed == completed + compensated + deadLettered;
+            return placed == completed + cancelled + deadLettered;
         }
     }
 
@@ -193,9 +193,9 @@ public final class SagaSample {
             timeline.note("");
             timeline.note("orders:");
             statuses.forEach((id, st) -> timeline.note("  %-4s %-13s %s", id, st, order.reasons().getOrDefault(id, "")));
-            timeline.note("summary: %d orders placed, %d completed, %d compensated, %d dead-lettered, "
+            timeline.note("summary: %d orders placed, %d completed, %d cancelled, %d dead-lettered, "
                             + "%d duplicate ignored, %d payment retries, %d notifications",
-                    s.placed(), s.completed(), s.compensated(), s.deadLettered(), s.duplicatesIgnored(),
+                    s.placed(), s.completed(), s.cancelled(), s.deadLettered(), s.duplicatesIgnored(),
                     s.paymentRetries(), s.notificationsSent());
             timeline.note("stock %s, balances %s", s.stock(), s.balancesCents().entrySet().stream()
                     .map(e -> e.getKey() + "=" + SagaEvents.money(e.getValue())).collect(Collectors.joining(", ", "{", "}")));

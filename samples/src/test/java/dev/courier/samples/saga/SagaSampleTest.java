@@ -19,7 +19,7 @@ class SagaSampleTest {
             Map.of("alice", 7_000L, "bob", 5_500L, "carol", 10_000L, "dave", 10_000L, "erin", 8_500L));
 
     @Test
-    @DisplayName("on mem:// three orders complete, two are compensated, one is dead-lettered and the duplicate is skipped by the idempotency layer")
+    @DisplayName("on mem:// three orders complete, two are cancelled (one compensated), one is dead-lettered and the duplicate is skipped by the idempotency layer")
     void runsOnMemory() {
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         SagaSample.Summary s = SagaSample.run(CourierConfig.builder().withoutEnvironment().url("mem://saga-test").build(),
@@ -43,7 +43,7 @@ class SagaSampleTest {
                 // DeadLetters.list at the end: the dead letter is still pending for a redrive
                 .contains("dead letters pending in orders.inventory.dlq: 1 (DeadLetters.list")
                 .containsPattern("\\n  o-6  orders/inventory, 1 attempt\\(s\\), non-retryable failure: InvalidOrderException")
-                .contains("summary: 6 orders placed, 3 completed, 2 compensated, 1 dead-lettered, 1 duplicate ignored, "
+                .contains("summary: 6 orders placed, 3 completed, 2 cancelled, 1 dead-lettered, 1 duplicate ignored, "
                         + "2 payment retries, 5 notifications");
         // the layer stopped the duplicate: the service's own check never had to
         assertThat(timeline).doesNotContain("already reserved; duplicate ignored").doesNotContain("attempt 3 of o-2");
