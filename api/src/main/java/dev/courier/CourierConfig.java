@@ -220,7 +220,8 @@ public final class CourierConfig {
 
     /**
      * {@code scheme://user:secret@host} becomes {@code scheme://user:****@host}; query parameters
-     * whose names contain {@code pass} or {@code token} ({@code ?password=...}) are masked too.
+     * whose names say they hold a secret ({@link #isSecretName}: {@code ?password=...},
+     * {@code ?sasl.jaas.config=...}) are masked too.
      */
     public static String maskUrl(String url) {
         if (url == null) {
@@ -256,9 +257,9 @@ public final class CourierConfig {
         for (int i = 0; i < params.length; i++) {
             String p = params[i];
             int eq = p.indexOf('=');
-            String name = (eq < 0 ? p : p.substring(0, eq)).toLowerCase(Locale.ROOT);
+            String name = eq < 0 ? p : p.substring(0, eq);
             sb.append(i > 0 ? "&" : "");
-            if (eq >= 0 && (name.contains("pass") || name.contains("token"))) {
+            if (eq >= 0 && isSecretName(name)) {
                 sb.append(p, 0, eq + 1).append("****");
             } else {
                 sb.append(p);
@@ -268,8 +269,17 @@ public final class CourierConfig {
     }
 
     private static boolean isSecret(String key) {
-        String k = key.toLowerCase(Locale.ROOT);
-        return k.contains("password") || k.contains("secret") || k.contains("token") || k.contains("sasl.jaas")
+        return isSecretName(key);
+    }
+
+    /**
+     * Whether a setting or URL parameter of this name holds a secret, whose value is then shown as
+     * {@code ****}: names with {@code pass}, {@code secret}, {@code token}, {@code credentials} or
+     * {@code sasl.jaas}, and names ending in {@code .key} (a client's {@code ssl.keystore.key}).
+     */
+    public static boolean isSecretName(String name) {
+        String k = name.toLowerCase(Locale.ROOT);
+        return k.contains("pass") || k.contains("secret") || k.contains("token") || k.contains("sasl.jaas")
                 || k.endsWith(".key") || k.contains("credentials");
     }
 

@@ -1,6 +1,7 @@
 package dev.courier.spi;
 
 import dev.courier.ConfigurationException;
+import dev.courier.CourierConfig;
 
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -229,7 +230,7 @@ public final class BrokerUrl {
             boolean first = true;
             for (Map.Entry<String, String> e : params.entrySet()) {
                 sb.append(first ? "" : "&").append(e.getKey()).append('=')
-                        .append(e.getKey().toLowerCase(Locale.ROOT).contains("pass") || e.getKey().toLowerCase(Locale.ROOT).contains("token") ? "****" : e.getValue());
+                        .append(CourierConfig.isSecretName(e.getKey()) ? "****" : e.getValue());
                 first = false;
             }
         }

@@ -68,23 +68,75 @@ final class KafkaBinding implements Binding {
     private final Admin admin;
     private final KafkaProducer<String, byte[]> producer;
     private final Map<String, CompletableFuture<Integer>> topics = new ConcurrentHashMap<>();
-    private final Map<String, AtomicInteger> roundRobin = new ConcurrentHashMap<>();
+    private final Map<String, RoundRobin> roundRobin = new ConcurrentHashMap<>();
+
+    /**
+     * Spreads a topic's keyless messages over its partitions, so a group's members share them. The
+     * partition count is looked up again at most once a second from the producer's metadata, so
+     * partitions added to the topic get their share too.
+     */
+    private final class RoundRobin {
+        private static final long RECHECK_NANOS = TimeUnit.SECONDS.toNanos(1);
+        private final AtomicInteger next = new AtomicInteger();
+        private volatile int partitions;
+        private volatile long checkedAt = System.nanoTime();
+
+        RoundRobin(int partitions) {
+            this.partitions = partitions;
+        }
+
+        int next(String topic) {
+            long now = System.nanoTime();
+            if (now - checkedAt > RECHECK_NANOS) {
+                checkedAt = now;
+                try {
+                    int n = producer.partitionsFor(topic).size();
+                    if (n > 0) {
+                        partitions = n;
+                    }
+                } catch (RuntimeException e) {
+                    log.debug("could not look up the partitions of '{}': {}", topic, e.toString());
+                }
+            }
+            return Math.floorMod(next.getAndIncrement(), partitions);
+        }
+    }
+    private static final int REPLY_TOPICS_KEPT = 256;
+    /** Reply topics of requesters this binding answered lately, by access order. Guarded by itself. */
+    private final Map<String, CompletableFuture<Integer>> replyTopics = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, CompletableFuture<Integer>> eldest) {
+            return size() > REPLY_TOPICS_KEPT;
+        }
+    };
     private final KafkaReplies replies;
     private final KafkaConfirms confirms;
 
     KafkaBinding(BindingContext context) {
         this.context = context;
         this.settings = new KafkaSettings(context.url(), context.config());
-        this.admin = Admin.create(settings.admin);
+        this.admin = clientOf("admin", () -> Admin.create(settings.admin));
+        KafkaProducer<String, byte[]> p;
         try {
             checkReachable();
+            p = clientOf("producer", () -> new KafkaProducer<>(settings.producer));
         } catch (RuntimeException e) {
             admin.close(Duration.ZERO);
             throw e;
         }
-        this.producer = new KafkaProducer<>(settings.producer);
+        this.producer = p;
         this.confirms = new KafkaConfirms(this::publishFailure, context.scheduler(), context.handlerExecutor());
         this.replies = new KafkaReplies(this, context);
+    }
+
+    /** Makes a Kafka client; a property it refuses is a configuration error, not an unreachable broker. */
+    private static <T> T clientOf(String what, java.util.function.Supplier<T> client) {
+        try {
+            return client.get();
+        } catch (org.apache.kafka.common.config.ConfigException e) {
+            throw new ConfigurationException("the Kafka " + what + " refused its settings: " + e.getMessage()
+                    + "; check the courier.kafka.* keys and the URL's parameters", e);
+        }
     }
 
     private void checkReachable() {
@@ -114,6 +166,15 @@ final class KafkaBinding implements Binding {
 
     /** As {@link #ensureTopic(String)}, creating the topic with {@code partitions} partitions if it is missing. */
     CompletableFuture<Integer> ensureTopic(String topic, int partitions) {
+        return ensureTopic(topic, partitions, settings.provisioning);
+    }
+
+    /** A topic of the binding's own (its reply topic): created if missing whatever the provisioning setting. */
+    CompletableFuture<Integer> ensureOwnTopic(String topic, int partitions) {
+        return ensureTopic(topic, partitions, true);
+    }
+
+    private CompletableFuture<Integer> ensureTopic(String topic, int partitions, boolean create) {
         CompletableFuture<Integer> f = topics.get(topic);
         if (f != null) {
             return f;
@@ -123,7 +184,7 @@ final class KafkaBinding implements Binding {
         if (prior != null) {
             return prior;
         }
-        describeOrCreate(topic, partitions).whenComplete((n, e) -> {
+        describeOrCreate(topic, partitions, create).whenComplete((n, e) -> {
             if (e != null) {
                 topics.remove(topic, created);
                 created.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
@@ -134,14 +195,14 @@ final class KafkaBinding implements Binding {
         return created;
     }
 
-    private CompletableFuture<Integer> describeOrCreate(String topic, int partitions) {
+    private CompletableFuture<Integer> describeOrCreate(String topic, int partitions, boolean create) {
         CompletableFuture<Integer> out = new CompletableFuture<>();
         admin.describeTopics(List.of(topic)).topicNameValues().get(topic).whenComplete((d, e) -> {
             if (e == null) {
                 out.complete(d.partitions().size());
             } else if (!(e instanceof UnknownTopicOrPartitionException)) {
                 out.completeExceptionally(e);
-            } else if (!settings.provisioning) {
+            } else if (!create) {
                 out.completeExceptionally(new ConfigurationException("Kafka topic '" + topic + "' does not exist and provisioning is off ("
                         + KafkaSettings.PROVISIONING + "=false); create it, or turn provisioning on"));
             } else {
@@ -219,9 +280,7 @@ final class KafkaBinding implements Binding {
 
     private void send(Message m, int partitions, CompletableFuture<PublishReceipt> f) {
         // keyless messages go round-robin, so a group's members share them; keyed ones follow the key's partition
-        Integer partition = m.key() == null
-                ? Math.floorMod(roundRobin.computeIfAbsent(m.topic(), t -> new AtomicInteger()).getAndIncrement(), partitions)
-                : null;
+        Integer partition = m.key() == null ? roundRobin.computeIfAbsent(m.topic(), t -> new RoundRobin(partitions)).next(m.topic()) : null;
         // the callback keeps the stage, id and topic only: the message and its payload need not live until the ack
         KafkaConfirms.Sent callback = confirms.callback(f, m.id(), m.topic());
         boolean settleHere = settings.confirmsOnSenders;
@@ -277,7 +336,7 @@ final class KafkaBinding implements Binding {
             Thread.currentThread().interrupt();
             throw new BrokerUnavailableException("interrupted while preparing Kafka topic '" + spec.topic() + "'", e);
         }
-        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context, retryTopic, this::sendRetry);
+        KafkaSubscription s = new KafkaSubscription(spec, processor, settings, context, retryTopic, this::sendRetry, this::deleteGroup);
         s.start();
         return s;
     }
@@ -311,11 +370,59 @@ final class KafkaBinding implements Binding {
             return CompletableFuture.failedFuture(new PublishException(request.topic(),
                     "request " + request.id() + " has no " + HeaderNames.REPLY_TO + " header; nowhere to reply", null, false));
         }
-        return publish(reply.withTopic(replyTopic));
+        Message m = reply.withTopic(replyTopic);
+        CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
+        replyTopic(replyTopic).whenComplete((n, e) -> {
+            if (e == null) {
+                send(m, n, f);
+            } else {
+                f.completeExceptionally(new PublishException(replyTopic, "the requester's reply topic '" + replyTopic
+                        + "' is not there (its requester closed, or the reply came after it gave up)", e, false));
+            }
+        });
+        return f;
+    }
+
+    /**
+     * A requester's reply topic: looked up, never created (it goes when its requester closes, and a
+     * late reply must not bring it back), and remembered for the last {@value #REPLY_TOPICS_KEPT}
+     * requesters only, as requesters come and go.
+     */
+    private CompletableFuture<Integer> replyTopic(String topic) {
+        CompletableFuture<Integer> f;
+        synchronized (replyTopics) {
+            f = replyTopics.get(topic);
+            if (f == null) {
+                f = describeOrCreate(topic, 1, false);
+                replyTopics.put(topic, f);
+            }
+        }
+        CompletableFuture<Integer> lookup = f;
+        lookup.whenComplete((n, e) -> {
+            if (e != null) {
+                synchronized (replyTopics) {
+                    replyTopics.remove(topic, lookup);
+                }
+            }
+        });
+        return lookup;
     }
 
     Admin admin() {
         return admin;
+    }
+
+    /** Deletes a consumer group nobody uses any more (a closed broadcast subscription's), without waiting; failures are only logged. */
+    private void deleteGroup(String group) {
+        try {
+            admin.deleteConsumerGroups(List.of(group)).all().whenComplete((v, e) -> {
+                if (e != null) {
+                    log.debug("could not delete consumer group {}: {}", group, e.toString());
+                }
+            });
+        } catch (RuntimeException e) {
+            log.debug("could not delete consumer group {}: {}", group, e.toString()); // the admin client is closing
+        }
     }
 
     @Override

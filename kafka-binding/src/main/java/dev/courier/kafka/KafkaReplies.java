@@ -55,7 +55,11 @@ final class KafkaReplies {
     CompletionStage<Message> request(Message request, Duration timeout) {
         String correlation = request.header(HeaderNames.CORRELATION_ID);
         Pending p = new Pending();
-        pending.put(correlation, p);
+        if (pending.putIfAbsent(correlation, p) != null) {
+            // replacing it would leave the waiting request without its reply and without its timeout
+            return CompletableFuture.failedFuture(new IllegalArgumentException("a request with correlation id " + correlation
+                    + " is already waiting; give each request its own " + HeaderNames.CORRELATION_ID));
+        }
         p.timer = context.scheduler().schedule(() -> {
             if (pending.remove(correlation, p)) {
                 p.reply.completeExceptionally(new RequestTimeoutException(request.topic(), timeout));
@@ -78,7 +82,8 @@ final class KafkaReplies {
         }
         ready = new CompletableFuture<>();
         CompletableFuture<Void> r = ready;
-        binding.ensureTopic(replyTopic, 1).whenComplete((n, e) -> {
+        // the binding's own topic, named per instance: created whatever the provisioning setting, as nobody could create it beforehand
+        binding.ensureOwnTopic(replyTopic, 1).whenComplete((n, e) -> {
             if (e != null) {
                 synchronized (this) {
                     ready = null;
@@ -111,7 +116,14 @@ final class KafkaReplies {
             started.complete(null);
             while (!closed) {
                 for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    Message reply = KafkaMessages.toMessage(r);
+                    Message reply;
+                    try {
+                        reply = KafkaMessages.toMessage(r);
+                    } catch (RuntimeException e) {
+                        // one record no reply could be made of (written by something else): skip it, keep serving the others
+                        log.warn("skipped record {}-{}@{} of reply topic '{}': {}", r.topic(), r.partition(), r.offset(), replyTopic, e.toString());
+                        continue;
+                    }
                     String correlation = reply.header(HeaderNames.CORRELATION_ID);
                     Pending p = correlation == null ? null : pending.remove(correlation);
                     if (p != null) {

@@ -48,6 +48,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -124,6 +125,9 @@ final class KafkaSubscription implements BindingSubscription {
     /** Poll thread only: ids of the partitions seen, so a poll allocates none. */
     private final Map<TopicPartition, PartitionId> partitionIds = new HashMap<>();
     private final boolean broadcast;
+    private final String groupId;
+    /** Deletes a consumer group from the broker, best effort; run for a broadcast subscription's own group once it closed. */
+    private final Consumer<String> forgetGroup;
     /** The retry topic, or null when nacks wait in process only. */
     private final String retryTopic;
     private final Function<ProducerRecord<String, byte[]>, CompletableFuture<Void>> retrySender;
@@ -159,16 +163,18 @@ final class KafkaSubscription implements BindingSubscription {
     }
 
     KafkaSubscription(Subscribe spec, DeliveryProcessor processor, KafkaSettings settings, BindingContext context, String retryTopic,
-                      Function<ProducerRecord<String, byte[]>, CompletableFuture<Void>> retrySender) {
+                      Function<ProducerRecord<String, byte[]>, CompletableFuture<Void>> retrySender, Consumer<String> forgetGroup) {
         this.spec = spec;
         this.retryTopic = retryTopic;
         this.retrySender = retrySender;
         this.processor = processor;
         this.settings = settings;
         this.context = context;
+        this.forgetGroup = forgetGroup;
         Map<String, Object> props = new HashMap<>(settings.consumer);
         this.broadcast = spec.group() == null;
-        props.put(ConsumerConfig.GROUP_ID_CONFIG, broadcast ? "courier-broadcast-" + UUID.randomUUID() : spec.group());
+        this.groupId = broadcast ? "courier-broadcast-" + UUID.randomUUID() : spec.group();
+        props.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
         StartPosition start = spec.startFrom();
         String reset = switch (start.kind()) {
             case EARLIEST, SEQUENCE, TIME -> "earliest";
@@ -590,6 +596,10 @@ final class KafkaSubscription implements BindingSubscription {
         close(consumer);
         if (retryConsumer != null) {
             close(retryConsumer);
+        }
+        if (broadcast) {
+            // its group is this subscription's alone and no later one reads its offsets: leave nothing behind on the broker
+            forgetGroup.accept(groupId);
         }
         firstAssignment.countDown();
         closed.complete(null);
