@@ -177,7 +177,7 @@ class BrokerUrlTest {
     }
 
     @Test
-    @DisplayName("toString() masks the password and password- or token-like parameters and never contains them")
+    @DisplayName("toString() masks the password and parameters named like secrets (password, token, secret, sasl.jaas..., *.key) and never contains them")
     void toStringMasks() {
         BrokerUrl url = BrokerUrl.parse("amqp://guest:hunter2@rabbit:5672/prod?heartbeat=30&password=pw-param&authToken=tk");
 
@@ -185,6 +185,13 @@ class BrokerUrlTest {
         assertThat(url.toString()).doesNotContain("hunter2", "pw-param", "tk");
         assertThat(url.password()).isEqualTo("hunter2");
         assertThat(url.params()).containsEntry("password", "pw-param");
+
+        String jaas = "PlainLoginModule required username=\"app\" password=\"s3cret\";";
+        BrokerUrl kafka = BrokerUrl.parse("kafka://k1:9092?sasl.jaas.config=" + java.net.URLEncoder.encode(jaas, java.nio.charset.StandardCharsets.UTF_8)
+                + "&ssl.keystore.key=KEYDATA&client.secret=cs&linger.ms=5");
+        assertThat(kafka).hasToString("kafka://k1:9092?sasl.jaas.config=****&ssl.keystore.key=****&client.secret=****&linger.ms=5");
+        assertThat(dev.courier.CourierConfig.maskUrl("kafka://k1:9092?sasl.jaas.config=x&ssl.keystore.key=y&linger.ms=5"))
+                .isEqualTo("kafka://k1:9092?sasl.jaas.config=****&ssl.keystore.key=****&linger.ms=5");
     }
 
     @Test
