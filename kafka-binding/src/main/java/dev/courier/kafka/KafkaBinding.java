@@ -17,6 +17,7 @@ import dev.courier.spi.DeliveryProcessor;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.errors.RetriableException;
@@ -28,6 +29,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -69,6 +71,8 @@ final class KafkaBinding implements Binding {
     private final KafkaProducer<String, byte[]> producer;
     private final Map<String, CompletableFuture<Integer>> topics = new ConcurrentHashMap<>();
     private final Map<String, RoundRobin> roundRobin = new ConcurrentHashMap<>();
+    /** Deletes of closed broadcast subscriptions' groups under way. */
+    private final Set<KafkaFuture<Void>> groupDeletes = ConcurrentHashMap.newKeySet();
 
     /**
      * Spreads a topic's keyless messages over its partitions, so a group's members share them. The
@@ -101,14 +105,6 @@ final class KafkaBinding implements Binding {
             return Math.floorMod(next.getAndIncrement(), partitions);
         }
     }
-    private static final int REPLY_TOPICS_KEPT = 256;
-    /** Reply topics of requesters this binding answered lately, by access order. Guarded by itself. */
-    private final Map<String, CompletableFuture<Integer>> replyTopics = new java.util.LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, CompletableFuture<Integer>> eldest) {
-            return size() > REPLY_TOPICS_KEPT;
-        }
-    };
     private final KafkaReplies replies;
     private final KafkaConfirms confirms;
 
@@ -281,6 +277,11 @@ final class KafkaBinding implements Binding {
     private void send(Message m, int partitions, CompletableFuture<PublishReceipt> f) {
         // keyless messages go round-robin, so a group's members share them; keyed ones follow the key's partition
         Integer partition = m.key() == null ? roundRobin.computeIfAbsent(m.topic(), t -> new RoundRobin(partitions)).next(m.topic()) : null;
+        sendTo(m, partition, f);
+    }
+
+    /** Sends {@code m} to {@code partition}, or where the producer's partitioner puts it when null. */
+    private void sendTo(Message m, Integer partition, CompletableFuture<PublishReceipt> f) {
         // the callback keeps the stage, id and topic only: the message and its payload need not live until the ack
         KafkaConfirms.Sent callback = confirms.callback(f, m.id(), m.topic());
         boolean settleHere = settings.confirmsOnSenders;
@@ -372,9 +373,11 @@ final class KafkaBinding implements Binding {
         }
         Message m = reply.withTopic(replyTopic);
         CompletableFuture<PublishReceipt> f = new CompletableFuture<>();
-        replyTopic(replyTopic).whenComplete((n, e) -> {
+        // looked up on every reply, never created: a requester that closed took its topic with it, and a late reply must
+        // not bring it back (a lookup remembered from an earlier reply would not know it is gone)
+        describeOrCreate(replyTopic, 1, false).whenComplete((n, e) -> {
             if (e == null) {
-                send(m, n, f);
+                sendTo(m, null, f); // one partition: no round-robin state per requester
             } else {
                 f.completeExceptionally(new PublishException(replyTopic, "the requester's reply topic '" + replyTopic
                         + "' is not there (its requester closed, or the reply came after it gave up)", e, false));
@@ -383,39 +386,21 @@ final class KafkaBinding implements Binding {
         return f;
     }
 
-    /**
-     * A requester's reply topic: looked up, never created (it goes when its requester closes, and a
-     * late reply must not bring it back), and remembered for the last {@value #REPLY_TOPICS_KEPT}
-     * requesters only, as requesters come and go.
-     */
-    private CompletableFuture<Integer> replyTopic(String topic) {
-        CompletableFuture<Integer> f;
-        synchronized (replyTopics) {
-            f = replyTopics.get(topic);
-            if (f == null) {
-                f = describeOrCreate(topic, 1, false);
-                replyTopics.put(topic, f);
-            }
-        }
-        CompletableFuture<Integer> lookup = f;
-        lookup.whenComplete((n, e) -> {
-            if (e != null) {
-                synchronized (replyTopics) {
-                    replyTopics.remove(topic, lookup);
-                }
-            }
-        });
-        return lookup;
-    }
 
     Admin admin() {
         return admin;
     }
 
-    /** Deletes a consumer group nobody uses any more (a closed broadcast subscription's), without waiting; failures are only logged. */
+    /**
+     * Deletes a consumer group nobody uses any more (a closed broadcast subscription's), without
+     * waiting; {@link #close()} waits for deletes still under way. Failures are only logged.
+     */
     private void deleteGroup(String group) {
         try {
-            admin.deleteConsumerGroups(List.of(group)).all().whenComplete((v, e) -> {
+            KafkaFuture<Void> deleted = admin.deleteConsumerGroups(List.of(group)).all();
+            groupDeletes.add(deleted);
+            deleted.whenComplete((v, e) -> {
+                groupDeletes.remove(deleted);
                 if (e != null) {
                     log.debug("could not delete consumer group {}: {}", group, e.toString());
                 }
@@ -430,6 +415,17 @@ final class KafkaBinding implements Binding {
         replies.close();
         producer.close(settings.closeTimeout);
         confirms.settleAnswered(); // the producer has answered every record by now; none is left waiting for a sender
+        for (KafkaFuture<Void> deleting : List.copyOf(groupDeletes)) {
+            try {
+                deleting.get(5, TimeUnit.SECONDS); // a closed admin client would refuse the delete's second step
+            } catch (Exception e) {
+                log.debug("a consumer group delete did not finish before close: {}", e.toString());
+                if (e instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
         admin.close(Duration.ofSeconds(5));
     }
 }

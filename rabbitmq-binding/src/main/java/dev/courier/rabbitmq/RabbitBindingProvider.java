@@ -87,10 +87,7 @@ public final class RabbitBindingProvider implements BindingProvider {
         List<Address> addresses = addresses(url);
         Connection connection;
         try {
-            connection = addresses.size() == 1
-                    ? factory.newConnection(addresses, config.connectionName())
-                    // no executor of our own: null is what the list form passes when none was set on the factory
-                    : factory.newConnection(null, inOrder(addresses), config.connectionName());
+            connection = factory.newConnection(addresses, config.connectionName());
         } catch (PossibleAuthenticationFailureException e) {
             throw new BrokerUnavailableException("RabbitMQ at " + url + " refused the credentials of user '"
                     + (url.user() == null ? "guest" : url.user()) + "' (or their access to vhost '" + vhost(url)
@@ -135,7 +132,13 @@ public final class RabbitBindingProvider implements BindingProvider {
 
     static ConnectionFactory connectionFactory(BrokerUrl url, RabbitConfig config) {
         CourierConfig courier = config.courierConfig();
-        ConnectionFactory f = new ConnectionFactory();
+        ConnectionFactory f = new ConnectionFactory() {
+            // several hosts are tried in the order given; everything else (executors a customizer set, one host) as the client does it
+            @Override
+            protected AddressResolver createAddressResolver(List<Address> addresses) {
+                return addresses.size() > 1 ? inOrder(addresses) : super.createAddressResolver(addresses);
+            }
+        };
         f.setUsername(url.user() != null ? url.user() : ConnectionFactory.DEFAULT_USER);
         f.setPassword(url.password() != null ? url.password() : ConnectionFactory.DEFAULT_PASS);
         f.setVirtualHost(vhost(url));

@@ -1,5 +1,7 @@
 package dev.courier.rabbitmq;
 
+import dev.courier.Subscribe;
+
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.spi.BrokerUrl;
@@ -16,6 +18,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -77,4 +82,40 @@ class RabbitMqHostsTest {
         assertThat(contacted.get()).as("connections attempted to the second host although the first one answers").isZero();
     }
 
+    /** Counts what amqp-client hands to the shared executor a customizer set on the factory. */
+    private static int deliveriesThroughCustomExecutor(boolean severalHosts) throws Exception {
+        AtomicInteger executed = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        ExecutorService counting = new java.util.concurrent.AbstractExecutorService() {
+            @Override public void shutdown() { pool.shutdown(); }
+            @Override public java.util.List<Runnable> shutdownNow() { return pool.shutdownNow(); }
+            @Override public boolean isShutdown() { return pool.isShutdown(); }
+            @Override public boolean isTerminated() { return pool.isTerminated(); }
+            @Override public boolean awaitTermination(long t, TimeUnit u) throws InterruptedException { return pool.awaitTermination(t, u); }
+            @Override public void execute(Runnable r) { executed.incrementAndGet(); pool.execute(r); }
+        };
+        BrokerUrl broker = BrokerUrl.parse(RabbitBroker.FIXTURE.url());
+        BrokerUrl.HostPort first = broker.hosts().get(0);
+        String userInfo = broker.user() == null ? "" : broker.user() + (broker.password() == null ? "" : ":" + broker.password()) + "@";
+        String hosts = first.host() + ":" + first.portOr(5672) + (severalHosts ? ",127.0.0.1:1" : "");
+        String url = "amqp://" + userInfo + hosts + "/" + (broker.path().isEmpty() ? "" : broker.path());
+        try (AutoCloseable hook = RabbitBindingProvider.configure(f -> f.setSharedExecutor(counting));
+             Courier c = Courier.connect(CourierConfig.builder().withoutEnvironment().setAll(RabbitBroker.FIXTURE.config()).url(url).build())) {
+            String topic = RUN + (severalHosts ? "several" : "single");
+            CountDownLatch got = new CountDownLatch(1);
+            c.subscribe(Subscribe.to(topic).group("g"), d -> got.countDown());
+            c.publisher().publish(topic, "x").toCompletableFuture().get(10, TimeUnit.SECONDS);
+            assertThat(got.await(10, TimeUnit.SECONDS)).as("delivered").isTrue();
+        } finally {
+            pool.shutdownNow();
+        }
+        return executed.get();
+    }
+
+    @Test
+    @DisplayName("with several hosts, as with one, the shared executor a configure() customizer set runs the consumer work")
+    void severalHostsKeepTheCustomizersExecutor() throws Exception {
+        assertThat(deliveriesThroughCustomExecutor(false)).as("tasks on the customizer's executor, one host").isPositive();
+        assertThat(deliveriesThroughCustomExecutor(true)).as("tasks on the customizer's executor, two hosts").isPositive();
+    }
 }
