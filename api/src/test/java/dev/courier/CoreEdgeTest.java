@@ -175,4 +175,21 @@ class CoreEdgeTest {
         Courier plain = connect(name);
         assertThat(List.of(same, plain)).allSatisfy(c -> assertThat(c.isClosed()).isFalse());
     }
+
+    @Test
+    @DisplayName("a handler that closes its whole Courier returns from close() without waiting for itself, and is not interrupted")
+    void closingTheCourierFromAHandler() throws Exception {
+        Courier courier = connect(CourierConfig.builder().withoutEnvironment().url(memUrl())
+                .set(CourierConfig.CLOSE_TIMEOUT, "20s").build(), CourierListener.NONE);
+        java.util.concurrent.CompletableFuture<Long> closeMillis = new java.util.concurrent.CompletableFuture<>();
+        courier.subscribe(Subscribe.to("shutdown").group("g"), d -> {
+            long begin = System.nanoTime();
+            courier.close(); // "stop the service on this command"
+            closeMillis.complete(Thread.currentThread().isInterrupted() ? -1 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin));
+        });
+        courier.publisher().publish("shutdown", "now").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(closeMillis.get(60, TimeUnit.SECONDS)).as("ms close() took inside the handler (-1: it interrupted the handler), close timeout 20 s")
+                .isBetween(0L, 10_000L);
+        assertThat(courier.isClosed()).isTrue();
+    }
 }

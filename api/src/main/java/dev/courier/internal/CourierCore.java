@@ -190,7 +190,14 @@ public final class CourierCore {
         } catch (RuntimeException e) {
             log.warn("closing the {} binding failed: {}", url.scheme(), e.toString());
         }
-        shutdownExecutors(left(deadline));
+        if (SubscriptionPipeline.isHandlingAny()) {
+            // called from a handler: the handler executor cannot finish before this returns, and interrupting its
+            // threads would interrupt the caller; its threads end as their handlers return
+            scheduler.shutdownNow();
+            handlerExecutor.shutdown();
+        } else {
+            shutdownExecutors(left(deadline));
+        }
         // last: handlers that were still draining may have used them (e.g. an idempotency store)
         owned.closeOwned();
         log.info("closed connection to {}", url);

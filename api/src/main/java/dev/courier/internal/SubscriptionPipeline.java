@@ -120,6 +120,11 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         };
     }
 
+    /** True while the current thread runs a handler of any subscription. */
+    static boolean isHandlingAny() {
+        return HANDLING.get()[0] != null;
+    }
+
     /** True while the current thread runs a handler of this pipeline's subscription. */
     boolean isHandlingHere() {
         return HANDLING.get()[0] == this;
