@@ -149,7 +149,7 @@ final class ConfirmChannel {
                 Window old = w;
                 w = new Window(d);
                 window = w;
-                failAll(old, "the connection was lost before the broker confirmed it");
+                failAll(old, "the connection was lost before the broker confirmed it", null);
             }
             if (recovering || !d.isOpen()) {
                 fail(p, new PublishException(p.topic, "the channel is closed (connection lost or recovering); publish again", null, true));
@@ -235,10 +235,11 @@ final class ConfirmChannel {
         } else {
             recovering = true;
         }
-        failAll(w, "the channel closed before the broker confirmed it (" + describe(cause) + ")");
+        failAll(w, "the channel closed before the broker confirmed it (" + describe(cause) + ")", cause);
     }
 
-    private void failAll(Window w, String why) {
+    /** Fails every publish outstanding in {@code w}; {@code cause} (the channel's close, if any) tells callers its reply code. */
+    private void failAll(Window w, String why, Throwable cause) {
         List<Pending> failed = new ArrayList<>();
         for (Map.Entry<Long, Pending> e; (e = w.outstanding.pollFirstEntry()) != null; ) {
             failed.add(e.getValue());
@@ -249,7 +250,7 @@ final class ConfirmChannel {
         log.debug("{} publish(es) failed: {}", failed.size(), why);
         complete(() -> {
             for (Pending p : failed) {
-                p.confirmed.completeExceptionally(new PublishException(p.topic, why + "; publish again", null, true));
+                p.confirmed.completeExceptionally(new PublishException(p.topic, why + "; publish again", cause, true));
             }
         });
     }
@@ -278,7 +279,7 @@ final class ConfirmChannel {
         } catch (IOException | java.util.concurrent.TimeoutException | ShutdownSignalException e) {
             log.debug("closing a publisher channel: {}", e.toString());
         }
-        failAll(window, "the binding closed before the broker confirmed it");
+        failAll(window, "the binding closed before the broker confirmed it", null);
     }
 
     static String describe(Throwable e) {

@@ -35,11 +35,14 @@ final class DirectReply {
 
     private static final class Pending {
         final String topic;
+        /** The channel whose reply address the request carries: its replies die with it. */
+        final ConfirmChannel via;
         final CompletableFuture<Message> reply = new CompletableFuture<>();
         volatile ScheduledFuture<?> timer;
 
-        Pending(String topic) {
+        Pending(String topic, ConfirmChannel via) {
             this.topic = topic;
+            this.via = via;
         }
     }
 
@@ -66,6 +69,8 @@ final class DirectReply {
                         replied(envelope, props, body);
                     }
                 });
+                // the reply address is the channel's: when it closes, the replies of the requests sent on it can never arrive
+                ch.addShutdownListener(cause -> replyAddressGone(c, cause));
                 channel = c;
             }
             return channel;
@@ -88,7 +93,7 @@ final class DirectReply {
         } catch (IOException | RuntimeException e) {
             return CompletableFuture.failedFuture(new PublishException(topic, "cannot send the request: " + ConfirmChannel.describe(e), e, true));
         }
-        Pending p = new Pending(topic);
+        Pending p = new Pending(topic, ch);
         if (pending.putIfAbsent(correlation, p) != null) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("a request with correlation id " + correlation + " is already waiting"));
         }
@@ -109,10 +114,27 @@ final class DirectReply {
         ConfirmChannel.Pending publish = new ConfirmChannel.Pending(topic, topic, routingKey, request.id(), true);
         ch.publish(publish, props, request.payload()).whenComplete((v, e) -> {
             if (e != null) {
+                if (Topology.replyCode(e) == Topology.NOT_FOUND) {
+                    binding.exchangeMissing(topic);
+                }
                 fail(correlation, p, e instanceof UnroutableMessageException ? new NoResponderException(topic) : e);
             }
         });
+        if (!ch.channel().isOpen()) {
+            replyAddressGone(ch, null); // closed before the request was registered as waiting on it
+        }
         return p.reply;
+    }
+
+    /** Fails at once the requests waiting for a reply on {@code c}, whose reply address is gone. */
+    private void replyAddressGone(ConfirmChannel c, com.rabbitmq.client.ShutdownSignalException cause) {
+        String why = cause == null ? "closed" : ConfirmChannel.describe(cause);
+        for (Map.Entry<String, Pending> e : pending.entrySet()) {
+            if (e.getValue().via == c) {
+                fail(e.getKey(), e.getValue(), new PublishException(e.getValue().topic, "the channel the reply was to come back on closed (" + why
+                        + ") before the reply arrived: the request may or may not have been handled; request again", cause, true));
+            }
+        }
     }
 
     private void fail(String correlation, Pending p, Throwable e) {

@@ -69,6 +69,8 @@ final class RabbitBinding implements Binding {
     private final DirectReply replies;
     private final Set<RabbitSubscription> subscriptions = ConcurrentHashMap.newKeySet();
     private final Set<String> deadLetterTopics = ConcurrentHashMap.newKeySet();
+    /** Topics whose exchange was deleted while in use and declared again: publishes to them are mandatory. */
+    private final Set<String> redeclared = ConcurrentHashMap.newKeySet();
     private final Map<String, Long> delayQueues = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -92,6 +94,10 @@ final class RabbitBinding implements Binding {
 
     Topology topology() {
         return topology;
+    }
+
+    boolean isClosed() {
+        return closed;
     }
 
     Executor handlerExecutor() {
@@ -126,7 +132,8 @@ final class RabbitBinding implements Binding {
         try {
             topology.ensurePublishExchange(topic);
             if (topic.endsWith(DLQ_SUFFIX)) {
-                topology.ensureRetention(topic, groupQueueArguments(null));
+                // the dead-letter readers may have declared the queue with options of their own: only make sure it exists
+                topology.ensureRetentionExists(topic, groupQueueArguments(null));
             }
         } catch (ConfigurationException | Topology.BrokerRefusal e) {
             return CompletableFuture.failedFuture(new PublishException(topic, e.getMessage(), e, false));
@@ -134,7 +141,32 @@ final class RabbitBinding implements Binding {
             return CompletableFuture.failedFuture(new PublishException(topic, e.getMessage(), e, true));
         }
         ConfirmChannel.Pending pending = new ConfirmChannel.Pending(topic, topic, routingKey, message.id(), mandatory(message));
-        return send(pending, props, message.payload()).thenApply(v -> PublishReceipt.of(message));
+        return send(pending, props, message.payload()).whenComplete((v, e) -> {
+            if (e != null && Topology.replyCode(e) == Topology.NOT_FOUND) {
+                exchangeMissing(topic);
+            }
+        }).thenApply(v -> PublishReceipt.of(message));
+    }
+
+    /**
+     * The broker refused a publish to {@code topic} with 404: its exchange was deleted while in use
+     * (an operator, a definitions import). The next publish declares (or, with provisioning off,
+     * checks) it again, and this process's subscriptions to the topic declare their queues and
+     * bindings again. Subscribers elsewhere do not learn of it, so from now on publishes to the
+     * topic are mandatory: one no queue takes fails with {@link UnroutableMessageException} instead
+     * of being dropped.
+     */
+    void exchangeMissing(String topic) {
+        topology.forget(topic);
+        if (redeclared.add(topic)) {
+            log.warn("exchange '{}' no longer exists (deleted while in use); declaring it again, with its subscriptions in this process;"
+                    + " publishes to it are mandatory from now on, so none is dropped while no queue is bound", topic);
+        }
+        for (RabbitSubscription s : subscriptions) {
+            if (s.topic().equals(topic)) {
+                s.declareAgain();
+            }
+        }
     }
 
     private boolean mandatory(Message m) {
@@ -143,7 +175,7 @@ final class RabbitBinding implements Binding {
             return Boolean.parseBoolean(flag.trim());
         }
         // a dead letter must never vanish: if nothing takes it, the publish fails and the original is kept
-        return config.mandatory() || deadLetterTopics.contains(m.topic());
+        return config.mandatory() || deadLetterTopics.contains(m.topic()) || redeclared.contains(m.topic());
     }
 
     /** Publishes straight to {@code queue} through the default exchange, mandatory (redelivery copies). */
@@ -219,33 +251,20 @@ final class RabbitBinding implements Binding {
 
     private BindingSubscription subscribe(Subscribe spec, DeliveryProcessor processor, RabbitSubscribeOptions o, String topic,
                                           com.rabbitmq.client.Channel ch) {
-        Topology topology = this.topology.on(ch);
-        ExchangeType type = o.exchangeType != null ? o.exchangeType : ExchangeType.TOPIC;
-        topology.ensureSubscribeExchange(topic, type, o.exchangeType != null);
-        String queue;
         boolean group = spec.group() != null;
-        if (group && topic.endsWith(DLQ_SUFFIX)) {
-            if (o.patterns != null || o.headersMatch != null) {
-                throw new ConfigurationException("'" + topic + "' is a dead-letter topic: its groups share the queue '" + topic
-                        + "' that keeps every dead letter, so binding patterns do not apply; subscribe without them");
-            }
-            queue = topic;
-            topology.ensureRetention(topic, groupQueueArguments(o));
-        } else if (group) {
-            queue = Topology.fit(topic + "." + spec.group());
-            topology.ensureQueue(queue, groupQueueArguments(o));
-            if (topology.provisioning()) {
-                bind(topology, queue, topic, type, o);
-            }
-        } else {
-            queue = Topology.fit(topic + ".broadcast." + UUID.randomUUID().toString().substring(0, 13));
-            topology.declareQueue(queue, false, true, true, new HashMap<>(o.queueArguments));
-            bind(topology, queue, topic, type, o);
+        if (group && topic.endsWith(DLQ_SUFFIX) && (o.patterns != null || o.headersMatch != null)) {
+            throw new ConfigurationException("'" + topic + "' is a dead-letter topic: its groups share the queue '" + topic
+                    + "' that keeps every dead letter, so binding patterns do not apply; subscribe without them");
         }
+        String queue = group && topic.endsWith(DLQ_SUFFIX) ? topic
+                : group ? Topology.fit(topic + "." + spec.group())
+                : Topology.fit(topic + ".broadcast." + UUID.randomUUID().toString().substring(0, 13));
+        RabbitSubscription.Declaration declaration = t -> declare(t, spec, o, queue);
+        declaration.declare(this.topology.on(ch));
         deadLetterTopics.add(spec.deadLetterTopic());
         int base = o.prefetch > 0 ? o.prefetch : config.prefetch() > 0 ? config.prefetch() : spec.maxInFlight();
         int prefetch = Math.min(65_535, Math.max(base, spec.concurrency()));
-        RabbitSubscription s = new RabbitSubscription(this, spec, processor, queue, group, prefetch);
+        RabbitSubscription s = new RabbitSubscription(this, spec, processor, queue, group, prefetch, declaration);
         try {
             s.start(ch);
         } catch (IOException | ShutdownSignalException e) {
@@ -260,6 +279,41 @@ final class RabbitBinding implements Binding {
         subscriptions.add(s);
         log.debug("consuming '{}' from queue '{}' (prefetch {}, concurrency {})", topic, queue, prefetch, spec.concurrency());
         return s;
+    }
+
+    /**
+     * Declares (or checks) what a subscription consumes from: its topic's exchange, its queue and
+     * the queue's bindings. Runs again when the subscription consumes again after its channel was
+     * closed by the broker. A refusal by the broker (403 access refused, ...) is a configuration error.
+     */
+    private void declare(Topology topology, Subscribe spec, RabbitSubscribeOptions o, String queue) {
+        String topic = spec.topic();
+        try {
+            ExchangeType type = o.exchangeType != null ? o.exchangeType : ExchangeType.TOPIC;
+            topology.ensureSubscribeExchange(topic, type, o.exchangeType != null);
+            if (spec.group() != null && topic.endsWith(DLQ_SUFFIX)) {
+                topology.ensureRetention(topic, groupQueueArguments(o));
+            } else if (spec.group() != null) {
+                topology.ensureQueue(queue, groupQueueArguments(o));
+                if (topology.provisioning()) {
+                    bind(topology, queue, topic, type, o);
+                }
+            } else {
+                topology.declareQueue(queue, false, true, true, new HashMap<>(o.queueArguments));
+                bind(topology, queue, topic, type, o);
+            }
+        } catch (Topology.BrokerRefusal e) {
+            throw refused(e);
+        }
+    }
+
+    /** A broker's refusal as the configuration error it is, with what to change for a refused access. */
+    static ConfigurationException refused(Topology.BrokerRefusal e) {
+        String hint = e.code == Topology.ACCESS_REFUSED
+                ? "; give the user configure, write and read permission on the topic's exchange and queues (configure is needed even"
+                + " with provisioning off for broadcast queues and delay queues: <topic>.broadcast.*, <queue>.delay.*)"
+                : "";
+        return new ConfigurationException(e.getMessage() + hint, e);
     }
 
     private Map<String, Object> groupQueueArguments(RabbitSubscribeOptions o) {

@@ -47,13 +47,23 @@ final class RabbitSubscription implements BindingSubscription {
     private final ArrayDeque<RabbitDelivery> held = new ArrayDeque<>();
     private final Set<CompletableFuture<?>> redeliveries = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
-    private Channel channel;
+    private final Declaration declaration;
+    private volatile Channel channel;
     private volatile String consumerTag;
+    /** Set once a delay queue was refused by the broker; nacks with a delay then wait in process. */
+    private volatile boolean delayQueueRefused;
     private boolean paused;
     private boolean closing;
 
-    RabbitSubscription(RabbitBinding binding, Subscribe spec, DeliveryProcessor processor, String queue, boolean durableQueue, int prefetch) {
+    /** Declares (or checks) the subscription's exchange, queue and bindings through the given topology. */
+    interface Declaration {
+        void declare(Topology topology);
+    }
+
+    RabbitSubscription(RabbitBinding binding, Subscribe spec, DeliveryProcessor processor, String queue, boolean durableQueue, int prefetch,
+                       Declaration declaration) {
         this.binding = binding;
+        this.declaration = declaration;
         this.spec = spec;
         this.queue = queue;
         this.durableQueue = durableQueue;
@@ -78,15 +88,105 @@ final class RabbitSubscription implements BindingSubscription {
         return processor.process(d);
     }
 
-    /** Opens the channel and registers the consumer; returns once the broker sent consume-ok. */
+    String topic() {
+        return spec.topic();
+    }
+
+    /** Registers the consumer on {@code ch}; returns once the broker sent consume-ok. */
     void start(Channel ch) throws IOException {
+        String tag;
         try {
             ch.basicQos(prefetch);
-            this.channel = ch;
-            consumerTag = ch.basicConsume(queue, false, "courier." + UUID.randomUUID(), new Consumer(ch));
+            tag = ch.basicConsume(queue, false, "courier." + UUID.randomUUID(), new Consumer(ch));
         } catch (IOException | RuntimeException e) {
             closeChannel(ch);
             throw e;
+        }
+        synchronized (lock) {
+            if (closing) {
+                closeChannel(ch); // closed while consuming again: this channel is nobody's
+                return;
+            }
+            this.channel = ch;
+            consumerTag = tag;
+        }
+        // a channel the broker closes (consumer_timeout, a refused ack) is not recovered by the client: consume again on a new one
+        ch.addShutdownListener(cause -> {
+            if (!cause.isHardError() && !cause.isInitiatedByApplication()) {
+                consumeAgainLater(ch, "the broker closed its channel (" + ConfirmChannel.describe(cause) + ")", 0);
+            }
+        });
+    }
+
+    /**
+     * Consumes again on a new channel after {@code old} stopped delivering, declaring the queue and
+     * its bindings again first (a broadcast queue goes with its consumer; a deleted group queue is
+     * declared again with provisioning on). Deliveries of the old channel are requeued by the broker
+     * and redelivered; their late acks are dropped. Retried with a growing pause until it works or
+     * the subscription closes.
+     */
+    private void consumeAgainLater(Channel old, String why, int failures) {
+        synchronized (lock) {
+            if (closing || old != channel || binding.isClosed()) {
+                return;
+            }
+        }
+        long pauseMs = failures == 0 ? 100 : Math.min(30_000, 1_000L << Math.min(failures - 1, 5));
+        if (failures == 0) {
+            log.warn("the consumer of queue '{}' (topic '{}') stopped: {}; consuming again on a new channel", queue, spec.topic(), why);
+        }
+        try {
+            binding.scheduler().schedule(() -> consumeAgain(old, why, failures), pauseMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            log.debug("not consuming '{}' again: Courier is closing", queue);
+        }
+    }
+
+    private void consumeAgain(Channel old, String why, int failures) {
+        synchronized (lock) {
+            if (closing || old != channel || binding.isClosed()) {
+                return;
+            }
+        }
+        closeChannel(old); // a closed channel is aborted so the client stops recovering it; an open one (cancelled consumer) closed
+        Channel ch = null;
+        try {
+            ch = binding.connection().createChannel();
+            if (ch == null) {
+                throw new IOException("the broker has no channel left (channel_max reached)");
+            }
+            binding.topology().forget(spec.topic());
+            binding.topology().forget(queue);
+            declaration.declare(binding.topology().on(ch));
+            start(ch);
+            log.info("consuming queue '{}' (topic '{}') again", queue, spec.topic());
+        } catch (IOException | RuntimeException e) {
+            closeChannel(ch);
+            log.error("cannot consume queue '{}' (topic '{}') again: {}; trying again", queue, spec.topic(), ConfirmChannel.describe(e));
+            synchronized (lock) {
+                if (closing) {
+                    return;
+                }
+                channel = ch != null ? ch : old; // keep the identity check of the next try meaningful
+            }
+            consumeAgainLater(channel, why, failures + 1);
+        }
+    }
+
+    /** The topic's exchange was deleted while in use: declares the queue and its bindings again (on the shared topology channel). */
+    void declareAgain() {
+        try {
+            binding.scheduler().execute(() -> {
+                try {
+                    binding.topology().forget(queue);
+                    declaration.declare(binding.topology());
+                    log.info("declared queue '{}' and its bindings to '{}' again", queue, spec.topic());
+                } catch (RuntimeException e) {
+                    log.error("cannot declare queue '{}' and its bindings to '{}' again: {}", queue, spec.topic(), e.getMessage());
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            log.debug("not declaring '{}' again: Courier is closing", queue);
         }
     }
 
@@ -126,8 +226,8 @@ final class RabbitSubscription implements BindingSubscription {
 
         @Override
         public void handleCancel(String tag) {
-            log.warn("the broker cancelled the consumer of queue '{}' (topic '{}'): the queue was deleted; no more messages arrive",
-                    queue, spec.topic());
+            // the queue was deleted (or a quorum queue's leader moved): consume again once it is there again
+            consumeAgainLater(getChannel(), "the broker cancelled it (queue deleted?)", 0);
         }
     }
 
@@ -159,11 +259,24 @@ final class RabbitSubscription implements BindingSubscription {
             return;
         }
         CompletableFuture<Void> copy;
+        boolean delayed = !(delay.isZero() || delay.isNegative());
         try {
-            boolean delayed = !(delay.isZero() || delay.isNegative());
-            String target = delayed ? binding.delayQueue(queue, delay, durableQueue) : queue;
-            copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.message(), d.attempt() + 1, delayed),
-                    d.body);
+            String target = queue;
+            if (delayed && !delayQueueRefused) {
+                try {
+                    target = binding.delayQueue(queue, delay, durableQueue);
+                } catch (Topology.BrokerRefusal | dev.courier.ConfigurationException e) {
+                    delayQueueRefused = true;
+                    log.error("the broker refused the delay queue of '{}' ({}); nacks with a delay wait in this process from now on",
+                            queue, e.getMessage());
+                }
+            }
+            if (delayed && delayQueueRefused) {
+                copy = waitInProcess(d, delay);
+            } else {
+                copy = binding.publishToQueue(spec.topic(), target, MessageMapping.withAttempt(d.properties, d.message(), d.attempt() + 1, delayed),
+                        d.body);
+            }
         } catch (RuntimeException e) {
             copy = CompletableFuture.failedFuture(e);
         }
@@ -178,6 +291,30 @@ final class RabbitSubscription implements BindingSubscription {
         });
         redeliveries.add(tracked);
         tracked.whenComplete((v, e) -> redeliveries.remove(tracked));
+    }
+
+    /**
+     * Without a delay queue: keeps the delivery unacknowledged for {@code delay}, then publishes the
+     * copy with the next attempt number straight to the queue (so attempts still count towards the
+     * dead letter). A lost channel meanwhile gives the original back to the queue, as it was.
+     */
+    private CompletableFuture<Void> waitInProcess(RabbitDelivery d, Duration delay) {
+        CompletableFuture<Void> copy = new CompletableFuture<>();
+        binding.scheduler().schedule(() -> {
+            if (!d.deliveredOn.isOpen()) {
+                copy.completeExceptionally(new IOException("its channel is gone (the broker redelivers it)"));
+                return;
+            }
+            binding.publishToQueue(spec.topic(), queue, MessageMapping.withAttempt(d.properties, d.message(), d.attempt() + 1, false), d.body)
+                    .whenComplete((v, e) -> {
+                        if (e == null) {
+                            copy.complete(null);
+                        } else {
+                            copy.completeExceptionally(e);
+                        }
+                    });
+        }, delay.toNanos(), TimeUnit.NANOSECONDS);
+        return copy;
     }
 
     @Override
@@ -223,8 +360,9 @@ final class RabbitSubscription implements BindingSubscription {
         long deadline = System.nanoTime() + drainTimeout.toNanos();
         try {
             String tag = consumerTag;
-            if (tag != null && channel.isOpen()) {
-                channel.basicCancel(tag);
+            Channel ch = channel;
+            if (tag != null && ch.isOpen()) {
+                ch.basicCancel(tag);
             }
         } catch (IOException | AlreadyClosedException e) {
             log.debug("cancelling the consumer of '{}': {}", queue, e.toString());

@@ -22,9 +22,12 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class Topology {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(Topology.class);
+
     static final int NOT_FOUND = 404;
     static final int PRECONDITION_FAILED = 406;
     static final int RESOURCE_LOCKED = 405;
+    static final int ACCESS_REFUSED = 403;
     /** Longest queue or exchange name AMQP allows, in bytes. */
     static final int MAX_NAME_BYTES = 255;
 
@@ -225,6 +228,41 @@ final class Topology {
             bind(topic, topic, "#", null);
         }
         retained.add(topic);
+    }
+
+    /**
+     * Makes sure the retention queue of a dead-letter topic exists and is bound, for a publish to
+     * it: a queue the dead-letter readers declared with options of their own (a TTL, a queue type)
+     * is used as it is, where declaring it again with the defaults would be refused.
+     */
+    void ensureRetentionExists(String topic, Map<String, Object> arguments) {
+        if (retained.contains(topic)) {
+            return;
+        }
+        if (provisioning) {
+            boolean exists;
+            try {
+                run("checking queue '" + topic + "'", ch -> ch.queueDeclarePassive(topic));
+                exists = true;
+            } catch (BrokerRefusal e) {
+                if (e.code != NOT_FOUND) {
+                    throw e;
+                }
+                exists = false;
+            }
+            if (!exists) {
+                try {
+                    declareQueue(topic, true, false, false, arguments);
+                } catch (ConfigurationException e) {
+                    // declared meanwhile by a reader with options of its own: it exists, which is all a publish needs
+                    log.debug("retention queue '{}' was declared meanwhile with other settings: {}", topic, e.getMessage());
+                }
+            }
+            bind(topic, topic, "#", null);
+            retained.add(topic);
+        } else {
+            ensureRetention(topic, arguments);
+        }
     }
 
     /** Forgets what was declared (after a delete, so the next use declares again). */
