@@ -114,7 +114,7 @@ final class DirectReply {
         ConfirmChannel.Pending publish = new ConfirmChannel.Pending(topic, topic, routingKey, request.id(), true);
         ch.publish(publish, props, request.payload()).whenComplete((v, e) -> {
             if (e != null) {
-                if (Topology.replyCode(e) == Topology.NOT_FOUND) {
+                if (topic.equals(Topology.missingExchange(e))) {
                     binding.exchangeMissing(topic);
                 }
                 fail(correlation, p, e instanceof UnroutableMessageException ? new NoResponderException(topic) : e);

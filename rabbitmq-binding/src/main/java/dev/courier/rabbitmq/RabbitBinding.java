@@ -142,7 +142,7 @@ final class RabbitBinding implements Binding {
         }
         ConfirmChannel.Pending pending = new ConfirmChannel.Pending(topic, topic, routingKey, message.id(), mandatory(message));
         return send(pending, props, message.payload()).whenComplete((v, e) -> {
-            if (e != null && Topology.replyCode(e) == Topology.NOT_FOUND) {
+            if (e != null && topic.equals(Topology.missingExchange(e))) {
                 exchangeMissing(topic);
             }
         }).thenApply(v -> PublishReceipt.of(message));

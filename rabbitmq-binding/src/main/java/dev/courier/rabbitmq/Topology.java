@@ -13,6 +13,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Declares (provisioning on) or checks (provisioning off) exchanges, queues and bindings, on one
@@ -282,6 +284,29 @@ final class Topology {
             }
         }
     }
+
+    /**
+     * The exchange a 404 channel close of {@code e} names ("NOT_FOUND - no exchange 'x' in vhost
+     * '/'"), or null: every publish outstanding on the closed channel fails with the same close,
+     * whatever exchange it went to.
+     */
+    static String missingExchange(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof ShutdownSignalException s && s.getReason() instanceof AMQP.Channel.Close close) {
+                if (close.getReplyCode() != NOT_FOUND) {
+                    return null;
+                }
+                Matcher m = NO_EXCHANGE.matcher(close.getReplyText());
+                return m.find() ? m.group(1) : null;
+            }
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return null;
+    }
+
+    private static final Pattern NO_EXCHANGE = Pattern.compile("no exchange '(.*)' in vhost");
 
     static int replyCode(Throwable e) {
         for (Throwable c = e; c != null; c = c.getCause()) {

@@ -195,6 +195,30 @@ class RabbitMqBrokerActionsTest {
         assertThat(errors).as("no publish was reported as done while no queue was bound").doesNotContainNull();
     }
 
+    @Test
+    @DisplayName("publishes to other topics that failed with the same channel close are not made mandatory: a topic nobody subscribes to takes publishes")
+    void otherTopicsOfTheClosedChannelStayAsTheyWere() throws Exception {
+        Courier c = connect(Map.of());
+        String gone = prefix + ".gone";
+        String quiet = prefix + ".quiet"; // nobody subscribes: publishes to it are dropped by the broker, as usual
+        c.publisher().publish(gone, "k", "first").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        c.publisher().publish(quiet, "k", "first").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        deleteExchange(gone);
+        // same thread, same channel: the publish to 'quiet' is outstanding when the broker closes the channel for 'gone'
+        var refused = c.publisher().publish(gone, "k", "x").toCompletableFuture();
+        var bystander = c.publisher().publish(quiet, "k", "x").toCompletableFuture();
+        assertThatThrownBy(() -> refused.get(20, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+        try {
+            bystander.get(20, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            // failed with the channel, or confirmed before: either is fine
+        }
+        publishUntilAccepted(c, quiet, "later");
+        for (int i = 0; i < 3; i++) {
+            c.publisher().publish(quiet, "k", "more-" + i).toCompletableFuture().get(20, TimeUnit.SECONDS);
+        }
+    }
+
     // ------------------------------------------------------------------ dead letters kept in a queue declared with other arguments
 
     @Test
