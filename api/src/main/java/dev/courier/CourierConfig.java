@@ -231,21 +231,17 @@ public final class CourierConfig {
         if (scheme < 0) {
             return url;
         }
-        int at = url.lastIndexOf('@');
-        String masked;
-        if (at < scheme) {
-            masked = url;
-        } else {
-            String userInfo = url.substring(scheme + 3, at);
-            int colon = userInfo.indexOf(':');
-            if (colon < 0) {
-                // a lone token (nats://token@host) is a secret too
-                masked = url.substring(0, scheme + 3) + "****" + url.substring(at);
-            } else {
-                masked = url.substring(0, scheme + 3) + userInfo.substring(0, colon) + ":****" + url.substring(at);
-            }
+        int userInfoEnd = dev.courier.spi.BrokerUrl.userInfoEnd(url.substring(scheme + 3));
+        if (userInfoEnd < 0) {
+            return maskQuery(url, url.indexOf('?', scheme));
         }
-        return maskQuery(masked, masked.indexOf('?', Math.max(scheme, masked.lastIndexOf('@'))));
+        int at = scheme + 3 + userInfoEnd;
+        String userInfo = url.substring(scheme + 3, at);
+        int colon = userInfo.indexOf(':');
+        // a lone token (nats://token@host) is a secret too
+        String prefix = url.substring(0, scheme + 3) + (colon < 0 ? "****" : userInfo.substring(0, colon) + ":****");
+        String masked = prefix + url.substring(at);
+        return maskQuery(masked, masked.indexOf('?', prefix.length()));
     }
 
     private static String maskQuery(String url, int question) {

@@ -318,7 +318,10 @@ class CourierConfigTest {
                 "not-a-url, not-a-url",
                 "nats://localhost:4222?token=abc&name=app, nats://localhost:4222?token=****&name=app",
                 "amqp://u:pw@h/vh?password=pw2&heartbeat=30, amqp://u:****@h/vh?password=****&heartbeat=30",
-                "amqp://h/vh?authToken=, amqp://h/vh?authToken=****"
+                "amqp://h/vh?authToken=, amqp://h/vh?authToken=****",
+                "amqp://guest:s3cr?et99@127.0.0.1:5672/, amqp://guest:****@127.0.0.1:5672/",
+                "nats://tok?en123@127.0.0.1:4222?name=app, nats://****@127.0.0.1:4222?name=app",
+                "nats://n:4222?name=ops@corp&token=t, nats://n:4222?name=ops@corp&token=****"
         })
         @DisplayName("maskUrl() masks the password, a lone token and password- or token-like query parameters")
         void maskUrl(String url, String masked) {

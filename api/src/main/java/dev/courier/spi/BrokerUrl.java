@@ -62,15 +62,9 @@ public final class BrokerUrl {
         }
         String scheme = url.substring(0, sep).toLowerCase(Locale.ROOT);
         String rest = url.substring(sep + 3);
-        String query = null;
-        int q = rest.indexOf('?');
-        if (q >= 0) {
-            query = rest.substring(q + 1);
-            rest = rest.substring(0, q);
-        }
         String user = null;
         String password = null;
-        int at = rest.lastIndexOf('@');
+        int at = userInfoEnd(rest);
         if (at >= 0) {
             String info = rest.substring(0, at);
             rest = rest.substring(at + 1);
@@ -81,6 +75,12 @@ public final class BrokerUrl {
             } else {
                 user = decode(url, info);
             }
+        }
+        String query = null;
+        int q = rest.indexOf('?');
+        if (q >= 0) {
+            query = rest.substring(q + 1);
+            rest = rest.substring(0, q);
         }
         String path = "";
         int slash = rest.indexOf('/');
@@ -105,6 +105,41 @@ public final class BrokerUrl {
             }
         }
         return new BrokerUrl(scheme, user, password, Collections.unmodifiableList(hosts), path, Collections.unmodifiableMap(params));
+    }
+
+    /**
+     * Where the user info of a URL ends: the index in {@code afterScheme} (what follows
+     * {@code scheme://}) of the {@code '@'} that ends it, or -1 when there is none. It is the last
+     * {@code '@'} before the query, so a password or token may hold a raw {@code '@'}, {@code '/'} or
+     * {@code '?'}, while an {@code '@'} inside a query parameter (a JAAS user name, an e-mail address)
+     * is not taken for it. A {@code '?'} starts the query only when a parameter follows it
+     * ({@code ?name=}, or a bare {@code ?name&}): a password holding such a text must write its
+     * {@code '?'} as {@code %3F}. {@link dev.courier.CourierConfig#maskUrl} uses the same rule, so
+     * what is parsed as the password is what is masked.
+     */
+    public static int userInfoEnd(String afterScheme) {
+        int queryStart = afterScheme.length();
+        for (int q = afterScheme.indexOf('?'); q >= 0; q = afterScheme.indexOf('?', q + 1)) {
+            if (startsParameter(afterScheme, q + 1)) {
+                queryStart = q;
+                break;
+            }
+        }
+        return queryStart == 0 ? -1 : afterScheme.lastIndexOf('@', queryStart - 1);
+    }
+
+    /** Whether {@code s} has a parameter name at {@code from} followed by '=' or '&'. */
+    private static boolean startsParameter(String s, int from) {
+        int i = from;
+        while (i < s.length() && isNameChar(s.charAt(i))) {
+            i++;
+        }
+        return i > from && i < s.length() && (s.charAt(i) == '=' || s.charAt(i) == '&');
+    }
+
+    private static boolean isNameChar(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                || c == '.' || c == '_' || c == '-' || c == '~' || c == '%';
     }
 
     private static HostPort parseHost(String url, String hp) {
@@ -139,6 +174,12 @@ public final class BrokerUrl {
             }
             return port;
         } catch (NumberFormatException e) {
+            if (!p.matches("[+-]?[0-9]*")) {
+                // not a number: a URL typed wrong may have put a password there, so neither the URL nor the port is quoted
+                throw new ConfigurationException("the broker URL of scheme '" + url.substring(0, url.indexOf("://"))
+                        + "' has a port that is not a number; ports are 1 to 65535, and a password goes before an '@' "
+                        + "(user:password@host:port, a '%' in it written as %25)");
+            }
             throw new ConfigurationException("'" + dev.courier.CourierConfig.maskUrl(url) + "' has an invalid port '" + p
                     + "'; ports are 1 to 65535");
         }

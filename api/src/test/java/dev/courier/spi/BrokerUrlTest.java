@@ -135,7 +135,7 @@ class BrokerUrlTest {
     }
 
     @ParameterizedTest(name = "port ''{0}''")
-    @ValueSource(strings = {"0", "65536", "-1", "abc", ""})
+    @ValueSource(strings = {"0", "65536", "-1", "+0", ""})
     @DisplayName("an invalid port fails with a ConfigurationException quoting the masked URL, the port and the range")
     void invalidPort(String port) {
         assertThatThrownBy(() -> BrokerUrl.parse("amqp://guest:secret@rabbit:" + port + "/"))
@@ -257,5 +257,67 @@ class BrokerUrlTest {
 
         assertThat(url).hasToString("nats://u:****@[::1]:4222,[2001:db8::7]");
         assertThat(BrokerUrl.parse(url.toString()).hosts()).isEqualTo(url.hosts());
+    }
+
+    @ParameterizedTest(name = "''{0}''")
+    @ValueSource(strings = {"amqp://guest:s3cr?et99@127.0.0.1:5672/", "nats://s3cr?et99@127.0.0.1:4222",
+            "kafka://user:s3cr?et99:1@127.0.0.1:9092", "amqp://guest:s3cr?et99@127.0.0.1:bad/", "nats://s3cr?et99@[::1"})
+    @DisplayName("a raw '?' in a password or token keeps it in the user info: it never appears in toString() or an error")
+    void rawQuestionMarkInPassword(String raw) {
+        String shown;
+        try {
+            shown = BrokerUrl.parse(raw).toString();
+        } catch (ConfigurationException e) {
+            shown = e.getMessage();
+        }
+        assertThat(shown).doesNotContain("s3cr", "et99");
+        assertThat(dev.courier.CourierConfig.maskUrl(raw)).doesNotContain("s3cr", "et99");
+    }
+
+    @Test
+    @DisplayName("a raw '?' in a password or token is part of it, and a query after the host is still read")
+    void rawQuestionMarkParsed() {
+        BrokerUrl amqp = BrokerUrl.parse("amqp://guest:s3cr?et99@127.0.0.1:5672/vh?heartbeat=30");
+        assertThat(amqp.user()).isEqualTo("guest");
+        assertThat(amqp.password()).isEqualTo("s3cr?et99");
+        assertThat(amqp.hosts()).containsExactly(new HostPort("127.0.0.1", 5672));
+        assertThat(amqp.path()).isEqualTo("vh");
+        assertThat(amqp.params()).containsExactly(entry("heartbeat", "30"));
+        assertThat(amqp).hasToString("amqp://guest:****@127.0.0.1:5672/vh?heartbeat=30");
+
+        BrokerUrl nats = BrokerUrl.parse("nats://tok?en123@127.0.0.1:4222");
+        assertThat(nats.user()).isEqualTo("tok?en123");
+        assertThat(nats).hasToString("nats://****@127.0.0.1:4222");
+
+        assertThat(BrokerUrl.parse("kafka://user:s3cr?et99:1@127.0.0.1:9092").password()).isEqualTo("s3cr?et99:1");
+    }
+
+    @Test
+    @DisplayName("an '@' inside a query parameter (a JAAS user name, an e-mail) is not taken for the end of the user info")
+    void atInQuery() {
+        String jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"a@b\" password=\"pw\";";
+        BrokerUrl kafka = BrokerUrl.parse("kafka://h:9092?sasl.jaas.config=" + jaas + "&linger.ms=5");
+        assertThat(kafka.user()).isNull();
+        assertThat(kafka.hosts()).containsExactly(new HostPort("h", 9092));
+        assertThat(kafka.params()).containsEntry("sasl.jaas.config", jaas).containsEntry("linger.ms", "5");
+        assertThat(kafka).hasToString("kafka://h:9092?sasl.jaas.config=****&linger.ms=5");
+
+        BrokerUrl withUser = BrokerUrl.parse("amqp://u:pw@rabbit/vh?client.name=ops@corp");
+        assertThat(withUser.password()).isEqualTo("pw");
+        assertThat(withUser.hosts()).containsExactly(new HostPort("rabbit", -1));
+        assertThat(withUser.params()).containsEntry("client.name", "ops@corp");
+
+        BrokerUrl noPath = BrokerUrl.parse("nats://n:4222?name=ops@corp");
+        assertThat(noPath.user()).isNull();
+        assertThat(noPath.params()).containsEntry("name", "ops@corp");
+        assertThat(dev.courier.CourierConfig.maskUrl("nats://n:4222?name=ops@corp")).isEqualTo("nats://n:4222?name=ops@corp");
+    }
+
+    @Test
+    @DisplayName("a port that is not a number is reported without quoting it, since a mistyped URL may have put a secret there")
+    void invalidPortNotQuotedWhenNotNumeric() {
+        assertThatThrownBy(() -> BrokerUrl.parse("amqp://guest@rabbit:s3cret/"))
+                .isInstanceOf(ConfigurationException.class)
+                .message().doesNotContain("s3cret");
     }
 }
