@@ -298,9 +298,21 @@ public final class CourierConfig {
                 return Duration.ofHours(Long.parseLong(v.substring(0, v.length() - 1).trim()));
             }
             return Duration.ofMillis(Long.parseLong(v));
-        } catch (NumberFormatException | DateTimeParseException e) {
+        } catch (ArithmeticException e) {
+            throw tooLong(key, raw, e);
+        } catch (DateTimeParseException e) {
+            if (e.getCause() instanceof ArithmeticException) { // Duration.parse reports an overflow this way
+                throw tooLong(key, raw, e);
+            }
+            throw new ConfigurationException(key + "=" + raw + " is not a duration; use e.g. 500ms, 30s, 5m, 1h or PT30S", e);
+        } catch (NumberFormatException e) {
             throw new ConfigurationException(key + "=" + raw + " is not a duration; use e.g. 500ms, 30s, 5m, 1h or PT30S", e);
         }
+    }
+
+    private static ConfigurationException tooLong(String key, String raw, Exception e) {
+        return new ConfigurationException(key + "=" + raw + " is too long for a duration, which holds up to about 292 billion years; "
+                + "use a shorter one", e);
     }
 
     /** Builds a {@link CourierConfig}. Not thread-safe. */

@@ -175,6 +175,15 @@ class CourierConfigTest {
                     .hasMessage("courier.publish.timeout=" + raw + " is not a duration; use e.g. 500ms, 30s, 5m, 1h or PT30S");
         }
 
+        @ParameterizedTest(name = "''{0}''")
+        @ValueSource(strings = {"99999999999999999h", "9223372036854775807m", "P999999999999999D"})
+        @DisplayName("a value too large for a java.time.Duration fails with a ConfigurationException naming the key")
+        void tooLarge(String raw) {
+            assertThatThrownBy(() -> explicit(CourierConfig.PUBLISH_TIMEOUT, raw))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageStartingWith("courier.publish.timeout=" + raw + " is too long");
+        }
+
         @Test
         @DisplayName("a bad value of a binding key fails when it is read, naming that key")
         void badBindingValue() {
