@@ -31,7 +31,11 @@ public final class Courier implements AutoCloseable {
         this.core = core;
     }
 
-    /** Connects to {@code url}; other settings come from {@link CourierConfig#load()}. */
+    /**
+     * Connects to {@code url}; other settings come from {@link CourierConfig#load()}. A {@code null}
+     * URL is refused with a {@link ConfigurationException} (use {@link #connect()} to take
+     * {@code courier.url} from the environment).
+     */
     public static Courier connect(String url) {
         return builder().config(CourierConfig.builder().url(url).build()).connect();
     }
@@ -132,6 +136,7 @@ public final class Courier implements AutoCloseable {
             return this;
         }
 
+        /** Connects to {@code url}, other settings from {@link CourierConfig#load()}; {@code null} is refused with a {@link ConfigurationException}. */
         public Builder url(String url) {
             this.config = CourierConfig.builder().url(url).build();
             return this;

@@ -326,20 +326,27 @@ public final class CourierConfig {
         private Builder() {
         }
 
+        /** Sets {@code courier.url}; {@code null} is refused like any other null value (see {@link #set}). */
         public Builder url(String url) {
             return set(URL, url);
         }
 
-        /** Sets {@code key}; explicit values win over every other source. */
+        /**
+         * Sets {@code key}; explicit values win over every other source. A {@code null} value is
+         * refused with a {@link ConfigurationException}: it is mostly an unset variable, and
+         * ignoring it would quietly use the environment or the default ({@code mem://} for the URL,
+         * a broker inside this process) instead of what the caller meant.
+         */
         public Builder set(String key, String value) {
             if (key == null || key.isBlank()) {
                 throw new IllegalArgumentException("config key must be non-empty");
             }
             if (value == null) {
-                explicit.remove(key);
-            } else {
-                explicit.put(key, value);
+                throw new ConfigurationException(key + " is null; give a value, or leave the key out to use "
+                        + (key.equals(URL) ? "courier.url from system properties, COURIER_URL or courier.properties (else mem://)"
+                                : "its value from system properties, the environment or courier.properties, else its default"));
             }
+            explicit.put(key, value);
             return this;
         }
 

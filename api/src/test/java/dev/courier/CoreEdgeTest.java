@@ -192,4 +192,14 @@ class CoreEdgeTest {
                 .isBetween(0L, 10_000L);
         assertThat(courier.isClosed()).isTrue();
     }
+
+    @Test
+    @DisplayName("a null URL is refused instead of connecting to mem:// or to COURIER_URL")
+    void nullUrlIsRefused() {
+        String unset = System.getenv("COURIER_TEST_SURELY_UNSET");
+        assertThatThrownBy(() -> opened.add(Courier.connect(unset))).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("courier.url is null");
+        assertThatThrownBy(() -> opened.add(Courier.builder().url(unset).connect())).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("courier.url is null");
+    }
 }

@@ -98,12 +98,14 @@ class CourierConfigTest {
         }
 
         @Test
-        @DisplayName("setting an explicit value to null removes it again")
-        void nullRemoves() {
-            CourierConfig config = CourierConfig.builder().withoutEnvironment()
-                    .url("kafka://localhost:9092").url(null).build();
-
-            assertThat(config.url()).isEqualTo("mem://");
+        @DisplayName("a null value is refused (an unset variable must not fall back to mem:// or the environment unnoticed)")
+        void nullRefused() {
+            assertThatThrownBy(() -> CourierConfig.builder().withoutEnvironment().url(null))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageStartingWith("courier.url is null;");
+            assertThatThrownBy(() -> CourierConfig.builder().set(CourierConfig.PUBLISH_TIMEOUT, null))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageStartingWith("courier.publish.timeout is null;");
         }
 
         @Test
