@@ -6,6 +6,7 @@ import dev.courier.DeliveryMetadata;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.NoResponderException;
+import dev.courier.PublishException;
 import dev.courier.PublishReceipt;
 import dev.courier.RequestTimeoutException;
 import dev.courier.Subscribe;
@@ -47,11 +48,30 @@ final class MemoryBinding implements Binding {
 
     @Override
     public CompletionStage<PublishReceipt> publish(Message message) {
+        PublishException tooLarge = tooLarge(message);
+        if (tooLarge != null) {
+            return CompletableFuture.failedFuture(tooLarge);
+        }
         CompletableFuture<Long> stored = broker.topic(message.topic()).publish(message, publishTimeout);
         if (stored.isDone() && !stored.isCompletedExceptionally()) {
             return CompletableFuture.completedFuture(receipt(message, stored.join()));
         }
         return stored.thenApply(offset -> receipt(message, offset));
+    }
+
+    /**
+     * The refusal of a payload above the declared {@link Capabilities#maxPayloadBytes()}, or null:
+     * the real brokers refuse such a message, so code tested on {@code mem://} must meet the limit
+     * there too instead of first on a broker.
+     */
+    private static PublishException tooLarge(Message m) {
+        long max = CAPABILITIES.maxPayloadBytes();
+        if (m.payloadSize() <= max) {
+            return null;
+        }
+        return new PublishException(m.topic(), "message " + m.id() + " has a payload of " + m.payloadSize()
+                + " bytes, more than the " + max + " bytes (" + (max >> 20) + " MiB) mem:// accepts; "
+                + "send a smaller payload, e.g. a reference to data stored elsewhere", null, false);
     }
 
     private static PublishReceipt receipt(Message m, long offset) {
@@ -100,6 +120,10 @@ final class MemoryBinding implements Binding {
 
     @Override
     public CompletionStage<PublishReceipt> reply(Message request, Message reply) {
+        PublishException tooLarge = tooLarge(reply);
+        if (tooLarge != null) {
+            return CompletableFuture.failedFuture(tooLarge);
+        }
         String inbox = request.header(HeaderNames.REPLY_TO);
         if (inbox != null) {
             MemoryRequests.Pending pending = broker.pendingRequests().remove(inbox);

@@ -5,6 +5,8 @@ import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.NoResponderException;
 import dev.courier.Ordering;
+import dev.courier.PublishException;
+import dev.courier.PublishReceipt;
 import dev.courier.RequestTimeoutException;
 import dev.courier.Subscribe;
 import org.junit.jupiter.api.AfterEach;
@@ -17,9 +19,11 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -165,5 +169,22 @@ class MemoryBindingTest {
         assertThat(ids).hasSize(1000);
         assertThat(a.get()).isPositive();
         assertThat(b.get()).isPositive();
+    }
+
+    @Test
+    @DisplayName("a payload above the declared 64 MiB limit fails its publish with a non-retriable PublishException naming the limit")
+    void payloadAboveLimit() throws Exception {
+        long max = courier.capabilities().maxPayloadBytes();
+        assertThat(max).isEqualTo(64L * 1024 * 1024);
+        List<Message> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to("big").group("g"), d -> got.add(d.message()));
+
+        CompletableFuture<PublishReceipt> tooBig = courier.publisher().publish("big", new byte[(int) max + 1]).toCompletableFuture();
+        assertThatThrownBy(() -> tooBig.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                .cause().isInstanceOf(PublishException.class).hasMessageContaining("67108864")
+                .satisfies(e -> assertThat(((PublishException) e).isRetriable()).isFalse());
+        courier.publisher().publish("big", new byte[(int) max]).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        Thread.sleep(200);
+        assertThat(got).hasSize(1);
     }
 }
