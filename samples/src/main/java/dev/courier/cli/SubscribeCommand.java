@@ -23,7 +23,9 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * What consume and tail share: subscribe, print each message as a JSON line, ack it once printed,
  * stop after {@code -n} messages, after {@code --timeout} without one, or on Ctrl-C. A message that
- * arrives after the count was reached is given back unacknowledged, so a group never loses it.
+ * arrives after the count was reached is left unsettled, and closing the subscription gives it back
+ * to the broker as it is: a nack would be a failed attempt, which RabbitMQ redelivers at the back of
+ * the queue and JetStream after the ack wait, so a group's next run would not resume in order.
  */
 abstract class SubscribeCommand implements Callable<Integer> {
 
@@ -101,7 +103,9 @@ abstract class SubscribeCommand implements Callable<Integer> {
                         + "; Ctrl-C to stop");
             }
             boolean idle = printer.await(idleTimeout);
-            subscription.close();
+            printer.stop();
+            // every printed message is acked by now and the others are not ours: nothing to wait for
+            subscription.close(Duration.ZERO);
             if (idle && count != null && printer.printed < count) {
                 throw new CliFailure(ExitCodes.TIMEOUT, "received " + printer.printed + " of " + count + " message(s) from '" + topic
                         + "', then none for " + Converters.format(idleTimeout));
@@ -130,21 +134,26 @@ abstract class SubscribeCommand implements Callable<Integer> {
 
         synchronized void handle(dev.courier.Delivery d) {
             if ((count != null && printed >= count) || stopped.getCount() == 0) {
-                d.nack(Duration.ZERO);  // not ours to take: back to the broker, unacknowledged
-                return;
+                return;  // not ours to take: left unsettled, the subscription's close gives it back as it is
             }
             cli.out().println(JsonLines.delivery(d));
             cli.out().flush();
-            d.ack();
             printed++;
             lastActivity = System.nanoTime();
             if (count != null && printed >= count) {
+                // paused before the ack: the ack frees a slot for a message that would only be given back
                 Subscription sub = subscription.get();
                 if (sub != null) {
                     sub.pause();
                 }
                 stopped.countDown();
             }
+            d.ack();
+        }
+
+        /** From now on no message is printed or acked: what the handler takes is left for close() to give back. */
+        synchronized void stop() {
+            stopped.countDown();
         }
 
         /** Waits until stopped (count reached, Ctrl-C); returns true if it ended for being idle. */

@@ -153,4 +153,32 @@ class CourierCliOnBrokersTest {
         CliRun r = CliRun.terminal().run(args(f, "request", unique("nats") + ".nobody", "x", "--timeout", "30s"));
         assertThat(r.exitCode).as(r.describe()).isEqualTo(ExitCodes.NO_RESPONDER);
     }
+
+    @ParameterizedTest(name = "on {0}")
+    @ValueSource(strings = {"rabbitmq"})
+    @DisplayName("consume -g -n N twice: the second run resumes with message N+1, in order, none lost or sent to the back")
+    void consumeCountResumesInOrder(String broker) {
+        BrokerFixture f = fixture(broker);
+        for (int round = 0; round < 3; round++) { // the (N+1)-th delivery races the ack of the N-th
+            String topic = unique(broker);
+            // RabbitMQ: the group's queue must exist before publishing
+            CliRun.terminal().run(args(f, "consume", topic, "-g", "g", "-n", "1", "--timeout", "2s", "-q"));
+            CliRun pub = CliRun.stdin("1\n2\n3\n4\n5\n6\n7\n8\n").run(args(f, "publish", topic, "--lines", "--key", "k"));
+            assertThat(pub.exitCode).as(pub.describe()).isZero();
+
+            CliRun first = CliRun.terminal().run(args(f, "consume", topic, "-g", "g", "-n", "3", "--timeout", "30s", "-q"));
+            assertThat(first.exitCode).as(first.describe()).isZero();
+            assertThat(payloads(first.json())).as(first.describe()).containsExactly("1", "2", "3");
+
+            long begin = System.nanoTime();
+            CliRun second = CliRun.terminal().run(args(f, "consume", topic, "-g", "g", "-n", "3", "--timeout", "10s", "-q"));
+            assertThat(second.exitCode).as(second.describe()).isZero();
+            assertThat(payloads(second.json())).as(second.describe()).containsExactly("4", "5", "6");
+            assertThat(TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - begin)).as("seconds the second run took").isLessThan(10);
+        }
+    }
+
+    private static List<String> payloads(List<JsonNode> msgs) {
+        return msgs.stream().map(m -> m.get("payload").asText()).toList();
+    }
 }
