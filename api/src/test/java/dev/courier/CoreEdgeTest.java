@@ -202,4 +202,16 @@ class CoreEdgeTest {
         assertThatThrownBy(() -> opened.add(Courier.builder().url(unset).connect())).isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("courier.url is null");
     }
+
+    @Test
+    @DisplayName("mem:// keep takes the boolean words of the configuration (yes, 1, on) and refuses others instead of reading false")
+    void memKeepIsABoolean() {
+        String name = "mem://core-edge-keep-" + UUID.randomUUID().toString().substring(0, 8);
+        connect(name + "?keep=yes");
+        assertThatThrownBy(() -> connect(name + "?keep=false")).isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("keep=true");
+        assertThat(connect(name + "?keep=1").isClosed()).isFalse();
+        assertThatThrownBy(() -> connect(memUrl() + "?keep=maybe")).isInstanceOf(ConfigurationException.class)
+                .hasMessage("mem keep 'maybe' is not a boolean; use true or false");
+    }
 }

@@ -40,6 +40,15 @@ public final class MemoryBindingProvider implements BindingProvider {
         return List.of(MemoryBinding.CAPABILITIES);
     }
 
+    /** Reads {@code keep} with the words {@link dev.courier.CourierConfig#booleanValue} accepts; anything else is refused, not taken for false. */
+    private static boolean keepValue(String raw) {
+        return switch (raw.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "yes", "on", "1" -> true;
+            case "false", "no", "off", "0" -> false;
+            default -> throw new ConfigurationException("mem keep '" + raw + "' is not a boolean; use true or false");
+        };
+    }
+
     @Override
     public Binding open(BindingContext context) {
         BrokerUrl url = context.url();
@@ -57,7 +66,7 @@ public final class MemoryBindingProvider implements BindingProvider {
             }
         }
         String keepRaw = url.param("keep", context.config().find("courier.mem.keep").orElse(null));
-        boolean keep = Boolean.parseBoolean(keepRaw);
+        boolean keep = keepRaw != null && keepValue(keepRaw);
         return new MemoryBinding(MemoryBroker.acquire(name, retention, retentionRaw != null, keep, keepRaw != null), context);
     }
 }
