@@ -35,7 +35,8 @@ public final class Headers {
     }
 
     public static Headers of(String name, String value) {
-        return of(Map.of(name, value));
+        checkName(name);
+        return of(Map.of(name, Objects.requireNonNull(value, () -> "header '" + name + "' has a null value")));
     }
 
     /** Value of {@code name}, or {@code null} when absent. */

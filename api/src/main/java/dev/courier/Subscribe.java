@@ -94,8 +94,8 @@ public final class Subscribe {
 
     /**
      * Bound on messages received from the broker but not yet settled (running plus waiting behind
-     * their key). Must be at least the concurrency. Default {@value #DEFAULT_MAX_IN_FLIGHT}, or the
-     * concurrency if larger.
+     * their key). A value below the concurrency is raised to it (each running handler holds one).
+     * Default {@value #DEFAULT_MAX_IN_FLIGHT}, or the concurrency if larger.
      */
     public Subscribe maxInFlight(int maxInFlight) {
         if (maxInFlight < 1) {

@@ -45,7 +45,8 @@ public interface Subscription extends AutoCloseable {
 
     /**
      * Closes, waiting at most {@code drainTimeout} for running handlers; from inside one of this
-     * subscription's handlers, returns without waiting (see above).
+     * subscription's handlers, returns without waiting (see above). A null or negative
+     * {@code drainTimeout} is refused with an {@link IllegalArgumentException} before anything closes.
      */
     void close(Duration drainTimeout);
 

@@ -137,4 +137,15 @@ class HeadersTest {
         assertThat(ab).isEqualTo(ba).hasSameHashCodeAs(ba);
         assertThat(Headers.of(Map.of())).isSameAs(Headers.empty());
     }
+
+    @Test
+    @DisplayName("of(name, value) explains a null or empty name and a null value, like the other methods")
+    void ofOneChecksItsArguments() {
+        assertThatThrownBy(() -> Headers.of(null, "v")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("header name must be a non-empty string");
+        assertThatThrownBy(() -> Headers.of("", "v")).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> Headers.of("x-trace", null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("header 'x-trace' has a null value");
+        assertThat(Headers.of("x-trace", "t1").get("x-trace")).isEqualTo("t1");
+    }
 }

@@ -344,4 +344,17 @@ class SubscriptionEdgeTest {
         assertThat(courier.publisher().publishAll(List.of(a)).toCompletableFuture().get(10, TimeUnit.SECONDS)).hasSize(1);
         assertThat(courier.publisher().publish("pa", "b").toCompletableFuture().get(10, TimeUnit.SECONDS).messageId()).isNotNull();
     }
+
+    @Test
+    @DisplayName("close(null) or a negative drain timeout is refused before anything closes")
+    void closeWithoutDrainTimeoutIsRefusedFirst() {
+        Courier courier = connect();
+        Subscription sub = courier.subscribe(Subscribe.to("close-args").group("g"), d -> { });
+        assertThatThrownBy(() -> sub.close(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("drainTimeout");
+        assertThatThrownBy(() -> sub.close(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
+        assertThat(sub.isClosed()).isFalse();
+        sub.close(DRAIN);
+        assertThat(sub.isClosed()).isTrue();
+    }
 }

@@ -70,6 +70,9 @@ final class DefaultSubscription implements Subscription {
      */
     @Override
     public void close(Duration drainTimeout) {
+        if (drainTimeout == null || drainTimeout.isNegative()) {
+            throw new IllegalArgumentException("drainTimeout must be zero or positive, was " + drainTimeout);
+        }
         boolean fromOwnHandler = pipeline.isHandlingHere();
         boolean first = closed.compareAndSet(false, true);
         if (first) {
