@@ -173,7 +173,7 @@ final class NatsBinding implements Binding {
                         if (cause instanceof ConfigurationException ce) {
                             throw ce;
                         }
-                        if (cause instanceof JetStreamStatusException || cause instanceof JetStreamApiException) {
+                        if (mayBeGone(cause)) {
                             streams.forget(message.topic()); // the stream may be gone: look again next time
                         }
                         throw new PublishException(message.topic(), "JetStream did not confirm it: " + describe(cause), cause,
@@ -182,6 +182,25 @@ final class NatsBinding implements Binding {
                     return new PublishReceipt(message.id(), message.topic(), DeliveryMetadata.sequence(ack.getSeqno(), false),
                             ack.isDuplicate());
                 });
+    }
+
+    /**
+     * Whether a failed JetStream publish may mean the topic's stream is gone (deleted with
+     * {@code nats stream rm}, or a memory stream lost when the server restarted), so the next
+     * publish looks it up, and creates it when provisioning is on, again. jnats reports a publish
+     * nobody answered, which is what a subject without a stream gets, as a
+     * {@code RuntimeException(IOException("... 503 No Responders ..."))}; a connection that failed
+     * looks the same, and looking the stream up again once costs little then.
+     */
+    static boolean mayBeGone(Throwable failure) {
+        Throwable t = failure;
+        for (int depth = 0; t != null && depth < 16; depth++, t = t.getCause()) { // bounded: a cause chain may be cyclic
+            if (t instanceof JetStreamStatusException || t instanceof JetStreamApiException || t instanceof IOException
+                    || isNoResponders(t)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

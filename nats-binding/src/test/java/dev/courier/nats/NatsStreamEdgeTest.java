@@ -5,9 +5,11 @@ import dev.courier.CourierConfig;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.NonRetryableException;
+import dev.courier.PublishReceipt;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
 import io.nats.client.Connection;
+import io.nats.client.JetStreamManagement;
 import io.nats.client.Nats;
 import io.nats.client.api.StorageType;
 import io.nats.client.api.StreamConfiguration;
@@ -22,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
@@ -150,5 +153,28 @@ class NatsStreamEdgeTest {
         assertThat(dotted).as("group eu.billing").containsExactly("hello");
         assertThat(underscored).as("group eu_billing, a group of its own").containsExactly("hello");
         assertThat(NatsBinding.durableName("billing")).as("a group without dots keeps its name").isEqualTo("billing");
+    }
+
+    @Test
+    @DisplayName("a topic whose stream was deleted (or a memory stream lost in a server restart) is provisioned again on a later publish")
+    void publishReprovisionsAStreamDeletedBehindItsBack() throws Exception {
+        Courier courier = connect(Map.of());
+        String topic = topic("gone");
+        courier.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
+        }
+        List<Throwable> failures = new ArrayList<>();
+        PublishReceipt receipt = null;
+        for (int i = 0; i < 4 && receipt == null; i++) {
+            try {
+                receipt = courier.publisher().publish(topic, "again-" + i).toCompletableFuture().get(20, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                failures.add(e.getCause()); // the first may fail: it is what tells the binding the stream is gone
+            }
+        }
+        assertThat(receipt).as("a publish succeeded within 4 attempts; failures: " + failures).isNotNull();
+        assertThat(failures).as("publishes that failed before the stream was created again").hasSizeLessThanOrEqualTo(1);
     }
 }
