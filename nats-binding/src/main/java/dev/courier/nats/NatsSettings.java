@@ -44,7 +44,10 @@ public final class NatsSettings {
     public static final String STREAM_MAX_BYTES = P + "stream.max-bytes";
     /** Replicas of each stream in a cluster. Default 1. */
     public static final String STREAM_REPLICAS = P + "stream.replicas";
-    /** Window in which a second message with the same id is dropped as a duplicate. Default 2m. */
+    /**
+     * Window in which a second message with the same id is dropped as a duplicate. Default 2m, or the
+     * max age if that is shorter; at most the max age.
+     */
     public static final String STREAM_DUPLICATE_WINDOW = P + "stream.duplicate-window";
 
     /** How long the server waits for an ack before redelivering; in-progress acks extend it for long handlers. Default 30s. */
@@ -149,7 +152,7 @@ public final class NatsSettings {
         maxAge = c.duration(STREAM_MAX_AGE, Duration.ofDays(7));
         maxBytes = longValue(c, STREAM_MAX_BYTES, -1);
         replicas = c.intValue(STREAM_REPLICAS, 1, 1, 5);
-        duplicateWindow = c.duration(STREAM_DUPLICATE_WINDOW, Duration.ofMinutes(2));
+        duplicateWindow = duplicateWindow(c, maxAge);
         ackWait = c.duration(ACK_WAIT, Duration.ofSeconds(30));
         if (ackWait.compareTo(Duration.ofMillis(500)) < 0) {
             throw new ConfigurationException(ACK_WAIT + "=" + c.get(ACK_WAIT) + " is too short; use at least 500ms");
@@ -174,6 +177,27 @@ public final class NatsSettings {
         connectTimeout = c.connectTimeout();
         publishTimeout = c.publishTimeout();
         nativeOptions = c.withPrefix(NATIVE_PREFIX);
+    }
+
+    /**
+     * The duplicate window, which JetStream refuses to be longer than the stream's max age: unset,
+     * it is the default shortened to a shorter max age, so {@code stream.max-age=1m} alone works;
+     * set explicitly to more than the max age, it is refused here rather than by every stream
+     * creation later.
+     */
+    private static Duration duplicateWindow(CourierConfig c, Duration maxAge) {
+        Duration def = Duration.ofMinutes(2);
+        String v = c.get(STREAM_DUPLICATE_WINDOW);
+        if (v == null || v.isBlank()) {
+            return maxAge.isZero() || maxAge.compareTo(def) >= 0 ? def : maxAge;
+        }
+        Duration window = c.duration(STREAM_DUPLICATE_WINDOW, def);
+        if (!maxAge.isZero() && window.compareTo(maxAge) > 0) {
+            throw new ConfigurationException(STREAM_DUPLICATE_WINDOW + "=" + v.trim() + " is longer than " + STREAM_MAX_AGE + "="
+                    + c.find(STREAM_MAX_AGE).orElse("168h").trim() + ", which JetStream refuses (a stream cannot remember ids longer than it keeps "
+                    + "messages); shorten the duplicate window or lengthen the max age");
+        }
+        return window;
     }
 
     /** Reads the binding's keys from {@code config}, with URL parameters taking precedence. */

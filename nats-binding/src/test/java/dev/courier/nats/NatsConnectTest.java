@@ -1,12 +1,15 @@
 package dev.courier.nats;
 
 import dev.courier.BrokerUnavailableException;
+import dev.courier.ConfigurationException;
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -58,5 +61,26 @@ class NatsConnectTest {
         }
         assertThat(NatsMessages.encode("plain")).isEqualTo("plain");
         assertThat(NatsMessages.keyToken("a b.*.>.")).isEqualTo("a_b._._._");
+    }
+
+    @Test
+    @DisplayName("the duplicate window follows a shorter max age unless set; set longer than the max age, it is refused at connect")
+    void duplicateWindowFitsTheMaxAge() {
+        assertThat(settings(Map.of()).duplicateWindow).isEqualTo(Duration.ofMinutes(2));
+        assertThat(settings(Map.of(NatsSettings.STREAM_MAX_AGE, "1m")).duplicateWindow).isEqualTo(Duration.ofMinutes(1));
+        assertThat(settings(Map.of(NatsSettings.STREAM_MAX_AGE, "0")).duplicateWindow).isEqualTo(Duration.ofMinutes(2));
+        assertThat(settings(Map.of(NatsSettings.STREAM_MAX_AGE, "1m", NatsSettings.STREAM_DUPLICATE_WINDOW, "30s")).duplicateWindow)
+                .isEqualTo(Duration.ofSeconds(30));
+        assertThat(settings(Map.of(NatsSettings.STREAM_MAX_AGE, "0", NatsSettings.STREAM_DUPLICATE_WINDOW, "1h")).duplicateWindow)
+                .isEqualTo(Duration.ofHours(1));
+        assertThatThrownBy(() -> settings(Map.of(NatsSettings.STREAM_MAX_AGE, "1m", NatsSettings.STREAM_DUPLICATE_WINDOW, "5m")))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining(NatsSettings.STREAM_DUPLICATE_WINDOW + "=5m")
+                .hasMessageContaining(NatsSettings.STREAM_MAX_AGE + "=1m");
+    }
+
+    private static NatsSettings settings(Map<String, String> values) {
+        CourierConfig config = CourierConfig.builder().withoutEnvironment().setAll(values).url("nats://127.0.0.1:4222").build();
+        return NatsSettings.from(config, dev.courier.spi.BrokerUrl.parse(config.url()));
     }
 }

@@ -177,4 +177,18 @@ class NatsStreamEdgeTest {
         assertThat(receipt).as("a publish succeeded within 4 attempts; failures: " + failures).isNotNull();
         assertThat(failures).as("publishes that failed before the stream was created again").hasSizeLessThanOrEqualTo(1);
     }
+
+    @Test
+    @DisplayName("stream.max-age shorter than the default duplicate window (2m) still provisions the topic's stream")
+    void shortMaxAgeWithTheDefaultDuplicateWindowProvisions() throws Exception {
+        Courier courier = connect(Map.of(NatsSettings.STREAM_MAX_AGE, "1m"));
+        String topic = topic("age");
+        PublishReceipt r = courier.publisher().publish(topic, "x").toCompletableFuture().get(20, TimeUnit.SECONDS);
+        assertThat(r.duplicate()).isFalse();
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            StreamConfiguration sc = jsm.getStreamInfo(jsm.getStreamNames(topic).get(0)).getConfiguration();
+            assertThat(sc.getDuplicateWindow()).as("duplicate window of the stream").isEqualTo(java.time.Duration.ofMinutes(1));
+        }
+    }
 }
