@@ -40,6 +40,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -151,9 +152,10 @@ final class NatsBinding implements Binding {
         Headers headers = NatsMessages.toHeaders(message);
         String subject = subjectOf(message);
         byte[] data = message.payload();
+        boolean deadLetter = message.header(HeaderNames.DLQ_ORIGINAL_TOPIC) != null;
         if (settings.isCore(message.topic())) {
             try {
-                connection.publish(subject, headers, data);
+                connection.publish(subject, deadLetter ? fitDeadLetter(message, headers, data, Map.of()) : headers, data);
             } catch (RuntimeException e) {
                 return CompletableFuture.failedFuture(new PublishException(message.topic(), describe(e), e, !(e instanceof IllegalArgumentException)));
             }
@@ -165,8 +167,13 @@ final class NatsBinding implements Binding {
             });
         }
         CompletableFuture<Streams.StreamRef> stream = streams.of(message.topic());
-        return window.<PublishAck>submit(stream, () -> js.publishAsync(subject, headers, data,
-                        PublishOptions.builder().messageId(natsMsgId(message)).expectedStream(stream.join().name()).build()))
+        String msgId = natsMsgId(message);
+        return window.<PublishAck>submit(stream, () -> {
+                    String streamName = stream.join().name();
+                    Headers sent = deadLetter ? fitDeadLetter(message, headers, data,
+                            Map.of(NatsMessages.NATS_MSG_ID, msgId, NatsMessages.EXPECTED_STREAM, streamName)) : headers;
+                    return js.publishAsync(subject, sent, data, PublishOptions.builder().messageId(msgId).expectedStream(streamName).build());
+                })
                 .handle((ack, e) -> {
                     if (e != null) {
                         Throwable cause = unwrap(e);
@@ -182,6 +189,22 @@ final class NatsBinding implements Binding {
                     return new PublishReceipt(message.id(), message.topic(), DeliveryMetadata.sequence(ack.getSeqno(), false),
                             ack.isDuplicate());
                 });
+    }
+
+    /**
+     * The headers of dead letter {@code m}, its failure details shortened so that it fits the
+     * server's {@code max_payload} together with {@code data} and the headers jnats adds
+     * ({@code added}).
+     */
+    private Headers fitDeadLetter(Message m, Headers headers, byte[] data, Map<String, String> added) {
+        long max = connection.getMaxPayload();
+        if (max <= 0) {
+            return headers; // not known (yet): jnats checks nothing either
+        }
+        Headers withAdded = new Headers(headers);
+        added.forEach(withAdded::put);
+        long addedBytes = withAdded.serializedLength() - headers.serializedLength();
+        return NatsMessages.fitDeadLetter(m, headers, max - data.length - addedBytes);
     }
 
     /**

@@ -44,6 +44,38 @@ final class NatsMessages {
     }
 
     /**
+     * A dead letter's failure details, shortened in this order when the dead letter would not fit the
+     * server's {@code max_payload}: the stack trace first, the reason last.
+     */
+    private static final List<String> SHORTENED_FIRST = List.of(HeaderNames.DLQ_STACK, HeaderNames.DLQ_EXCEPTION_MESSAGE,
+            HeaderNames.DLQ_REASON);
+
+    /**
+     * Shortens the failure details of dead letter {@code m} in {@code h} until the headers take at
+     * most {@code room} bytes. A dead letter is the original message, which may have the largest
+     * payload the binding declares, plus failure headers of up to about 24 KiB once encoded (a
+     * 4096-character stack trace with line breaks travels in base64); if it did not fit, its
+     * publish would fail every time and the original would be redelivered forever instead.
+     * {@code room} counts what jnats adds ({@code Nats-Msg-Id}, {@code Nats-Expected-Stream}) already.
+     */
+    static Headers fitDeadLetter(Message m, Headers h, long room) {
+        for (String name : SHORTENED_FIRST) {
+            String value = m.header(name);
+            while (value != null && !value.isEmpty() && h.serializedLength() > room) {
+                long excess = h.serializedLength() - room;
+                // a character is at least one byte on the wire, and "..." takes a few: cut a little more than the excess
+                int keep = (int) Math.max(0, value.length() - excess - 16);
+                if (keep > 0 && Character.isHighSurrogate(value.charAt(keep - 1))) {
+                    keep--;
+                }
+                value = value.substring(0, keep);
+                h.put(name, encode(value + "..."));
+            }
+        }
+        return h;
+    }
+
+    /**
      * The Courier message carried by a NATS message received on {@code topic}. {@code fallbackId}
      * names messages published by plain NATS clients, which have no {@code courier-id}.
      */

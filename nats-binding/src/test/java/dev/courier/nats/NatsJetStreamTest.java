@@ -5,6 +5,7 @@ import dev.courier.CourierConfig;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.NoResponderException;
+import dev.courier.NonRetryableException;
 import dev.courier.PublishReceipt;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
@@ -26,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -152,6 +154,40 @@ class NatsJetStreamTest {
         }
         Thread.sleep(300);
         assertThat(attempts).as("no delivery after the dead letter").hasSize(3);
+    }
+
+    private static void failDeep(int depth) {
+        if (depth == 0) {
+            // non-ASCII, so the message, the reason and the stack travel base64-encoded: the largest failure headers
+            throw new NonRetryableException("order rejected (zoë): " + "x".repeat(1500));
+        }
+        failDeep(depth - 1);
+    }
+
+    @Test
+    @DisplayName("a message of the declared maximum payload whose handler fails is dead-lettered, its failure details shortened to fit, not redelivered forever")
+    void deadLetterOfAMaxSizeMessageFits() throws Exception {
+        Courier courier = connect();
+        String topic = topic("bigdlq");
+        String dlq = topic("bigdlq_dead");
+        int max = (int) courier.capabilities().maxPayloadBytes();
+        List<Message> dead = new CopyOnWriteArrayList<>();
+        AtomicInteger attempts = new AtomicInteger();
+        courier.subscribe(Subscribe.to(dlq).group("r"), d -> dead.add(d.message()));
+        courier.subscribe(Subscribe.to(topic).group("g").deadLetterTopic(dlq), d -> {
+            attempts.incrementAndGet();
+            failDeep(100); // a realistic stack (> 4 KiB) and a long exception message
+        });
+        courier.publisher().publish(topic, new byte[max]).toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await("the dead letter arrives (handler ran " + attempts.get() + " times so far)", () -> !dead.isEmpty());
+        Thread.sleep(300);
+        assertThat(dead).hasSize(1);
+        Message m = dead.get(0);
+        assertThat(m.payload()).hasSize(max);
+        assertThat(attempts.get()).as("handler runs").isEqualTo(1);
+        assertThat(m.header(HeaderNames.DLQ_EXCEPTION)).isEqualTo(NonRetryableException.class.getName());
+        assertThat(m.header(HeaderNames.DLQ_REASON)).as("the reason, shortened last").startsWith("non-retryable failure");
+        assertThat(m.header(HeaderNames.DLQ_STACK)).as("the stack, shortened first").endsWith("...");
     }
 
     @Test
