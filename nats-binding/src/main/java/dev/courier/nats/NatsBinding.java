@@ -461,6 +461,10 @@ final class NatsBinding implements Binding {
         CompletableFuture<io.nats.client.Message> reply;
         try {
             reply = connection.requestWithTimeout(msg, timeout);
+        } catch (IllegalArgumentException e) {
+            // jnats refuses the request itself (over the server's max_payload, say): sending it again cannot help
+            return CompletableFuture.failedFuture(new PublishException(topic, "the request was refused before sending: " + describe(e),
+                    e, false));
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(new BrokerUnavailableException("cannot send the request to '" + topic + "': "
                     + describe(e), e));

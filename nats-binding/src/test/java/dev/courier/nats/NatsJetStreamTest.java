@@ -6,6 +6,7 @@ import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.NoResponderException;
 import dev.courier.NonRetryableException;
+import dev.courier.PublishException;
 import dev.courier.PublishReceipt;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
@@ -222,6 +223,22 @@ class NatsJetStreamTest {
         assertThatThrownBy(() -> reply.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .hasCauseInstanceOf(NoResponderException.class);
         assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).as("milliseconds until the failure").isLessThan(10_000);
+    }
+
+    @Test
+    @DisplayName("a request over the server's max_payload fails as a non-retriable PublishException, not as BrokerUnavailableException")
+    void oversizedRequestIsNotRetriable() {
+        Courier courier = connect();
+        String topic = topic("bigreq");
+        courier.respond(Subscribe.to(topic), d -> "ok");
+        CompletableFuture<String> reply = courier.requester().request(topic, new byte[2 * 1024 * 1024], String.class, Duration.ofSeconds(5))
+                .toCompletableFuture();
+        assertThatThrownBy(() -> reply.get(20, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class)
+                .cause()
+                .isInstanceOf(PublishException.class)
+                .hasMessageContaining("payload size exceed")
+                .satisfies(e -> assertThat(((PublishException) e).isRetriable()).as("retriable").isFalse());
     }
 
     @Test
