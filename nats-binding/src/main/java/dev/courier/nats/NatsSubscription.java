@@ -25,6 +25,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -43,7 +44,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * back here, and a copy on the wire when the connection goes away waits out the ack wait. So the
  * pull runs on a dispatcher of its own, which close drains (the server gets the unsubscribe, and
  * what it sent before is still received and kept to give back), then the naks go out and are
- * flushed before the close completes, so the group's next consumer gets them at once. Thread-safe.
+ * flushed before the close completes, so the group's next consumer gets them at once.
+ *
+ * <p>Core NATS has no flow control: the server sends whatever is published. The subscription holds
+ * at most {@code maxInFlight} core messages (running, waiting behind their key, or paused); for
+ * the next one jnats' dispatcher thread waits for room, so what arrives meanwhile stays in jnats'
+ * pending buffer, whose limits drop the excess and report a slow consumer. Handing everything on
+ * would queue it in Courier's heap without bound instead. Thread-safe.
  */
 final class NatsSubscription implements BindingSubscription {
 
@@ -57,6 +64,8 @@ final class NatsSubscription implements BindingSubscription {
     private final CoreFlusher flusher;
     private final Map<Long, NatsDelivery> held = new ConcurrentHashMap<>();
     private final AtomicLong coreIds = new AtomicLong();
+    /** Room for core messages held here (see the class comment): taken on arrival, given back once settled or dropped. */
+    private final Semaphore coreRoom;
     private final Object lock = new Object();
     private final ArrayDeque<NatsDelivery> paused = new ArrayDeque<>();
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
@@ -82,11 +91,16 @@ final class NatsSubscription implements BindingSubscription {
         this.connection = connection;
         this.scheduler = scheduler;
         this.io = io;
+        this.coreRoom = new Semaphore(spec.maxInFlight());
         this.dispatcher = new OrderedDispatcher<>(handlerExecutor, spec.concurrency(), spec.ordering(), d -> {
             if (d.isRevoked()) {
                 return CompletableFuture.completedFuture(null);
             }
-            return processor.process(d);
+            CompletionStage<Void> done = processor.process(d);
+            if (!d.isJetStream()) {
+                done.whenComplete((r, e) -> coreRoom.release());
+            }
+            return done;
         });
     }
 
@@ -192,6 +206,16 @@ final class NatsSubscription implements BindingSubscription {
         if (closing) {
             return;
         }
+        try {
+            coreRoom.acquire(); // on this subscription's own jnats dispatcher thread: jnats buffers meanwhile
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (closing) {
+            coreRoom.release(); // woken by close: wake the next waiter too
+            return;
+        }
         hand(NatsDelivery.core(m, spec.topic(), "nats-" + m.getSID() + "-" + coreIds.incrementAndGet(), this::settled));
     }
 
@@ -229,6 +253,7 @@ final class NatsSubscription implements BindingSubscription {
             d.revoke();
             giveBackLater(d.nats());
         } else {
+            coreRoom.release();
             log.debug("core NATS message {} on '{}' dropped at close (at-most-once)", d.message().id(), spec.topic());
         }
     }
@@ -302,6 +327,13 @@ final class NatsSubscription implements BindingSubscription {
         }
     }
 
+    /** Deliveries received and not yet settled: running, waiting behind their key, or paused. */
+    int holding() {
+        synchronized (lock) {
+            return dispatcher.pending() + paused.size();
+        }
+    }
+
     // ------------------------------------------------------------------ BindingSubscription
 
     @Override
@@ -351,6 +383,7 @@ final class NatsSubscription implements BindingSubscription {
             notStarted.addAll(paused);
             paused.clear();
         }
+        coreRoom.release(); // a core arrival waiting for room sees the close (and jnats' closeDispatcher need not wait for it)
         if (c != null) {
             try {
                 c.stop(); // no more pulls; what is still on the wire is nak'ed on arrival
