@@ -338,8 +338,7 @@ final class NatsBinding implements Binding {
                 consumerName = info.getName();
                 afterClose = () -> deleteQuietly(stream.name(), consumerName);
             } else {
-                String group = durableName(spec.group());
-                consumerName = stream.dedicated() ? group : group + "_" + topic.replace('.', '_');
+                consumerName = stream.dedicated() ? durableName(spec.group()) : sharedDurable(stream.name(), spec.group(), topic);
                 cc.durable(consumerName);
                 ensureDurable(stream.name(), consumerName, cc, spec);
                 afterClose = () -> { };
@@ -363,7 +362,6 @@ final class NatsBinding implements Binding {
         }
     }
 
-    /** Creates the group's durable consumer, or adjusts the settings a running group may change. */
     /**
      * A group's name as a durable consumer name, which may not contain dots: a group without dots
      * keeps its name (so existing consumers stay theirs); one with dots gets them replaced and a
@@ -373,17 +371,67 @@ final class NatsBinding implements Binding {
         return group.indexOf('.') < 0 ? group : group.replace('.', '_') + "_" + Integer.toHexString(group.hashCode());
     }
 
+    /**
+     * The durable consumer name of {@code group} on {@code topic}'s share of a stream that holds
+     * other topics too (an operator's stream over {@code orders.>}): the group and the topic with
+     * dots as underscores, {@code billing_orders_eu}. Where group or topic have underscores that
+     * name is ambiguous ({@code x.eu_west} and {@code x.eu.west}, or group {@code g_orders} on
+     * {@code x} and {@code g} on {@code orders.x}), so a hash of both is appended; a consumer
+     * already under the plain name whose filter is this topic's (created before the hash was) is
+     * kept, so the group resumes where it left off instead of starting over.
+     */
+    private String sharedDurable(String stream, String group, String topic) throws IOException, JetStreamApiException {
+        String plain = durableName(group) + "_" + topic.replace('.', '_');
+        String name = durableName(group, topic);
+        if (!name.equals(plain)) {
+            ConsumerInfo legacy = consumerOrNull(stream, plain);
+            if (legacy != null && belongsTo(filtersOf(legacy.getConsumerConfiguration()), topic)) {
+                return plain;
+            }
+        }
+        return name;
+    }
+
+    /** The durable name of {@code group} on {@code topic} in a shared stream; see {@link #sharedDurable}. */
+    static String durableName(String group, String topic) {
+        String plain = durableName(group) + "_" + topic.replace('.', '_');
+        boolean unambiguous = group.indexOf('_') < 0 && group.indexOf('.') < 0 && topic.indexOf('_') < 0;
+        return unambiguous ? plain : plain + "_" + Integer.toHexString((group + " " + topic).hashCode());
+    }
+
+    /**
+     * Whether a consumer with {@code filters} reads {@code topic}: filtered on the topic or on
+     * subjects under it (keys as subject tokens), or not filtered at all (which cannot be told).
+     */
+    private static boolean belongsTo(List<String> filters, String topic) {
+        return filters.stream().allMatch(f -> f.equals(topic) || f.startsWith(topic + "."));
+    }
+
+    private ConsumerInfo consumerOrNull(String stream, String name) throws IOException, JetStreamApiException {
+        try {
+            return jsm.getConsumerInfo(stream, name);
+        } catch (JetStreamApiException e) {
+            if (e.getApiErrorCode() != 10014) { // consumer not found
+                throw e;
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Creates the group's durable consumer, or adjusts the settings a running group may change.
+     * A consumer of that name that reads another topic is left alone: changing its filter would
+     * hand that topic's messages to this subscription and starve the other one.
+     */
     private void ensureDurable(String stream, String name, ConsumerConfiguration.Builder wanted, Subscribe spec)
             throws IOException, JetStreamApiException {
         for (int attempt = 0; ; attempt++) {
-            ConsumerInfo existing;
-            try {
-                existing = jsm.getConsumerInfo(stream, name);
-            } catch (JetStreamApiException e) {
-                if (e.getApiErrorCode() != 10014) { // consumer not found
-                    throw e;
-                }
-                existing = null;
+            ConsumerInfo existing = consumerOrNull(stream, name);
+            if (existing != null && !belongsTo(filtersOf(existing.getConsumerConfiguration()), spec.topic())) {
+                throw new ConfigurationException("the durable consumer '" + name + "' of stream " + stream + " reads "
+                        + filtersOf(existing.getConsumerConfiguration()) + ", not topic '" + spec.topic() + "'; group '" + spec.group()
+                        + "' cannot take it over without moving another subscription's messages here. Delete it if it is stale "
+                        + "(nats consumer rm " + stream + " " + name + ") or use another group name; see docs/bindings/nats.md");
             }
             try {
                 if (existing == null) {

@@ -1,5 +1,6 @@
 package dev.courier.nats;
 
+import dev.courier.ConfigurationException;
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.HeaderNames;
@@ -11,6 +12,9 @@ import dev.courier.Subscription;
 import io.nats.client.Connection;
 import io.nats.client.JetStreamManagement;
 import io.nats.client.Nats;
+import io.nats.client.api.AckPolicy;
+import io.nats.client.api.ConsumerConfiguration;
+import io.nats.client.api.DeliverPolicy;
 import io.nats.client.api.StorageType;
 import io.nats.client.api.StreamConfiguration;
 import org.junit.jupiter.api.AfterAll;
@@ -29,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** JetStream subjects, filters, deduplication and headers at the edges: operator streams, shared dead-letter topics, changed filters. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
@@ -189,6 +194,90 @@ class NatsStreamEdgeTest {
             JetStreamManagement jsm = nc.jetStreamManagement();
             StreamConfiguration sc = jsm.getStreamInfo(jsm.getStreamNames(topic).get(0)).getConfiguration();
             assertThat(sc.getDuplicateWindow()).as("duplicate window of the stream").isEqualTo(java.time.Duration.ofMinutes(1));
+        }
+    }
+
+    private static String operatorStream(String root) throws Exception {
+        String name = "OPS_" + root;
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            nc.jetStreamManagement().addStream(StreamConfiguration.builder().name(name)
+                    .subjects(root + ".>").storageType(StorageType.Memory).build());
+        }
+        return name;
+    }
+
+    @Test
+    @DisplayName("the same group on two topics of one operator stream ('x.eu_west' and 'x.eu.west') gets two consumers, not one shared")
+    void groupsOfTwoTopicsOnOneOperatorStreamStayApart() throws Exception {
+        String root = RUN + "_ops" + UUID.randomUUID().toString().substring(0, 4);
+        operatorStream(root);
+        Courier courier = connect(Map.of());
+        String underscored = root + ".eu_west";
+        String dotted = root + ".eu.west";
+        List<String> gotUnderscored = new CopyOnWriteArrayList<>();
+        List<String> gotDotted = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(underscored).group("billing"), d -> gotUnderscored.add(d.payload(String.class)));
+        courier.subscribe(Subscribe.to(dotted).group("billing"), d -> gotDotted.add(d.payload(String.class)));
+        courier.publisher().publish(underscored, "for-eu_west").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        courier.publisher().publish(dotted, "for-eu.west").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        // nats-server 2.9 applies a changed filter at the next pull request (about 15 s)
+        awaitQuietly(30, () -> gotUnderscored.contains("for-eu_west") && gotDotted.contains("for-eu.west"));
+        assertThat(gotUnderscored).as("received on " + underscored).containsExactly("for-eu_west");
+        assertThat(gotDotted).as("received on " + dotted).containsExactly("for-eu.west");
+    }
+
+    @Test
+    @DisplayName("durable names on a shared stream: unchanged where group and topic have no underscores, told apart by a hash where they do")
+    void sharedStreamDurableNames() {
+        assertThat(NatsBinding.durableName("billing", "x.eu.west")).isEqualTo("billing_x_eu_west");
+        assertThat(NatsBinding.durableName("billing", "x.eu_west")).startsWith("billing_x_eu_west_")
+                .isNotEqualTo(NatsBinding.durableName("billing", "x.eu.west"));
+        assertThat(NatsBinding.durableName("g_orders", "orders.x")).isNotEqualTo(NatsBinding.durableName("g", "orders.orders.x"));
+        assertThat(NatsBinding.durableName("eu.billing", "x")).isNotEqualTo(NatsBinding.durableName("eu_billing", "x"));
+    }
+
+    @Test
+    @DisplayName("a group's durable under the name it had before the hash was added keeps serving its topic")
+    void durableNamedBeforeTheHashIsKept() throws Exception {
+        String root = RUN + "_ops" + UUID.randomUUID().toString().substring(0, 4);
+        String stream = operatorStream(root);
+        String topic = root + ".eu_west";
+        String legacy = "billing_" + topic.replace('.', '_');
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            nc.jetStreamManagement().addOrUpdateConsumer(stream, ConsumerConfiguration.builder().durable(legacy)
+                    .filterSubject(topic).ackPolicy(AckPolicy.Explicit).deliverPolicy(DeliverPolicy.New).build());
+        }
+        Courier courier = connect(Map.of());
+        List<String> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("billing"), d -> got.add(d.payload(String.class)));
+        courier.publisher().publish(topic, "x").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        awaitQuietly(10, () -> !got.isEmpty());
+        assertThat(got).containsExactly("x");
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            assertThat(nc.jetStreamManagement().getConsumerNames(stream)).as("consumers of " + stream).containsExactly(legacy);
+        }
+    }
+
+    @Test
+    @DisplayName("a durable of the group's name that reads another topic is refused, not moved to this topic")
+    void durableOfAnotherTopicIsNotMoved() throws Exception {
+        String root = RUN + "_ops" + UUID.randomUUID().toString().substring(0, 4);
+        String stream = operatorStream(root);
+        String topic = root + ".eu.west";
+        String name = NatsBinding.durableName("billing", topic);
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            // e.g. left by an older version, which gave 'x.eu_west' the same name
+            nc.jetStreamManagement().addOrUpdateConsumer(stream, ConsumerConfiguration.builder().durable(name)
+                    .filterSubject(root + ".eu_west").ackPolicy(AckPolicy.Explicit).build());
+        }
+        Courier courier = connect(Map.of());
+        assertThatThrownBy(() -> courier.subscribe(Subscribe.to(topic).group("billing"), d -> { }))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining(name)
+                .hasMessageContaining(root + ".eu_west");
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            assertThat(nc.jetStreamManagement().getConsumerInfo(stream, name).getConsumerConfiguration().getFilterSubjects())
+                    .as("filter of the other topic's consumer").containsExactly(root + ".eu_west");
         }
     }
 }
