@@ -7,6 +7,7 @@ import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingProvider;
 import dev.courier.spi.BrokerUrl;
+import io.nats.client.AuthenticationException;
 import io.nats.client.Connection;
 import io.nats.client.ConnectionListener;
 import io.nats.client.ErrorListener;
@@ -20,6 +21,8 @@ import java.security.NoSuchAlgorithmException;
 import java.util.List;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * The NATS binding: {@code nats://host:port[,host:port...]} and {@code tls://...}, on JetStream
@@ -54,12 +57,17 @@ public final class NatsBindingProvider implements BindingProvider {
             throw new ConfigurationException("'" + url + "' names no server; use nats://host:4222[,host:port...]");
         }
         LoggingConnectionListener events = new LoggingConnectionListener(url);
-        Options options = options(url, settings, events);
+        LoggingErrorListener errors = new LoggingErrorListener();
+        Options options = options(url, settings, events, errors);
         Connection connection;
         try {
             // Nats.connect tries each server once within the connection timeout and does not retry
             // the initial connect, so a wrong URL fails fast; reconnects after that are jnats' job
-            connection = Nats.connect(options);
+            connection = url.hosts().size() == 1 ? connectFailingOnAuthError(options, errors) : Nats.connect(options);
+        } catch (AuthenticationException e) {
+            throw new BrokerUnavailableException("the NATS server at " + url + " refused the credentials (" + e.getMessage()
+                    + "); check the user and password in the URL or " + NatsSettings.USER + "/" + NatsSettings.PASSWORD + ", "
+                    + NatsSettings.TOKEN + " or " + NatsSettings.CREDENTIALS_FILE, e);
         } catch (IOException e) {
             throw new BrokerUnavailableException("cannot connect to " + url + " within " + settings.connectTimeout.toMillis()
                     + " ms: " + describe(e) + ". Check the host and port, that nats-server is running"
@@ -84,12 +92,73 @@ public final class NatsBindingProvider implements BindingProvider {
         }
     }
 
+    /**
+     * {@code Nats.connect}, but failing as soon as the server rejects the credentials. The server
+     * answers a wrong password with {@code -ERR 'Authorization Violation'} at once and closes the
+     * socket, yet jnats goes on waiting for the PONG to its CONNECT for the whole connection
+     * timeout. So the connect runs on a thread of its own while this one waits for it or for the
+     * error jnats reports to the listener. Only with one server in the URL: with several, jnats
+     * tries the next one, which may accept the credentials. The abandoned connect ends by itself
+     * after the timeout; should it succeed after all, the connection is closed.
+     */
+    private static Connection connectFailingOnAuthError(Options options, LoggingErrorListener errors)
+            throws IOException, InterruptedException {
+        CompletableFuture<Connection> connecting = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                connecting.complete(Nats.connect(options));
+            } catch (InterruptedException e) {
+                connecting.completeExceptionally(e);
+            } catch (IOException | RuntimeException e) {
+                connecting.completeExceptionally(e);
+            }
+        }, "courier-nats-connect");
+        t.setDaemon(true);
+        errors.authError = new CompletableFuture<>();
+        t.start();
+        try {
+            CompletableFuture.anyOf(connecting, errors.authError).get();
+        } catch (ExecutionException e) {
+            // the connect failed: reported below
+        } catch (InterruptedException e) {
+            connecting.thenAccept(NatsBindingProvider::closeQuietly);
+            throw e;
+        } finally {
+            errors.authError.complete(null); // disarmed: later errors (on reconnect) are only logged
+        }
+        if (!connecting.isDone()) {
+            connecting.thenAccept(NatsBindingProvider::closeQuietly);
+            String error = errors.firstAuthError;
+            throw new AuthenticationException("the server refused the credentials: " + error);
+        }
+        try {
+            return connecting.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof InterruptedException ie) {
+                throw ie;
+            }
+            throw (RuntimeException) cause;
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private static String describe(Throwable e) {
         String m = e.getMessage();
         return e.getClass().getSimpleName() + (m != null ? ": " + m : "");
     }
 
-    static Options options(BrokerUrl url, NatsSettings s, ConnectionListener events) {
+    static Options options(BrokerUrl url, NatsSettings s, ConnectionListener events, ErrorListener errors) {
         Properties nativeProps = new Properties();
         s.nativeOptions.forEach(nativeProps::setProperty);
         Options.Builder b = nativeProps.isEmpty() ? new Options.Builder() : new Options.Builder(nativeProps);
@@ -106,7 +175,7 @@ public final class NatsBindingProvider implements BindingProvider {
                 .reconnectBufferSize(s.reconnectBuffer)
                 .reportNoResponders()
                 .useTimeoutException()
-                .errorListener(new LoggingErrorListener())
+                .errorListener(errors)
                 .connectionListener(events);
         if (s.user != null && s.password != null) {
             b.userInfo(s.user.toCharArray(), s.password.toCharArray());
@@ -145,11 +214,29 @@ public final class NatsBindingProvider implements BindingProvider {
         }
     }
 
-    /** jnats' errors into SLF4J. Messages from jnats never carry credentials. */
+    /**
+     * jnats' errors into SLF4J. Messages from jnats never carry credentials. While the first
+     * connect waits on {@link #authError}, a rejection of the credentials completes it.
+     */
     private static final class LoggingErrorListener implements ErrorListener {
+        volatile CompletableFuture<Void> authError;
+        volatile String firstAuthError;
+
         @Override
         public void errorOccurred(Connection conn, String error) {
             log.warn("NATS server reported: {}", error);
+            CompletableFuture<Void> waiting = authError;
+            if (waiting != null && !waiting.isDone() && isAuthError(error)) {
+                firstAuthError = error;
+                waiting.complete(null);
+            }
+        }
+
+        /** The server's answers to refused credentials, as jnats recognises them. */
+        private static boolean isAuthError(String error) {
+            String e = error == null ? "" : error.toLowerCase(java.util.Locale.ROOT);
+            return e.contains("authorization violation") || e.contains("user authentication")
+                    || e.contains("account authentication expired");
         }
 
         @Override

@@ -6,10 +6,15 @@ import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.io.File;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -82,5 +87,48 @@ class NatsConnectTest {
     private static NatsSettings settings(Map<String, String> values) {
         CourierConfig config = CourierConfig.builder().withoutEnvironment().setAll(values).url("nats://127.0.0.1:4222").build();
         return NatsSettings.from(config, dev.courier.spi.BrokerUrl.parse(config.url()));
+    }
+
+    @Test
+    @DisplayName("a wrong password fails Courier.connect at once (the server says so at once), typed and masked")
+    void wrongPasswordFailsFast(@TempDir Path dir) throws Exception {
+        String binary = NatsReconnectTest.SERVER_BINARY;
+        if (!new File(binary).canExecute()) {
+            throw new AssertionError("nats-server not found at " + binary + "; install it or set COURIER_TEST_NATS_SERVER");
+        }
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Process server = new ProcessBuilder(binary, "-a", "127.0.0.1", "-p", Integer.toString(port), "--user", "alice", "--pass", "s3cret")
+                .redirectErrorStream(true).redirectOutput(dir.resolve("server.log").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+            while (true) {
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    break;
+                } catch (java.io.IOException notYet) {
+                    if (System.nanoTime() > deadline) {
+                        throw new AssertionError("nats-server did not start");
+                    }
+                    Thread.sleep(50);
+                }
+            }
+            String url = "nats://alice:wr0ng-pw@127.0.0.1:" + port + "?mode=core";
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
+                    .set(CourierConfig.CONNECT_TIMEOUT, "15s").build()))
+                    .isInstanceOf(BrokerUnavailableException.class)
+                    .hasMessageContaining("Authorization Violation")
+                    .hasMessageContaining("refused the credentials")
+                    .satisfies(e -> assertThat(e.getMessage()).doesNotContain("wr0ng-pw"));
+            assertThat((System.nanoTime() - start) / 1_000_000).as("milliseconds until a rejected password fails").isLessThan(5_000);
+
+            // the right password still connects through the same path
+            Courier.connect(CourierConfig.builder().withoutEnvironment().url("nats://alice:s3cret@127.0.0.1:" + port + "?mode=core")
+                    .build()).close();
+        } finally {
+            server.destroyForcibly();
+        }
     }
 }
