@@ -66,7 +66,15 @@ final class KafkaReplies {
             }
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
         Message sent = request.toBuilder().header(HeaderNames.REPLY_TO, replyTopic).build();
-        listening().thenCompose(v -> binding.publish(sent)).whenComplete((r, e) -> {
+        listening().thenCompose(v -> {
+            if (pending.get(correlation) != p) {
+                // timed out while the reply topic was being set up, and reported as such: sending it now would have the
+                // responder run a request its caller may already be retrying (as a publish that timed out waiting for its
+                // topic is not sent later either)
+                return CompletableFuture.completedFuture(null);
+            }
+            return binding.publish(sent);
+        }).whenComplete((r, e) -> {
             if (e != null && pending.remove(correlation, p)) {
                 p.timer.cancel(false);
                 p.reply.completeExceptionally(e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e);

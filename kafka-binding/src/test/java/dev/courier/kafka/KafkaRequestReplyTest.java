@@ -4,24 +4,79 @@ import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.Subscribe;
 import dev.courier.testkit.kafka.KafkaFixture;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+/** Request-reply: concurrent requests, a request that timed out before it was sent, close during the first request, chained requests. */
 class KafkaRequestReplyTest {
+
+    static String url;
+    static Admin admin;
+
+    @BeforeAll
+    static void start() {
+        url = KafkaFixture.resolve();
+        admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, KafkaFixture.toBootstrapServers(url)));
+    }
+
+    @AfterAll
+    static void stop() {
+        admin.close();
+    }
+
+    static CourierConfig.Builder config() {
+        return CourierConfig.builder().withoutEnvironment().url(url).set("courier.kafka.commit.interval", "100ms");
+    }
+
+    static String topic(String name) {
+        return "rr." + name + "." + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static boolean await(BooleanSupplier condition, long seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            Thread.sleep(20);
+        }
+        return true;
+    }
+
+    static Set<String> replyTopics() throws Exception {
+        Set<String> out = new HashSet<>();
+        for (String n : admin.listTopics().names().get(10, TimeUnit.SECONDS)) {
+            if (n.startsWith("courier.replies.")) {
+                out.add(n);
+            }
+        }
+        return out;
+    }
 
     @Test
     void concurrentRequestsFromAnotherCourier() throws Exception {
-        String url = KafkaFixture.resolve();
         try (Courier responder = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url).build());
              Courier requester = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url).build())) {
             String topic = "rr." + UUID.randomUUID().toString().substring(0, 8);
@@ -37,6 +92,27 @@ class KafkaRequestReplyTest {
                 assertThat(replies.get(i).get(30, TimeUnit.SECONDS)).isEqualTo(i * 2);
             }
             pool.shutdown();
+        }
+    }
+
+    @Test
+    @DisplayName("a request that timed out before it was sent (its reply topic was still being set up) is not sent later")
+    void requestTimedOutBeforeSendingIsNotSentLater() throws Exception {
+        String t = topic("late-send");
+        admin.createTopics(List.of(new NewTopic(t, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        Set<String> received = ConcurrentHashMap.newKeySet();
+        try (Courier responder = Courier.connect(config().build()); Courier requester = Courier.connect(config().build())) {
+            responder.respond(Subscribe.to(t).group("svc"), d -> {
+                received.add(d.payload(String.class));
+                return "ok";
+            });
+            // the first request of a Courier creates its reply topic first (an admin round trip and a consumer start)
+            CompletableFuture<String> r = requester.requester().request(t, "charge-42", String.class, Duration.ofMillis(1))
+                    .toCompletableFuture();
+            assertThat(await(r::isDone, 10)).isTrue();
+            assertThat(r).isCompletedExceptionally();
+            Thread.sleep(5_000);
+            assertThat(received).as("requests the responder ran although the requester was told it timed out before sending").isEmpty();
         }
     }
 }
