@@ -111,11 +111,11 @@ final class KafkaBinding implements Binding {
     KafkaBinding(BindingContext context) {
         this.context = context;
         this.settings = new KafkaSettings(context.url(), context.config());
-        this.admin = clientOf("admin", () -> Admin.create(settings.admin));
+        this.admin = KafkaSettings.client("admin client", settings.admin, Admin::create);
         KafkaProducer<String, byte[]> p;
         try {
             checkReachable();
-            p = clientOf("producer", () -> new KafkaProducer<>(settings.producer));
+            p = KafkaSettings.client("producer", settings.producer, KafkaProducer<String, byte[]>::new);
         } catch (RuntimeException e) {
             admin.close(Duration.ZERO);
             throw e;
@@ -123,16 +123,6 @@ final class KafkaBinding implements Binding {
         this.producer = p;
         this.confirms = new KafkaConfirms(this::publishFailure, context.scheduler(), context.handlerExecutor());
         this.replies = new KafkaReplies(this, context);
-    }
-
-    /** Makes a Kafka client; a property it refuses is a configuration error, not an unreachable broker. */
-    private static <T> T clientOf(String what, java.util.function.Supplier<T> client) {
-        try {
-            return client.get();
-        } catch (org.apache.kafka.common.config.ConfigException e) {
-            throw new ConfigurationException("the Kafka " + what + " refused its settings: " + e.getMessage()
-                    + "; check the courier.kafka.* keys and the URL's parameters", e);
-        }
     }
 
     private void checkReachable() {

@@ -110,7 +110,7 @@ final class KafkaReplies {
         Map<String, Object> props = new HashMap<>(binding.settings.consumer);
         props.remove(ConsumerConfig.GROUP_ID_CONFIG);
         props.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(props)) {
+        try (KafkaConsumer<String, byte[]> c = KafkaSettings.client("reply consumer", props, KafkaConsumer<String, byte[]>::new)) {
             synchronized (this) {
                 consumer = c;
             }
@@ -143,7 +143,9 @@ final class KafkaReplies {
         } catch (WakeupException e) {
             // closing
         } catch (RuntimeException e) {
-            started.completeExceptionally(e);
+            if (started.completeExceptionally(e)) {
+                return; // never started (a consumer setting it refused): the requests waiting for it, and later ones, fail with e
+            }
             if (!closed) {
                 log.error("Kafka reply consumer for '{}' stopped; requests will time out", replyTopic, e);
             }

@@ -1,10 +1,14 @@
 package dev.courier.kafka;
 
+import dev.courier.ConfigurationException;
 import dev.courier.CourierConfig;
 import dev.courier.spi.BrokerUrl;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.types.Password;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -13,6 +17,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The Kafka binding's configuration, read once from {@link CourierConfig} and the URL. Every
@@ -95,6 +102,11 @@ final class KafkaSettings {
         common.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         common.putAll(url.params());
         common.putAll(config.withPrefix(PREFIX + "common."));
+        Object servers = common.get(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG);
+        if (servers == null || servers.toString().isBlank()) {
+            throw new ConfigurationException("the Kafka URL " + url + " names no broker; give at least one, as in kafka://localhost:9092"
+                    + " (several: kafka://host1:9092,host2:9092)");
+        }
 
         producer.putAll(common);
         producer.put(ProducerConfig.ACKS_CONFIG, "all");
@@ -134,6 +146,87 @@ final class KafkaSettings {
                 : config.duration(RETRY_TOPIC_THRESHOLD, DEFAULT_RETRY_TOPIC_THRESHOLD);
         this.retryThreshold = t.isZero() ? null : t;
     }
+
+    /**
+     * Makes a Kafka client of {@code props}. The clients check their settings in their constructors
+     * and talk to no broker there, so whatever a constructor throws is a configuration error: a
+     * {@link ConfigException}, or (admin, producer and consumer alike) a {@link KafkaException} around
+     * the {@code IllegalArgumentException} of a JAAS config that is missing or malformed. It becomes a
+     * {@link ConfigurationException} with the innermost message, which says what is wrong, rather than
+     * "Failed to create new KafkaAdminClient" reported as an unreachable broker.
+     */
+    static <T> T client(String what, Map<String, Object> props, Function<Map<String, Object>, T> constructor) {
+        try {
+            return constructor.apply(props);
+        } catch (KafkaException | IllegalArgumentException e) {
+            throw refused(what, props, e);
+        }
+    }
+
+    /** A client's refusal of {@code props} as a {@link ConfigurationException} that shows no secret (see {@link #client}). */
+    static ConfigurationException refused(String what, Map<String, Object> props, RuntimeException e) {
+        Throwable innermost = e;
+        for (int depth = 0; depth < 16 && innermost.getCause() != null && innermost.getCause() != innermost; depth++) {
+            innermost = innermost.getCause();
+        }
+        String reason = innermost.getMessage() != null ? innermost.getMessage() : innermost.toString();
+        String masked = masked(reason, props);
+        boolean showsSecret = !masked.equals(reason);
+        for (Throwable t = e; t != null && !showsSecret; t = t.getCause() == t ? null : t.getCause()) {
+            showsSecret = t.getMessage() != null && !masked(t.getMessage(), props).equals(t.getMessage());
+            if (t == innermost) {
+                break;
+            }
+        }
+        String hint = reason.contains("JAAS")
+                ? "; with SASL, set " + PREFIX + "common.sasl.jaas.config (or the URL parameter sasl.jaas.config), as in "
+                        + "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"...\" password=\"...\";"
+                : "; check the " + PREFIX + "* keys and the URL's parameters";
+        // the client's own exceptions may quote a secret (a token of a malformed JAAS config): then they are left out
+        return new ConfigurationException("the Kafka " + what + " refused its settings: " + masked + hint, showsSecret ? null : e);
+    }
+
+    /**
+     * {@code message} with every piece of a secret setting's value ({@link CourierConfig#isSecretName}) it
+     * shows replaced by {@code ****}: the whole value, each quoted or {@code key=value} value in it, and each
+     * single-quoted token of the message found in it other than a key (JAAS errors quote the token they
+     * stumbled on, which may be a piece of an unquoted password).
+     */
+    static String masked(String message, Map<String, Object> props) {
+        String out = message;
+        for (Map.Entry<String, Object> e : props.entrySet()) {
+            if (e.getValue() == null || !CourierConfig.isSecretName(e.getKey())) {
+                continue;
+            }
+            String secret = e.getValue() instanceof Password pw ? pw.value() : e.getValue().toString();
+            if (secret.isBlank()) {
+                continue;
+            }
+            out = out.replace(secret, "****");
+            Matcher values = SECRET_PARTS.matcher(secret);
+            while (values.find()) {
+                String v = values.group(1) != null ? values.group(1) : values.group(2);
+                if (v != null && !v.isEmpty()) {
+                    // whole words only: a short value (a user name "app") must not mask every word that contains it
+                    out = out.replaceAll("(?<![\\w.-])" + Pattern.quote(v) + "(?![\\w.-])", "****");
+                }
+            }
+            Matcher quoted = QUOTED.matcher(out);
+            StringBuilder sb = new StringBuilder();
+            while (quoted.find()) {
+                String token = quoted.group(1);
+                boolean part = secret.contains(token) && !Pattern.compile("(^|\\s)" + Pattern.quote(token) + "\\s*=").matcher(secret).find();
+                quoted.appendReplacement(sb, part ? "'****'" : Matcher.quoteReplacement(quoted.group()));
+            }
+            out = quoted.appendTail(sb).toString();
+        }
+        return out;
+    }
+
+    /** Values in a secret setting: {@code key="value"} (group 1) or {@code key=value} (group 2). */
+    private static final Pattern SECRET_PARTS = Pattern.compile("=\\s*(?:\"([^\"]*)\"|([^\\s;\"]+))");
+    /** A single-quoted token of an error message. */
+    private static final Pattern QUOTED = Pattern.compile("'([^']+)'");
 
     /**
      * Makes {@code courier.publish.timeout} the producer's {@code delivery.timeout.ms} unless the

@@ -183,8 +183,13 @@ final class KafkaSubscription implements BindingSubscription {
         };
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, reset);
         props.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, Math.max(10, spec.maxInFlight()))));
-        this.consumer = new KafkaConsumer<>(props);
-        this.retryConsumer = retryTopic == null ? null : new KafkaConsumer<>(retryProps(props));
+        this.consumer = KafkaSettings.client("consumer", props, KafkaConsumer<String, byte[]>::new);
+        try {
+            this.retryConsumer = retryTopic == null ? null : KafkaSettings.client("consumer", retryProps(props), KafkaConsumer<String, byte[]>::new);
+        } catch (RuntimeException e) {
+            close(consumer);
+            throw e;
+        }
         OrderingMode mode = spec.bindingOption(KafkaSubscribeOptions.class).map(KafkaSubscribeOptions::ordering)
                 .orElse(spec.ordering() == Ordering.BY_KEY ? OrderingMode.KEY : OrderingMode.UNORDERED);
         OffsetCommitCoordinator.Builder<KafkaRecord> builder = OffsetCommitCoordinator.<KafkaRecord>builder(this::process, this::onFailure)

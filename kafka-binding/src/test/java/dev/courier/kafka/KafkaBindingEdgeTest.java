@@ -1,5 +1,6 @@
 package dev.courier.kafka;
 
+import dev.courier.ConfigurationException;
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.HeaderNames;
@@ -45,7 +46,7 @@ import java.util.stream.Collectors;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-/** Request-reply (correlation ids, provisioning off, late replies, foreign records), keyless partitioning, bad settings, masked secrets, broadcast groups. */
+/** Request-reply (correlation ids, provisioning off, late replies, foreign records), keyless partitioning, bad settings (producer, consumer, SASL, URL), masked secrets, broadcast groups. */
 class KafkaBindingEdgeTest {
 
     static String url;
@@ -203,6 +204,53 @@ class KafkaBindingEdgeTest {
                 .set(CourierConfig.CONNECT_TIMEOUT, "2s").build()).close());
         assertThat(failure).as("connect to a closed port").isNotNull();
         assertThat(failure.getMessage()).doesNotContain("hunter2secret");
+    }
+
+    @Test
+    @DisplayName("SASL turned on without a JAAS config fails connect with a ConfigurationException naming the problem")
+    void saslWithoutJaasIsAConfigurationError() {
+        Throwable failure = catchThrowable(() -> Courier.connect(config()
+                .set("courier.kafka.common.security.protocol", "SASL_PLAINTEXT")
+                .set("courier.kafka.common.sasl.mechanism", "PLAIN")
+                .set(CourierConfig.CONNECT_TIMEOUT, "3s").build()).close());
+        assertThat(failure).as("connect with SASL and no sasl.jaas.config").isInstanceOf(ConfigurationException.class);
+        assertThat(failure.getMessage()).contains("JAAS");
+    }
+
+    @Test
+    @DisplayName("a malformed sasl.jaas.config fails connect with a ConfigurationException that does not show the password")
+    void malformedJaasIsAConfigurationError() {
+        Throwable failure = catchThrowable(() -> Courier.connect(config()
+                .set("courier.kafka.common.security.protocol", "SASL_PLAINTEXT")
+                .set("courier.kafka.common.sasl.mechanism", "PLAIN")
+                // "required" forgotten
+                .set("courier.kafka.common.sasl.jaas.config",
+                        "org.apache.kafka.common.security.plain.PlainLoginModule username=\"app\" password=\"hunter2secret\";")
+                .set(CourierConfig.CONNECT_TIMEOUT, "3s").build()).close());
+        assertThat(failure).as("connect with a malformed JAAS config").isInstanceOf(ConfigurationException.class);
+        for (Throwable t = failure; t != null; t = t.getCause()) {
+            assertThat(t.toString()).doesNotContain("hunter2secret");
+        }
+    }
+
+    @Test
+    @DisplayName("a URL without a host (kafka://) fails connect with a ConfigurationException, not a retriable BrokerUnavailableException")
+    void urlWithoutHostIsAConfigurationError() {
+        Throwable failure = catchThrowable(() -> Courier.connect(CourierConfig.builder().withoutEnvironment()
+                .url("kafka://").set(CourierConfig.CONNECT_TIMEOUT, "3s").build()).close());
+        assertThat(failure).isInstanceOf(ConfigurationException.class);
+        assertThat(failure.getMessage()).contains("names no broker");
+    }
+
+    @Test
+    @DisplayName("a consumer property the Kafka consumer refuses makes subscribe() fail with a ConfigurationException naming it")
+    void badConsumerPropertyIsAConfigurationError() throws Exception {
+        String t = topic("bad-consumer-prop");
+        try (Courier courier = Courier.connect(config().set("courier.kafka.consumer.max.poll.records", "lots").build())) {
+            Throwable failure = catchThrowable(() -> courier.subscribe(Subscribe.to(t).group("g"), d -> { }));
+            assertThat(failure).as("subscribe with max.poll.records=lots").isInstanceOf(ConfigurationException.class);
+            assertThat(failure.getMessage()).contains("max.poll.records");
+        }
     }
 
     @Test
