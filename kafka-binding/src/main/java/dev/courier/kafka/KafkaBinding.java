@@ -50,10 +50,21 @@ final class KafkaBinding implements Binding {
     private static final Logger log = LoggerFactory.getLogger(KafkaBinding.class);
 
     /**
+     * The largest payload: the producer's {@code max.request.size} and the broker's {@code message.max.bytes}
+     * (1 MiB by default) less 24 KiB, so a message of this size can still be dead-lettered. Its dead letter
+     * carries the message's own headers plus up to about 19 KB of failure headers: the stack trace (up to
+     * 4,096 characters), the reason and the exception message (up to 1,024 each) take up to three UTF-8
+     * bytes a character when the exception message is not ASCII, besides topic, group, class name and times.
+     * With only 1 KiB kept for headers, such a dead letter was refused as too large, and the message
+     * redelivered and refused again for good, holding its key and its partition's commit.
+     */
+    static final long MAX_PAYLOAD_BYTES = 1024L * 1024 - 24 * 1024;
+
+    /**
      * The declaration with retry topics off ({@code courier.kafka.retry-topic.threshold=off}): every
      * delayed redelivery waits in process and keeps its key, so {@link Capability#ORDERED_DELAYED_REDELIVERY} holds.
      */
-    static final Capabilities CAPABILITIES_RETRY_TOPICS_OFF = Capabilities.of("kafka", 1024L * 1024 - 1024,
+    static final Capabilities CAPABILITIES_RETRY_TOPICS_OFF = Capabilities.of("kafka", MAX_PAYLOAD_BYTES,
             Capability.PERSISTENCE, Capability.CONSUMER_GROUPS, Capability.BROADCAST, Capability.LATE_GROUP_RECEIVES_EARLIER,
             Capability.PER_KEY_ORDER, Capability.REDELIVERY, Capability.ORDERED_DELAYED_REDELIVERY, Capability.DEAD_LETTER,
             Capability.REQUEST_REPLY, Capability.REPLAY, Capability.AT_LEAST_ONCE, Capability.PUBLISH_CONFIRMS);
