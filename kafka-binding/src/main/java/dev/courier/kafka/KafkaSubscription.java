@@ -135,6 +135,12 @@ final class KafkaSubscription implements BindingSubscription {
     private final Map<TopicPartition, Long> waitingRetries = new HashMap<>();
     /** When the poll loop next polls the retry consumer ({@link System#nanoTime()}). Poll thread only. */
     private long nextRetryPoll;
+    /** When the subscription was made (epoch ms): where partitions added to the topic later start, see {@link #startAddedPartitions}. */
+    private final long subscribedAt = System.currentTimeMillis();
+    /** Whether new partitions start at their end (LATEST, or a broadcast's default start) rather than at their beginning. */
+    private final boolean startsAtLatest;
+    /** Set once this member got its first assignment (a broadcast's first non-empty one). Poll thread only. */
+    private boolean initiallyAssigned;
 
     /** A polled record and how often it was delivered in this consumer. */
     static final class KafkaRecord {
@@ -182,6 +188,8 @@ final class KafkaSubscription implements BindingSubscription {
             case DEFAULT -> broadcast ? "latest" : "earliest";
         };
         props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, reset);
+        this.startsAtLatest = "latest".equalsIgnoreCase(String.valueOf(props.get(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG)))
+                && (start.kind() == StartPosition.Kind.LATEST || start.kind() == StartPosition.Kind.DEFAULT);
         props.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(Math.min(500, Math.max(10, spec.maxInFlight()))));
         this.consumer = KafkaSettings.client("consumer", props, KafkaConsumer<String, byte[]>::new);
         try {
@@ -665,7 +673,11 @@ final class KafkaSubscription implements BindingSubscription {
             if (!main) {
                 return; // retry records always start at the earliest uncommitted one; applyPauses pauses them if need be
             }
-            seekToStart(partitions);
+            if (initiallyAssigned && startsAtLatest) {
+                startAddedPartitions(partitions);
+            } else {
+                seekToStart(partitions);
+            }
             for (TopicPartition tp : partitions) {
                 consumer.position(tp); // resolve "latest" now, so messages published after subscribe() are not skipped
             }
@@ -673,6 +685,7 @@ final class KafkaSubscription implements BindingSubscription {
             // a broadcast member is alone in its group and gets every partition; the consumer protocol may first
             // report an empty assignment, and returning from subscribe() then would let "latest" skip messages
             if (!broadcast || !assigned.isEmpty()) {
+                initiallyAssigned = true;
                 firstAssignment.countDown();
             }
         }
@@ -706,6 +719,47 @@ final class KafkaSubscription implements BindingSubscription {
             }
         }
         return fresh;
+    }
+
+    /**
+     * For a subscription starting at the latest offset, partitions assigned after its first assignment
+     * that the group never committed start at the first record stamped at or after the subscription was
+     * made, or at their beginning when none is: such a partition was added to the topic after subscribe()
+     * (every partition there was then is assigned, and under LATEST committed, at once), and starting at
+     * its end when the member gets it, seconds after it was added, would skip what was published to it
+     * meanwhile. The start is committed, as {@link #commitLatestStart} does, so the partition moving to
+     * another member before a record arrived skips nothing either. (Time, not the beginning alone, in case
+     * such a partition is older after all: a group whose earlier members started elsewhere.)
+     */
+    private void startAddedPartitions(Collection<TopicPartition> partitions) {
+        if (partitions.isEmpty()) {
+            return;
+        }
+        List<TopicPartition> fresh = neverCommitted(partitions);
+        if (fresh.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, Long> query = new HashMap<>();
+        fresh.forEach(tp -> query.put(tp, subscribedAt));
+        Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+        List<TopicPartition> none = new ArrayList<>();
+        for (TopicPartition tp : fresh) {
+            OffsetAndTimestamp o = found.get(tp);
+            if (o != null) {
+                consumer.seek(tp, o.offset());
+            } else {
+                none.add(tp);
+            }
+        }
+        if (!none.isEmpty()) {
+            consumer.seekToBeginning(none);
+        }
+        Map<TopicPartition, OffsetAndMetadata> start = new HashMap<>();
+        for (TopicPartition tp : fresh) {
+            start.put(tp, new OffsetAndMetadata(consumer.position(tp)));
+        }
+        log.debug("partitions {} added to '{}' after the subscription started begin at {}", fresh, spec.topic(), start);
+        consumer.commitSync(start);
     }
 
     /** For TIME and SEQUENCE starts, partitions the group never committed start at the requested point. */

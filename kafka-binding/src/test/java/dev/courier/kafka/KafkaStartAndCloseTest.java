@@ -11,9 +11,15 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.NewPartitions;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.common.utils.Utils;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -38,7 +44,7 @@ import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Start positions of groups (LATEST while partitions move, a sequence beyond the end), a publish that timed out waiting for its topic, revoke and close with a delayed redelivery pending. */
+/** Start positions (LATEST while partitions move or are added, a sequence beyond the end), a publish that timed out waiting for its topic, revoke and close with a delayed redelivery pending. */
 class KafkaStartAndCloseTest {
 
     static String url;
@@ -150,6 +156,53 @@ class KafkaStartAndCloseTest {
             assertThat(inTransit).as("messages published while their partition moved").isNotEmpty();
             assertThat(seen).as("messages the group received").containsAll(published);
         }
+    }
+
+    @Test
+    @DisplayName("a broadcast subscription (starts at latest) receives messages published after it started to partitions added later")
+    void broadcastReadsPartitionsAddedLater() throws Exception {
+        String t = topic("bc-grow");
+        addedPartitionsAreRead(t, Subscribe.to(t));
+    }
+
+    @Test
+    @DisplayName("a LATEST group receives messages published after it started to partitions added later")
+    void latestGroupReadsPartitionsAddedLater() throws Exception {
+        String t = topic("latest-grow");
+        addedPartitionsAreRead(t, Subscribe.to(t).group("g-" + UUID.randomUUID()).startFrom(StartPosition.latest()));
+    }
+
+    /** Subscribes with {@code spec}, grows the topic from 1 to 3 partitions and publishes one record to each new partition at once. */
+    private static void addedPartitionsAreRead(String t, Subscribe spec) throws Exception {
+        admin.createTopics(List.of(new NewTopic(t, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        Set<String> seen = ConcurrentHashMap.newKeySet();
+        try (Courier courier = connect(url); KafkaProducer<String, byte[]> producer = rawProducer()) {
+            courier.subscribe(spec, d -> seen.add(new String(d.message().payload(), StandardCharsets.UTF_8)));
+            producer.send(new ProducerRecord<>(t, 0, "k", "before-growth".getBytes(StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+            // the subscription has started: from here on every message must reach it, on any partition
+            admin.createPartitions(Map.of(t, NewPartitions.increaseTo(3))).all().get(30, TimeUnit.SECONDS);
+            for (int p = 1; p < 3; p++) {
+                producer.send(new ProducerRecord<>(t, p, "k", ("new-partition-" + p).getBytes(StandardCharsets.UTF_8)))
+                        .get(30, TimeUnit.SECONDS);
+            }
+            await(() -> seen.size() >= 3, 20);
+            // probes, once the member surely owns the new partitions: these arrive, so the earlier ones were skipped, not unread
+            for (int p = 1; p < 3; p++) {
+                producer.send(new ProducerRecord<>(t, p, "k", ("probe-" + p).getBytes(StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+            }
+            await(() -> seen.contains("probe-1") && seen.contains("probe-2"), 20);
+            assertThat(seen).as("probes published 20 s after the growth").contains("probe-1", "probe-2");
+            seen.remove("probe-1");
+            seen.remove("probe-2");
+            assertThat(seen).as("messages published after subscribe() returned, two of them on partitions added meanwhile")
+                    .containsExactlyInAnyOrder("before-growth", "new-partition-1", "new-partition-2");
+        }
+    }
+
+    static KafkaProducer<String, byte[]> rawProducer() {
+        return new KafkaProducer<>(Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, KafkaFixture.toBootstrapServers(url),
+                ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName(),
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName()));
     }
 
     @Test
