@@ -1,5 +1,6 @@
 package dev.courier.kafka;
 
+import dev.courier.ClosedException;
 import dev.courier.HeaderNames;
 import dev.courier.Message;
 import dev.courier.RequestTimeoutException;
@@ -38,6 +39,8 @@ final class KafkaReplies {
     private final String replyTopic = "courier.replies." + UUID.randomUUID().toString().replace("-", "");
     private final Map<String, Pending> pending = new ConcurrentHashMap<>();
     private CompletableFuture<Void> ready;
+    /** The reply topic's creation, once started: close() deletes the topic whenever it was started, done or not. */
+    private CompletableFuture<Integer> created;
     private volatile boolean closed;
     private Thread thread;
     private KafkaConsumer<String, byte[]> consumer;
@@ -91,7 +94,8 @@ final class KafkaReplies {
         ready = new CompletableFuture<>();
         CompletableFuture<Void> r = ready;
         // the binding's own topic, named per instance: created whatever the provisioning setting, as nobody could create it beforehand
-        binding.ensureOwnTopic(replyTopic, 1).whenComplete((n, e) -> {
+        created = binding.ensureOwnTopic(replyTopic, 1);
+        created.whenComplete((n, e) -> {
             if (e != null) {
                 synchronized (this) {
                     ready = null;
@@ -99,9 +103,16 @@ final class KafkaReplies {
                 r.completeExceptionally(e);
                 return;
             }
-            thread = new Thread(() -> run(r, n), "courier-kafka-replies");
-            thread.setDaemon(true);
-            thread.start();
+            synchronized (this) {
+                if (closed) {
+                    // closed while the topic was being created: close() deletes it; no consumer for a closed binding
+                    r.completeExceptionally(ClosedException.cutShort("a request"));
+                    return;
+                }
+                thread = new Thread(() -> run(r, n), "courier-kafka-replies");
+                thread.setDaemon(true);
+                thread.start();
+            }
         });
         return r;
     }
@@ -152,13 +163,20 @@ final class KafkaReplies {
         }
     }
 
+    /**
+     * Stops the reply consumer and deletes the reply topic if its creation was ever started: also while
+     * the first request is still creating it (waiting up to 5 s for that to finish first, so the delete
+     * does not come before the creation), or the topic would stay on the broker for good.
+     */
     void close() {
         Thread t;
         KafkaConsumer<String, byte[]> c;
+        CompletableFuture<Integer> topic;
         synchronized (this) {
             closed = true;
             t = thread;
             c = consumer;
+            topic = created;
         }
         if (c != null) {
             c.wakeup();
@@ -169,11 +187,24 @@ final class KafkaReplies {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            try {
-                binding.admin().deleteTopics(List.of(replyTopic)).all().get(5, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log.debug("could not delete reply topic {}: {}", replyTopic, e.toString());
+        }
+        if (topic == null) {
+            return;
+        }
+        try {
+            topic.get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            log.debug("reply topic {} was not created: {}", replyTopic, e.toString()); // deleted all the same, in case it was
+        }
+        try {
+            binding.admin().deleteTopics(List.of(replyTopic)).all().get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
             }
+            log.debug("could not delete reply topic {}: {}", replyTopic, e.toString());
         }
     }
 }

@@ -115,4 +115,19 @@ class KafkaRequestReplyTest {
             assertThat(received).as("requests the responder ran although the requester was told it timed out before sending").isEmpty();
         }
     }
+
+    @Test
+    @DisplayName("a Courier closed while its first request is still setting up the reply topic leaves no reply topic behind")
+    void closeDuringFirstRequestLeavesNoReplyTopic() throws Exception {
+        String t = topic("close-first");
+        admin.createTopics(List.of(new NewTopic(t, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        Set<String> before = replyTopics();
+        Courier courier = Courier.connect(config().build());
+        courier.requester().request(t, "q", String.class, Duration.ofSeconds(5));
+        courier.close();
+        Thread.sleep(5_000);
+        Set<String> left = replyTopics();
+        left.removeAll(before);
+        assertThat(left).as("reply topics left on the broker by a closed Courier").isEmpty();
+    }
 }
