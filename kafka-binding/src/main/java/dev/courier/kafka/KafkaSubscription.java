@@ -91,6 +91,12 @@ final class KafkaSubscription implements BindingSubscription {
      * later does not matter; while it returns records it is polled on every turn of the loop.
      */
     private static final long RETRY_POLL_IDLE_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+    /**
+     * A retry record's original timestamp (epoch ms), given back to the message when it is delivered. The
+     * copy itself is stamped when it is made: an old timestamp on it (a replayed record) would let the
+     * retry topic's time-based retention delete it before it is due.
+     */
+    static final String RETRY_TIMESTAMP = "courier-retry-timestamp";
     /** While closing, before the coordinator gives records up, a failed record is retried this often (not in a busy loop). */
     private static final Duration CLOSING_RETRY = Duration.ofMillis(10);
 
@@ -464,9 +470,10 @@ final class KafkaSubscription implements BindingSubscription {
         ConsumerRecord<String, byte[]> in = r.record;
         RecordHeaders headers = new RecordHeaders();
         boolean firstFailure = false;
+        long timestamp = longHeader(in, RETRY_TIMESTAMP, in.timestamp()); // a retry record's own header keeps the first one
         for (Header h : in.headers()) {
             switch (h.key()) {
-                case HeaderNames.ATTEMPT, HeaderNames.RETRY_AT -> {
+                case HeaderNames.ATTEMPT, HeaderNames.RETRY_AT, RETRY_TIMESTAMP -> {
                 }
                 default -> {
                     firstFailure |= h.key().equals(HeaderNames.FIRST_FAILURE);
@@ -479,6 +486,9 @@ final class KafkaSubscription implements BindingSubscription {
         headers.add(HeaderNames.RETRY_AT, Long.toString(now.plus(delay).toEpochMilli()).getBytes(StandardCharsets.UTF_8));
         if (!firstFailure) {
             headers.add(HeaderNames.FIRST_FAILURE, now.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        if (timestamp >= 0) {
+            headers.add(RETRY_TIMESTAMP, Long.toString(timestamp).getBytes(StandardCharsets.UTF_8));
         }
         return retrySender.apply(new ProducerRecord<>(retryTopic, null, null, in.key(), in.value(), headers));
     }
@@ -875,15 +885,21 @@ final class KafkaSubscription implements BindingSubscription {
 
         /**
          * Built on first use: a handler that only acks never pays for the mapping. A record from the
-         * retry topic reads as a message of the subscription's topic, without the retry headers.
+         * retry topic reads as a message of the subscription's topic, with its original timestamp and
+         * without the retry headers.
          */
         @Override
         public synchronized Message message() {
             if (message == null) {
                 Message m = KafkaMessages.toMessage(record.record);
                 if (record.record.topic().equals(subscription.retryTopic)) {
-                    m = m.toBuilder().topic(subscription.spec.topic())
-                            .headers(m.headers().without(HeaderNames.ATTEMPT).without(HeaderNames.RETRY_AT)).build();
+                    Message.Builder b = m.toBuilder().topic(subscription.spec.topic())
+                            .headers(m.headers().without(HeaderNames.ATTEMPT).without(HeaderNames.RETRY_AT).without(RETRY_TIMESTAMP));
+                    long timestamp = longHeader(record.record, RETRY_TIMESTAMP, -1);
+                    if (timestamp >= 0) {
+                        b.timestamp(Instant.ofEpochMilli(timestamp));
+                    }
+                    m = b.build();
                 }
                 message = m;
             }

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -281,6 +283,29 @@ class KafkaRetryTopicTest {
             return records(topic);
         } catch (Exception e) {
             return -1;
+        }
+    }
+
+    @Test
+    @DisplayName("a message retried through the retry topic keeps its original timestamp (as an in-process redelivery does)")
+    void retriedMessageKeepsItsTimestamp() throws Exception {
+        String t = topic("retry-ts");
+        String group = "g-" + UUID.randomUUID();
+        List<Message> seen = new CopyOnWriteArrayList<>();
+        try (Courier courier = connect("1s")) {
+            courier.subscribe(Subscribe.to(t).group(group), d -> {
+                seen.add(d.message());
+                if (d.attempt() == 1) {
+                    d.nack(Duration.ofSeconds(2)); // at or above the threshold: through the retry topic
+                }
+            });
+            Instant published = Instant.now().minusSeconds(3600).truncatedTo(ChronoUnit.MILLIS);
+            Message original = courier.publisher().message(t, "m").key("k").timestamp(published).build();
+            courier.publisher().publish(original).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            await(() -> seen.size() >= 2, "the retried delivery");
+            assertThat(seen.get(0).timestamp()).as("first delivery").isEqualTo(published);
+            assertThat(seen.get(1).timestamp()).as("the delivery from the retry topic").isEqualTo(published);
+            assertThat(seen.get(1).headers().contains(KafkaSubscription.RETRY_TIMESTAMP)).isFalse();
         }
     }
 }
