@@ -21,14 +21,16 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Request-reply over Kafka: each binding instance owns a one-partition reply topic
  * {@code courier.replies.<id>}, read by its own consumer from the end. Requests carry it in
- * {@link HeaderNames#REPLY_TO}; replies are matched by correlation id. Pending requests are
- * removed at their timeout, and the reply topic is deleted when the binding closes.
+ * {@link HeaderNames#REPLY_TO}; replies are matched by correlation id and completed on the handler
+ * executor. Pending requests are removed at their timeout, and the reply topic is deleted when the
+ * binding closes.
  */
 final class KafkaReplies {
 
@@ -147,7 +149,7 @@ final class KafkaReplies {
                     Pending p = correlation == null ? null : pending.remove(correlation);
                     if (p != null) {
                         p.timer.cancel(false);
-                        p.reply.complete(reply);
+                        complete(p, reply);
                     }
                 }
             }
@@ -160,6 +162,20 @@ final class KafkaReplies {
             if (!closed) {
                 log.error("Kafka reply consumer for '{}' stopped; requests will time out", replyTopic, e);
             }
+        }
+    }
+
+    /**
+     * Completes a request off the reply consumer's thread, on the handler executor: what the requester
+     * chains onto the reply runs there, and a callback that is slow or waits for another request's reply
+     * on the one consumer thread would hold up every reply of the Courier (that one included). Inline
+     * only when the executor refuses it, as the Courier is closing.
+     */
+    private void complete(Pending p, Message reply) {
+        try {
+            context.handlerExecutor().execute(() -> p.reply.complete(reply));
+        } catch (RejectedExecutionException e) {
+            p.reply.complete(reply);
         }
     }
 

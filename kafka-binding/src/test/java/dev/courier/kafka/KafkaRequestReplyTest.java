@@ -130,4 +130,30 @@ class KafkaRequestReplyTest {
         left.removeAll(before);
         assertThat(left).as("reply topics left on the broker by a closed Courier").isEmpty();
     }
+
+    @Test
+    @DisplayName("code chained onto a reply that waits for another request's reply does not stall every reply of the Courier")
+    void replyCallbackWaitingForAnotherReplyDoesNotStallReplies() throws Exception {
+        String t = topic("chain");
+        admin.createTopics(List.of(new NewTopic(t, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        try (Courier responder = Courier.connect(config().build()); Courier requester = Courier.connect(config().build())) {
+            responder.respond(Subscribe.to(t).group("svc"), d -> "re:" + d.payload(String.class));
+            // warm up: the reply topic exists and its consumer runs
+            assertThat(requester.requester().request(t, "warm", String.class, Duration.ofSeconds(20)).toCompletableFuture()
+                    .get(30, TimeUnit.SECONDS)).isEqualTo("re:warm");
+            CompletableFuture<String> nested = requester.requester().request(t, "a", String.class, Duration.ofSeconds(20))
+                    .toCompletableFuture()
+                    .thenApply(a -> requester.requester().request(t, "b", String.class, Duration.ofSeconds(5))
+                            .toCompletableFuture().join());
+            Throwable failure = null;
+            String result = null;
+            try {
+                result = nested.get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                failure = e.getCause();
+            }
+            assertThat(failure).as("the second request, made and awaited in a callback of the first one's reply").isNull();
+            assertThat(result).isEqualTo("re:b");
+        }
+    }
 }
