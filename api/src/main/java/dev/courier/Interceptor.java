@@ -43,6 +43,19 @@ public interface Interceptor {
 
         /** The Courier's listener, for interceptors that report events of their own (retries, duplicates, breaker states). */
         CourierListener listener();
+
+        /**
+         * How the delivery was settled, if it already was; {@code null} while it is unsettled. A
+         * handler (or an inner link) that calls {@link Delivery#ack()}, {@link Delivery#nack(java.time.Duration)}
+         * or {@link Delivery#deadLetter(String)} settles it there and then, and the first settlement
+         * wins: whatever the rest of the chain returns afterwards no longer changes what happens to
+         * the message. A link that retries or keeps state per message (idempotency) looks here after
+         * {@link #proceed(Delivery)} completed, so it neither runs the handler again nor records an
+         * outcome the broker never saw. The default (a chain made outside the Courier) knows nothing.
+         */
+        default Outcome settlement() {
+            return null;
+        }
     }
 
     /** Flow control of one running subscription, as seen from the chain. Thread-safe and idempotent. */

@@ -19,8 +19,8 @@ final class DeliveryImpl implements Delivery {
     private final SubscriptionPipeline pipeline;
     private final Codecs codecs;
     private final String group;
-    /** 1 once settled (set through {@link #SETTLED}): the first settlement wins. */
-    private volatile int settled;
+    /** The first settlement, set once through {@link #SETTLEMENT}: the first settlement wins. */
+    private volatile Outcome settlement;
     /**
      * The stage {@link #done()} hands out, made on first request: a binding whose own settlement
      * tells it when a record is done (Kafka) never asks, and pays nothing for it. {@link #FINISHED}
@@ -29,13 +29,13 @@ final class DeliveryImpl implements Delivery {
     private volatile CompletableFuture<Void> done;
 
     private static final CompletableFuture<Void> FINISHED = new SharedStage<>(null);
-    private static final VarHandle SETTLED;
+    private static final VarHandle SETTLEMENT;
     private static final VarHandle DONE;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
-            SETTLED = lookup.findVarHandle(DeliveryImpl.class, "settled", int.class);
+            SETTLEMENT = lookup.findVarHandle(DeliveryImpl.class, "settlement", Outcome.class);
             DONE = lookup.findVarHandle(DeliveryImpl.class, "done", CompletableFuture.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
@@ -132,7 +132,12 @@ final class DeliveryImpl implements Delivery {
 
     @Override
     public boolean isSettled() {
-        return settled != 0;
+        return settlement != null;
+    }
+
+    /** The first settlement, or {@code null} while unsettled. */
+    Outcome settlement() {
+        return settlement;
     }
 
     @Override
@@ -150,7 +155,7 @@ final class DeliveryImpl implements Delivery {
 
     /** First settlement wins; returns false when already settled. */
     boolean settle(Outcome outcome) {
-        if (settled != 0 || !SETTLED.compareAndSet(this, 0, 1)) {
+        if (settlement != null || !SETTLEMENT.compareAndSet(this, null, outcome)) {
             return false;
         }
         pipeline.apply(this, outcome);

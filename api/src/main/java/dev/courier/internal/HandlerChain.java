@@ -24,15 +24,18 @@ final class HandlerChain implements Interceptor.Chain {
     private final Subscribe spec;
     private final Function<Delivery, CompletionStage<Outcome>> terminal;
     private final ChainContext context;
+    /** The broker's delivery, whose settlement counts even where an interceptor passed a replacement on. */
+    private final DeliveryImpl origin;
 
     HandlerChain(List<Interceptor> interceptors, int index, Delivery delivery, Subscribe spec,
-                 Function<Delivery, CompletionStage<Outcome>> terminal, ChainContext context) {
+                 Function<Delivery, CompletionStage<Outcome>> terminal, ChainContext context, DeliveryImpl origin) {
         this.interceptors = interceptors;
         this.index = index;
         this.delivery = delivery;
         this.spec = spec;
         this.terminal = terminal;
         this.context = context;
+        this.origin = origin;
     }
 
     /** What every chain of one subscription shares. */
@@ -55,6 +58,11 @@ final class HandlerChain implements Interceptor.Chain {
     }
 
     @Override
+    public Outcome settlement() {
+        return origin.settlement();
+    }
+
+    @Override
     public Delivery delivery() {
         return delivery;
     }
@@ -72,7 +80,7 @@ final class HandlerChain implements Interceptor.Chain {
         Interceptor interceptor = interceptors.get(index);
         CompletionStage<Outcome> result;
         try {
-            result = interceptor.intercept(new HandlerChain(interceptors, index + 1, d, spec, terminal, context));
+            result = interceptor.intercept(new HandlerChain(interceptors, index + 1, d, spec, terminal, context, origin));
         } catch (Throwable e) {
             // checked exceptions too: intercept() declares none, but Kotlin and sneaky throws raise them
             return CompletableFuture.completedFuture(Outcome.failed(e));

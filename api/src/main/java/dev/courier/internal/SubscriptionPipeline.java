@@ -142,7 +142,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         try {
             // with no interceptors the chain would only call the terminal: no chain object per record
             outcome = interceptors.isEmpty() ? terminal.apply(delivery)
-                    : new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext).proceed(delivery);
+                    : new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext, delivery).proceed(delivery);
         } catch (Throwable e) {
             // user code may throw checked exceptions its interface does not declare (Kotlin, sneaky throws): a failure too
             outcome = CompletableFuture.completedFuture(Outcome.failed(e));

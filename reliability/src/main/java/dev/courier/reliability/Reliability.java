@@ -326,7 +326,12 @@ public final class Reliability implements Interceptor, AutoCloseable {
                 if (breaker != null) {
                     breaker.record(start, breakerResult(out), out.cause());
                 }
-                decide(chain, d, breaker, n, out, result);
+                Outcome settled = chain.settlement();
+                if (settled != null) {
+                    settledByHandler(d, settled, result);
+                } else {
+                    decide(chain, d, breaker, n, out, result);
+                }
             } catch (RuntimeException | Error x) {
                 log.error("the reliability policy failed deciding on {}; redelivering it", d, x);
                 result.complete(Outcome.nack(null));
@@ -358,6 +363,19 @@ public final class Reliability implements Interceptor, AutoCloseable {
             return !retry.isRetryable(cause);
         }
         return Causes.any(cause, c -> c instanceof NonRetryableException || c instanceof CodecException);
+    }
+
+    /**
+     * The handler (or an inner link) settled the delivery itself, e.g. {@code nack(delay)} for "not
+     * now, again later": that settlement is what the broker got, so the attempt is over whatever it
+     * returned. No retry runs, and idempotency goes by it (an ack completes the key, anything else
+     * releases it, so the redelivery or the redriven dead letter it asked for is processed).
+     */
+    private void settledByHandler(Delivery d, Outcome settled, CompletableFuture<Outcome> result) {
+        if (settled.kind() != Outcome.Kind.NACK) {
+            forgetFirstFailure(d);
+        }
+        result.complete(settled);
     }
 
     private void decide(Chain chain, Delivery d, SubscriptionBreaker breaker, int n, Outcome out, CompletableFuture<Outcome> result) {
