@@ -322,15 +322,17 @@ public final class Reliability implements Interceptor, AutoCloseable {
         BiConsumer<Outcome, Throwable> next = (o, e) -> {
             Outcome out = o != null ? o : Outcome.failed(e != null ? unwrap(e)
                     : new IllegalStateException("the handler chain completed with a null outcome"));
+            // classified once, before anything else: a throwing retryOn predicate must not skip the breaker's record
+            boolean retryable = out.kind() == Outcome.Kind.FAILED && isRetryable(out.cause(), d);
             try {
                 if (breaker != null) {
-                    breaker.record(start, breakerResult(out), out.cause());
+                    breaker.record(start, breakerResult(out, retryable), out.cause());
                 }
                 Outcome settled = chain.settlement();
                 if (settled != null) {
                     settledByHandler(d, settled, result);
                 } else {
-                    decide(chain, d, breaker, n, out, result);
+                    decide(chain, d, breaker, n, out, retryable, result);
                 }
             } catch (RuntimeException | Error x) {
                 log.error("the reliability policy failed deciding on {}; redelivering it", d, x);
@@ -351,18 +353,30 @@ public final class Reliability implements Interceptor, AutoCloseable {
         }
     }
 
-    private SubscriptionBreaker.Result breakerResult(Outcome o) {
+    private static SubscriptionBreaker.Result breakerResult(Outcome o, boolean retryable) {
         if (o.kind() != Outcome.Kind.FAILED) {
             return SubscriptionBreaker.Result.SUCCESS;
         }
-        return isMessageFault(o.cause()) ? SubscriptionBreaker.Result.IGNORED : SubscriptionBreaker.Result.FAILURE;
+        // a failure that is the message's own fault says nothing about the downstream the breaker guards
+        return retryable ? SubscriptionBreaker.Result.FAILURE : SubscriptionBreaker.Result.IGNORED;
     }
 
-    private boolean isMessageFault(Throwable cause) {
-        if (retry != null) {
-            return !retry.isRetryable(cause);
+    /**
+     * Whether a failure is worth another attempt: the retry policy decides, and without one only
+     * non-retryable and undecodable failures are not. A {@code retryOn} predicate that throws is a bug
+     * of its own, logged; the failure then counts as retryable, the default for failures.
+     */
+    private boolean isRetryable(Throwable cause, Delivery d) {
+        try {
+            if (retry == null) {
+                return !Causes.any(cause, c -> c instanceof NonRetryableException || c instanceof CodecException);
+            }
+            return retry.isRetryable(cause);
+        } catch (RuntimeException | Error e) {
+            log.warn("deciding whether the failure {} of {} can be retried threw (a bug in a retryOn predicate?); retrying it as any failure",
+                    describe(cause), d, e);
+            return true;
         }
-        return Causes.any(cause, c -> c instanceof NonRetryableException || c instanceof CodecException);
     }
 
     /**
@@ -378,7 +392,8 @@ public final class Reliability implements Interceptor, AutoCloseable {
         result.complete(settled);
     }
 
-    private void decide(Chain chain, Delivery d, SubscriptionBreaker breaker, int n, Outcome out, CompletableFuture<Outcome> result) {
+    private void decide(Chain chain, Delivery d, SubscriptionBreaker breaker, int n, Outcome out, boolean retryable,
+                        CompletableFuture<Outcome> result) {
         if (out.kind() != Outcome.Kind.FAILED || retry == null) {
             if (out.kind() == Outcome.Kind.ACK) {
                 forgetFirstFailure(d);
@@ -389,7 +404,7 @@ public final class Reliability implements Interceptor, AutoCloseable {
         Throwable cause = out.cause();
         int total = (Math.max(1, d.attempt()) - 1) * retry.attempts() + n;
         Instant first = rememberFirstFailure(failureKey(d), d);
-        if (!retry.isRetryable(cause)) {
+        if (!retryable) {
             forgetFirstFailure(d);
             result.complete(deadLetter(reasonFor(cause), cause, total, first));
             return;

@@ -1,0 +1,82 @@
+package dev.courier.reliability;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.Interceptor;
+import dev.courier.Message;
+import dev.courier.Ordering;
+import dev.courier.Subscribe;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The circuit breaker's trial calls, against what the application does to its subscription and what its policy throws. */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class SubscriptionBreakerTest {
+
+    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
+    private final String broker = "mem://breaker-" + UUID.randomUUID();
+    private final String topic = "breaker." + UUID.randomUUID().toString().substring(0, 8);
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+    }
+
+    private Courier connect(Events events, Interceptor... interceptors) {
+        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
+        for (Interceptor i : interceptors) {
+            b.interceptor(i);
+        }
+        Courier c = b.connect();
+        open.add(c);
+        return c;
+    }
+
+    /** A retryOn predicate that throws counts the attempt as failed; the half-open trial permit is given back all the same. */
+    @Test
+    void aThrowingRetryPredicateDoesNotWedgeTheHalfOpenBreaker() {
+        Events events = new Events();
+        CircuitBreakerConfig cfg = CircuitBreakerConfig.custom()
+                .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+                .slidingWindowSize(1).minimumNumberOfCalls(1).failureRateThreshold(50)
+                .permittedNumberOfCallsInHalfOpenState(1).waitDurationInOpenState(Duration.ofMillis(300)).build();
+        Courier courier = connect(events, Reliability.builder()
+                .retry(RetryPolicy.fixed(Duration.ofMillis(10)).jitter(0).attempts(1)
+                        .retryOn(e -> !e.getMessage().startsWith("fatal")))
+                .circuitBreaker(CircuitBreakerPolicy.of(cfg)).build());
+        Subscribe spec = Subscribe.to(topic).group("g").redeliveryDelay(Duration.ofMillis(20)).concurrency(4).ordering(Ordering.NONE);
+        List<String> handled = new CopyOnWriteArrayList<>();
+        courier.subscribe(spec, d -> {
+            String text = d.payload(String.class);
+            if (text.equals("a")) {
+                throw new IllegalStateException("boom"); // opens the breaker, then is dead-lettered
+            }
+            if (text.equals("n")) {
+                throw new IllegalStateException(); // no message: the predicate throws a NullPointerException
+            }
+            handled.add(text);
+        });
+        courier.publisher().publish(courier.publisher().message(topic, "a").build()).toCompletableFuture().join();
+        Poll.until("half-open", () -> events.sawTransitionTo("HALF_OPEN"), () -> events);
+        Message n = courier.publisher().message(topic, "n").build();
+        courier.publisher().publish(n).toCompletableFuture().join();
+        Poll.until("n, the half-open trial, failed as a retryable failure with no attempts left", () -> events.deadLettered.contains(n.id()),
+                () -> handled + " " + events);
+        courier.publisher().publish(courier.publisher().message(topic, "c").build()).toCompletableFuture().join();
+        Poll.until("c is processed: the trial's permit came back", () -> handled.contains("c"), () -> handled + " " + events);
+        assertThat(events.transitions).as("n's failure counted for the breaker: it opened again")
+                .filteredOn(t -> t.from().equals("HALF_OPEN")).first().extracting(Events.Transition::to).isEqualTo("OPEN");
+    }
+}
