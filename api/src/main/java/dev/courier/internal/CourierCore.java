@@ -124,7 +124,8 @@ public final class CourierCore {
     private Subscription subscribe(Subscribe spec, Function<Delivery, CompletionStage<Outcome>> terminal, boolean responder) {
         checkOpen();
         LateFlow flow = new LateFlow();
-        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, interceptors, listener, terminal, handlerExecutor, flow);
+        List<Interceptor> chain = spec.bindingOption(Unintercepted.class).isPresent() ? List.of() : interceptors;
+        SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, chain, listener, terminal, handlerExecutor, flow);
         BindingSubscription inner = responder ? binding.respond(spec, pipeline) : binding.subscribe(spec, pipeline);
         DefaultSubscription[] self = new DefaultSubscription[1];
         DefaultSubscription s = new DefaultSubscription(spec, pipeline, inner, () -> subscriptions.remove(self[0]));

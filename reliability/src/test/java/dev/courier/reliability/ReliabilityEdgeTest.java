@@ -272,4 +272,26 @@ class ReliabilityEdgeTest {
         waitUntil(Duration.ofSeconds(10), () -> events.deadLettered.contains(m.id()));
         assertThat(events.deadLettered).as("dead-lettered ids").contains(m.id());
     }
+
+    @Test
+    @DisplayName("listing dead letters on a Courier whose policy has a handler timeout consumes nothing: the listing runs outside the policy")
+    void listingDeadLettersOnACourierWithAHandlerTimeoutConsumesNothing() {
+        Events events = new Events();
+        Courier courier = connect(events, Reliability.builder()
+                .retry(RetryPolicy.fixed(Duration.ofMillis(20)).jitter(0).attempts(2))
+                .handlerTimeout(Duration.ofMillis(300)).build());
+        Subscribe spec = Subscribe.to(topic).group("g").redeliveryDelay(Duration.ofMillis(20));
+        courier.subscribe(spec, d -> {
+            throw new NonRetryableException("bad order");
+        });
+        courier.publisher().publish(courier.publisher().message(topic, "x").build()).toCompletableFuture().join();
+        Poll.until("dead-lettered", () -> events.deadLettered.size() == 1, () -> events);
+
+        DeadLetters dl = DeadLetters.of(courier);
+        assertThat(dl.list(spec.deadLetterTopic(), 10, Duration.ofSeconds(2))).hasSize(1);
+        assertThat(dl.list(spec.deadLetterTopic(), 10, Duration.ofSeconds(2)))
+                .as("the dead letter is still pending after a list (events: %s)", events).hasSize(1);
+        assertThat(events.timedOut).as("the listing's held deliveries are not timed out").hasSize(0);
+        assertThat(events.deadLettered).as("nothing dead-lettered but the original message").hasSize(1);
+    }
 }

@@ -10,6 +10,7 @@ import dev.courier.Ordering;
 import dev.courier.PublishReceipt;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
+import dev.courier.internal.Unintercepted;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,7 +31,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Lists and redrives the messages of a dead-letter destination (see {@link Subscribe#deadLetterTopic()}),
- * on any binding, through the Courier's own publish and subscribe.
+ * on any binding, through the Courier's own publish and subscribe. Its subscriptions run outside the
+ * Courier's interceptors (a {@link dev.courier.reliability.Reliability} policy among them): the
+ * listener still sees their deliveries, but no retry, handler timeout or idempotency applies to them.
  *
  * <pre>{@code
  * DeadLetters dlq = DeadLetters.of(courier);
@@ -283,10 +286,15 @@ public final class DeadLetters {
         return m.toBuilder().id(Message.newId()).timestamp(null).header(ORIGINAL_ID, DeadLetter.of(m).originalId());
     }
 
+    /**
+     * The subscription of a list or redrive. It runs outside the Courier's interceptors: it holds
+     * deliveries unsettled on purpose and settles each itself, so a policy's handler timeout, retry
+     * or idempotency would consume what a list must leave pending, or skip what a redrive must take.
+     */
     private Subscribe spec(String topic, int concurrency) {
         int c = Math.min(concurrency, Subscribe.MAX_CONCURRENCY);
         return Subscribe.to(topic).group(group).ordering(Ordering.NONE).concurrency(c).maxInFlight(c)
-                .maxAttempts(1000).redeliveryDelay(Duration.ZERO).drainTimeout(GIVE_BACK_DRAIN);
+                .maxAttempts(1000).redeliveryDelay(Duration.ZERO).drainTimeout(GIVE_BACK_DRAIN).with(Unintercepted.INSTANCE);
     }
 
     private static void checkIdle(Duration idleTimeout) {
