@@ -58,15 +58,22 @@ public interface Interceptor {
         }
     }
 
-    /** Flow control of one running subscription, as seen from the chain. Thread-safe and idempotent. */
+    /**
+     * Flow control of one running subscription, as seen from the chain. Thread-safe and idempotent.
+     *
+     * <p>The chain's pause is its own: it does not undo the application's
+     * {@link Subscription#pause()}, nor does the application's {@link Subscription#resume()} undo
+     * it. New deliveries are handed to the handler only while neither holds the subscription.
+     */
     interface Flow {
 
         /** Stops fetching new deliveries; those already in flight continue. */
         void pause();
 
-        /** Fetches again after {@link #pause()}. */
+        /** Fetches again after {@link #pause()}, unless the application paused the subscription itself. */
         void resume();
 
+        /** Whether the subscription fetches nothing new, because of this flow's pause or the application's. */
         boolean isPaused();
     }
 }

@@ -32,9 +32,14 @@ public interface Subscription extends AutoCloseable {
     /** Stops handing new messages to the handler; running ones finish. Idempotent. */
     void pause();
 
-    /** Resumes after {@link #pause()}. Idempotent. */
+    /**
+     * Resumes after {@link #pause()}. Idempotent. A pause of the handler chain's own (an open
+     * circuit breaker) holds on until the chain ends it; likewise the chain's resume does not undo
+     * this subscription's {@link #pause()}.
+     */
     void resume();
 
+    /** Whether no new messages are handed to the handler: paused by {@link #pause()} or by the handler chain (an open circuit breaker). */
     boolean isPaused();
 
     /** Closes with the spec's drain timeout. */

@@ -229,9 +229,9 @@ public final class CourierCore {
     }
 
     /**
-     * The chain's view of a subscription's flow control. Deliveries can reach the chain before
-     * {@code subscribe} returns, so a pause asked for before the subscription exists is applied
-     * as soon as it does.
+     * The chain's view of a subscription's flow control: the chain's own pause, kept apart from the
+     * application's. Deliveries can reach the chain before {@code subscribe} returns, so a pause
+     * asked for before the subscription exists is applied as soon as it does.
      */
     private static final class LateFlow implements Interceptor.Flow {
         private DefaultSubscription subscription;
@@ -240,7 +240,7 @@ public final class CourierCore {
         synchronized void attach(DefaultSubscription s) {
             subscription = s;
             if (Boolean.TRUE.equals(pending)) {
-                s.pause();
+                s.pauseByChain();
             }
             pending = null;
         }
@@ -248,7 +248,7 @@ public final class CourierCore {
         @Override
         public synchronized void pause() {
             if (subscription != null) {
-                subscription.pause();
+                subscription.pauseByChain();
             } else {
                 pending = Boolean.TRUE;
             }
@@ -257,7 +257,7 @@ public final class CourierCore {
         @Override
         public synchronized void resume() {
             if (subscription != null) {
-                subscription.resume();
+                subscription.resumeByChain();
             } else {
                 pending = Boolean.FALSE;
             }

@@ -27,7 +27,10 @@ final class DefaultSubscription implements Subscription {
     /** Completes once the close finished (drained, or given up on) and {@code onClose} ran. */
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private final AtomicBoolean finished = new AtomicBoolean();
+    /** Paused by the application ({@link #pause()}). */
     private volatile boolean paused;
+    /** Paused by the handler chain ({@link dev.courier.Interceptor.Flow}, e.g. an open circuit breaker); one never undoes the other. */
+    private volatile boolean pausedByChain;
 
     DefaultSubscription(Subscribe spec, SubscriptionPipeline pipeline, BindingSubscription inner, Runnable onClose) {
         this.spec = spec;
@@ -45,7 +48,9 @@ final class DefaultSubscription implements Subscription {
     public synchronized void pause() {
         if (!paused && !closed.get()) {
             paused = true;
-            inner.pause();
+            if (!pausedByChain) {
+                inner.pause();
+            }
         }
     }
 
@@ -53,13 +58,36 @@ final class DefaultSubscription implements Subscription {
     public synchronized void resume() {
         if (paused && !closed.get()) {
             paused = false;
-            inner.resume();
+            if (!pausedByChain) {
+                inner.resume();
+            }
         }
     }
 
+    /** The chain's pause: holds the subscription besides (never instead of) the application's. */
+    synchronized void pauseByChain() {
+        if (!pausedByChain && !closed.get()) {
+            pausedByChain = true;
+            if (!paused) {
+                inner.pause();
+            }
+        }
+    }
+
+    /** Ends the chain's pause; the binding fetches again only if the application has not paused the subscription too. */
+    synchronized void resumeByChain() {
+        if (pausedByChain && !closed.get()) {
+            pausedByChain = false;
+            if (!paused) {
+                inner.resume();
+            }
+        }
+    }
+
+    /** True while the application or the chain holds the subscription paused. */
     @Override
     public boolean isPaused() {
-        return paused;
+        return paused || pausedByChain;
     }
 
     /**
@@ -126,7 +154,7 @@ final class DefaultSubscription implements Subscription {
 
     @Override
     public String toString() {
-        return "Subscription{" + spec.topic() + (spec.group() != null ? "/" + spec.group() : "") + (paused ? ", paused" : "")
+        return "Subscription{" + spec.topic() + (spec.group() != null ? "/" + spec.group() : "") + (isPaused() ? ", paused" : "")
                 + (closed.get() ? ", closed" : "") + '}';
     }
 }

@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * its trial calls taken) the attempt is held: queued, with no thread waiting, and admitted again
  * whenever something changes (a state transition or a finished trial call). Opening pauses every
  * subscription that uses the breaker; half-open and closed resume them. A wake-up timer moves an
- * open breaker to half-open after its wait, so every pause has a resume.
+ * open breaker to half-open after its wait, so every pause has a resume. The breaker's pause is its
+ * own ({@link Interceptor.Flow}): its resume does not undo a pause of the application's.
  */
 final class SubscriptionBreaker {
 

@@ -6,6 +6,7 @@ import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.Ordering;
 import dev.courier.Subscribe;
+import dev.courier.Subscription;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,6 +44,59 @@ class SubscriptionBreakerTest {
         Courier c = b.connect();
         open.add(c);
         return c;
+    }
+
+    /** Subscription.pause() "stops handing new messages to the handler": the breaker's half-open does not undo it. */
+    @Test
+    void breakerDoesNotResumeASubscriptionTheApplicationPaused() throws Exception {
+        Events events = new Events();
+        Courier courier = connect(events, Reliability.builder()
+                .retry(RetryPolicy.fixed(Duration.ofMillis(10)).jitter(0).attempts(1).thenRedeliverAfter(Duration.ofMillis(10)))
+                .circuitBreaker(CircuitBreakerPolicy.of(50, 1, 1, Duration.ofMillis(500))).build());
+        Subscribe spec = Subscribe.to(topic).group("g").redeliveryDelay(Duration.ofMillis(20));
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch fail = new CountDownLatch(1);
+        List<String> handled = new CopyOnWriteArrayList<>();
+        Subscription sub = courier.subscribe(spec, d -> {
+            String text = d.payload(String.class);
+            handled.add(text);
+            if (text.equals("a") && d.attempt() == 1) {
+                started.countDown();
+                fail.await();
+                throw new IllegalStateException("downstream down");
+            }
+        });
+        courier.publisher().publish(courier.publisher().message(topic, "a").build()).toCompletableFuture().join();
+        assertThat(started.await(30, TimeUnit.SECONDS)).isTrue();
+        sub.pause();
+        fail.countDown();
+        Poll.until("the breaker opens and goes half-open", () -> events.sawTransitionTo("HALF_OPEN"), () -> events);
+        courier.publisher().publish(courier.publisher().message(topic, "b").build()).toCompletableFuture().join();
+        Thread.sleep(1_000);
+        assertThat(sub.isPaused()).as("still paused, as the application asked").isTrue();
+        assertThat(handled).as("nothing new handed to the paused subscription").doesNotContain("b");
+
+        sub.resume();
+        Poll.until("b is handled once the application resumed", () -> handled.contains("b"), () -> handled + " " + events);
+    }
+
+    /** The breaker pauses a subscription the application had paused too: the application's resume alone does not undo the breaker's pause. */
+    @Test
+    void applicationResumeDoesNotOverrideAnOpenBreaker() throws Exception {
+        Events events = new Events();
+        Courier courier = connect(events, Reliability.builder()
+                .retry(RetryPolicy.fixed(Duration.ofMillis(10)).jitter(0).attempts(1).thenRedeliverAfter(Duration.ofMillis(10)))
+                .circuitBreaker(CircuitBreakerPolicy.of(50, 1, 1, Duration.ofSeconds(30))).build());
+        Subscribe spec = Subscribe.to(topic).group("g").redeliveryDelay(Duration.ofMillis(20));
+        Subscription sub = courier.subscribe(spec, d -> {
+            throw new IllegalStateException("downstream down");
+        });
+        courier.publisher().publish(courier.publisher().message(topic, "a").build()).toCompletableFuture().join();
+        Poll.until("the breaker opens", () -> events.sawTransitionTo("OPEN"), () -> events);
+        assertThat(sub.isPaused()).as("the breaker paused it").isTrue();
+        sub.pause();
+        sub.resume();
+        assertThat(sub.isPaused()).as("the breaker still holds it paused").isTrue();
     }
 
     /** A retryOn predicate that throws counts the attempt as failed; the half-open trial permit is given back all the same. */
