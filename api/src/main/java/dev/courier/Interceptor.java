@@ -75,5 +75,16 @@ public interface Interceptor {
 
         /** Whether the subscription fetches nothing new, because of this flow's pause or the application's. */
         boolean isPaused();
+
+        /**
+         * Whether the subscription is closing or closed. Its deliveries that have not reached the
+         * handler are given back to the broker, so work a link deferred (an attempt after a backoff, a
+         * delivery held by a breaker) must not run the handler any more once this is true: the
+         * message may already be with another consumer, and the handler's resources torn down. The
+         * link completes such a delivery with {@link Outcome#nack} instead.
+         */
+        default boolean isClosed() {
+            return false;
+        }
     }
 }

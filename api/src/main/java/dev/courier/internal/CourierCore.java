@@ -267,5 +267,10 @@ public final class CourierCore {
         public synchronized boolean isPaused() {
             return subscription != null ? subscription.isPaused() : Boolean.TRUE.equals(pending);
         }
+
+        @Override
+        public synchronized boolean isClosed() {
+            return subscription != null && subscription.isClosed();
+        }
     }
 }

@@ -306,7 +306,7 @@ public final class Reliability implements Interceptor, AutoCloseable {
         if (breaker == null) {
             run(chain, d, null, n, result);
         } else {
-            breaker.admit(chain.executor(), () -> run(chain, d, breaker, n, result),
+            breaker.admit(chain.executor(), chain.flow(), () -> run(chain, d, breaker, n, result),
                     () -> result.complete(Outcome.nack(null))); // closing: leave it to the broker
         }
     }
@@ -412,8 +412,15 @@ public final class Reliability implements Interceptor, AutoCloseable {
         if (n < retry.attempts()) {
             Duration backoff = retry.backoffAfter(n);
             report(chain, l -> l.retrying(d, total, backoff, true, cause));
-            Timers.later(backoff, chain.executor(), () -> attempt(chain, d, breaker, n + 1, result),
-                    () -> result.complete(Outcome.nack(backoff))); // closing: let the broker redeliver it
+            Runnable giveBack = () -> result.complete(Outcome.nack(backoff)); // closing: let the broker redeliver it
+            Timers.later(backoff, chain.executor(), () -> {
+                // the executor is the Courier's: it still runs tasks once this subscription closed and gave the message back
+                if (chain.flow().isClosed()) {
+                    giveBack.run();
+                } else {
+                    attempt(chain, d, breaker, n + 1, result);
+                }
+            }, giveBack);
             return;
         }
         int stage = Math.max(1, d.attempt()) - 1;

@@ -8,8 +8,9 @@ import io.github.resilience4j.circuitbreaker.IllegalStateTransitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.LinkedHashSet;
+import java.util.Map;
 import java.util.Queue;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
@@ -26,6 +27,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * subscription that uses the breaker; half-open and closed resume them. A wake-up timer moves an
  * open breaker to half-open after its wait, so every pause has a resume. The breaker's pause is its
  * own ({@link Interceptor.Flow}): its resume does not undo a pause of the application's.
+ *
+ * <p>A closed subscription is forgotten: its held deliveries are given back to the broker rather
+ * than run (its handler must not run after its close), and it is no longer paused, resumed or
+ * told about transitions.
  */
 final class SubscriptionBreaker {
 
@@ -34,13 +39,13 @@ final class SubscriptionBreaker {
     private final CircuitBreaker breaker;
     private final CircuitBreakerPolicy policy;
     private final Subscribe spec;
-    private final Set<Interceptor.Flow> flows = ConcurrentHashMap.newKeySet();
-    private final Set<CourierListener> listeners = ConcurrentHashMap.newKeySet();
+    /** The subscriptions using this breaker, each with its Courier's listener. */
+    private final Map<Interceptor.Flow, CourierListener> users = new ConcurrentHashMap<>();
     private final Queue<Held> held = new ConcurrentLinkedQueue<>();
     private final AtomicLong changes = new AtomicLong();
     private final AtomicInteger timesOpened = new AtomicInteger();
 
-    private record Held(Executor executor, Runnable attempt, Runnable rejected) {
+    private record Held(Executor executor, Interceptor.Flow flow, Runnable attempt, Runnable rejected) {
     }
 
     SubscriptionBreaker(String name, Subscribe spec, CircuitBreakerPolicy policy) {
@@ -56,24 +61,35 @@ final class SubscriptionBreaker {
 
     /** Remembers the flow and listener of a chain that uses this breaker; pauses the flow if the breaker is open. */
     void register(Interceptor.Chain chain) {
-        if (flows.add(chain.flow()) && isOpen()) {
-            chain.flow().pause();
+        Interceptor.Flow flow = chain.flow();
+        if (users.putIfAbsent(flow, chain.listener()) == null) {
+            users.keySet().removeIf(Interceptor.Flow::isClosed);
+            if (isOpen()) {
+                flow.pause();
+            }
         }
-        listeners.add(chain.listener());
     }
 
     /**
      * Runs {@code attempt} now if the breaker permits a call, else holds it until it does.
-     * {@code rejected} runs instead if the executor refuses the held attempt (the Courier is closing).
-     * The attempt must end with {@link #record}.
+     * {@code rejected} runs instead if the subscription of {@code flow} closed meanwhile, or if the
+     * executor refuses the held attempt (the Courier is closing). The attempt must end with {@link #record}.
      */
-    void admit(Executor executor, Runnable attempt, Runnable rejected) {
-        long seen = changes.get();
-        if (breaker.tryAcquirePermission()) {
-            attempt.run();
+    void admit(Executor executor, Interceptor.Flow flow, Runnable attempt, Runnable rejected) {
+        admit(new Held(executor, flow, attempt, rejected), false);
+    }
+
+    private void admit(Held h, boolean wasHeld) {
+        if (wasHeld && h.flow().isClosed()) {
+            h.rejected().run(); // its subscription closed while it was held: it is the broker's again, not the handler's
             return;
         }
-        held.add(new Held(executor, attempt, rejected));
+        long seen = changes.get();
+        if (breaker.tryAcquirePermission()) {
+            h.attempt().run();
+            return;
+        }
+        held.add(h);
         if (changes.get() != seen) {
             release(); // something changed while we queued: try again rather than miss the wake-up
         }
@@ -115,7 +131,7 @@ final class SubscriptionBreaker {
             if (h == null) {
                 return;
             }
-            Timers.execute(h.executor(), () -> admit(h.executor(), h.attempt(), h.rejected()), h.rejected());
+            Timers.execute(h.executor(), () -> admit(h, true), h.rejected());
         }
     }
 
@@ -129,14 +145,16 @@ final class SubscriptionBreaker {
         }
         // act on the state as it is now, not as the event says: events of quick successive
         // transitions may be handled out of order
+        users.keySet().removeIf(Interceptor.Flow::isClosed);
         if (isOpen()) {
-            flows.forEach(Interceptor.Flow::pause);
+            users.keySet().forEach(Interceptor.Flow::pause);
         } else {
-            flows.forEach(Interceptor.Flow::resume);
+            users.keySet().forEach(Interceptor.Flow::resume);
             release();
         }
-        // flows first, then listeners: a listener sees the subscription already paused or resumed
-        for (CourierListener l : listeners) {
+        // flows first, then listeners (each once, however many of its Courier's subscriptions use the breaker):
+        // a listener sees the subscription already paused or resumed
+        for (CourierListener l : new LinkedHashSet<>(users.values())) {
             try {
                 l.circuitStateChanged(spec, breaker.getName(), t.getFromState().name(), t.getToState().name());
             } catch (RuntimeException e) {

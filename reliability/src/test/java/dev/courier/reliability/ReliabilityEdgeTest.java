@@ -66,6 +66,22 @@ class ReliabilityEdgeTest {
         return c;
     }
 
+    /** The flow of a subscription that stays open, for a breaker driven directly. */
+    private static final Interceptor.Flow OPEN_FLOW = new Interceptor.Flow() {
+        @Override
+        public void pause() {
+        }
+
+        @Override
+        public void resume() {
+        }
+
+        @Override
+        public boolean isPaused() {
+            return false;
+        }
+    };
+
     private static boolean waitUntil(Duration max, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + max.toNanos();
         while (!condition.getAsBoolean()) {
@@ -117,14 +133,14 @@ class ReliabilityEdgeTest {
         List<Long> waits = new CopyOnWriteArrayList<>();
         for (int cycle = 1; cycle <= 2; cycle++) {
             // one failed attempt opens it
-            breaker.admit(Runnable::run, () -> breaker.record(System.nanoTime(), SubscriptionBreaker.Result.FAILURE), () -> { });
+            breaker.admit(Runnable::run, OPEN_FLOW, () -> breaker.record(System.nanoTime(), SubscriptionBreaker.Result.FAILURE), () -> { });
             assertThat(breaker.breaker().getState()).isEqualTo(CircuitBreaker.State.OPEN);
             long opened = System.nanoTime();
             boolean halfOpen = waitUntil(Duration.ofSeconds(12), () -> breaker.breaker().getState() == CircuitBreaker.State.HALF_OPEN);
             waits.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - opened));
             assertThat(halfOpen).as("half-open after opening #%d", cycle).isTrue();
             // one successful trial closes it
-            breaker.admit(Runnable::run, () -> breaker.record(System.nanoTime(), SubscriptionBreaker.Result.SUCCESS), () -> { });
+            breaker.admit(Runnable::run, OPEN_FLOW, () -> breaker.record(System.nanoTime(), SubscriptionBreaker.Result.SUCCESS), () -> { });
             assertThat(breaker.breaker().getState()).isEqualTo(CircuitBreaker.State.CLOSED);
         }
         assertThat(waits.get(1))
