@@ -12,6 +12,12 @@ import java.time.Duration;
  * or {@link #deadLetter(String)}; the first settlement wins and later ones are ignored. An
  * asynchronous handler that returns {@code null} promises to settle explicitly.
  *
+ * <p>A settlement made while the handler is still running (a synchronous handler that acks and goes
+ * on working, or a settlement from another thread meanwhile) takes effect when the handler
+ * returns: until then the delivery keeps its key ({@link Ordering#BY_KEY}) and its concurrency
+ * permit, a redelivery it asked for does not start, and closing the subscription waits for it.
+ * {@link #isSettled()} is true at once.
+ *
  * <p>Thread-safe; settlement methods may be called from any thread.
  */
 public interface Delivery {

@@ -11,6 +11,8 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 
 /** The user-facing delivery: decoding plus once-only settlement through the pipeline. */
 final class DeliveryImpl implements Delivery {
@@ -31,12 +33,16 @@ final class DeliveryImpl implements Delivery {
     private static final CompletableFuture<Void> FINISHED = new SharedStage<>(null);
     private static final VarHandle SETTLEMENT;
     private static final VarHandle DONE;
+    private static final VarHandle RUNNING;
+    private static final VarHandle DEFERRED;
 
     static {
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
             SETTLEMENT = lookup.findVarHandle(DeliveryImpl.class, "settlement", Outcome.class);
             DONE = lookup.findVarHandle(DeliveryImpl.class, "done", CompletableFuture.class);
+            RUNNING = lookup.findVarHandle(DeliveryImpl.class, "running", int.class);
+            DEFERRED = lookup.findVarHandle(DeliveryImpl.class, "deferred", Outcome.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -153,13 +159,46 @@ final class DeliveryImpl implements Delivery {
         return t;
     }
 
-    /** First settlement wins; returns false when already settled. */
+    /**
+     * First settlement wins; returns false when already settled. A settlement made while the
+     * handler still runs this delivery (a synchronous handler that acks, nacks or dead-letters and
+     * then goes on working) takes effect when the handler returns: until then the delivery keeps its
+     * key and its permit, so the next message of the key (or the redelivery it asked for) never runs
+     * beside it, and a closing subscription waits for it.
+     */
     boolean settle(Outcome outcome) {
         if (settlement != null || !SETTLEMENT.compareAndSet(this, null, outcome)) {
             return false;
         }
+        if (running > 0) {
+            deferred = outcome;
+            // the handler may have returned meanwhile without seeing it: whoever takes it back applies it
+            if (running > 0 || !DEFERRED.compareAndSet(this, outcome, null)) {
+                return true;
+            }
+        }
         pipeline.apply(this, outcome);
         return true;
+    }
+
+    /** Handler runs of this delivery in progress (see {@link #settle}). */
+    private volatile int running;
+    /** A settlement made while the handler ran, applied by whoever takes it back first: the returning handler or the settler. */
+    private volatile Outcome deferred;
+
+    /** Runs the chain's last link (the handler) for {@code d}, which is this delivery or one an interceptor made of it. */
+    CompletionStage<Outcome> runHandler(Function<Delivery, CompletionStage<Outcome>> terminal, Delivery d) {
+        RUNNING.getAndAdd(this, 1);
+        try {
+            return terminal.apply(d);
+        } finally {
+            if ((int) RUNNING.getAndAdd(this, -1) == 1) {
+                Outcome late = deferred;
+                if (late != null && DEFERRED.compareAndSet(this, late, null)) {
+                    pipeline.apply(this, late);
+                }
+            }
+        }
     }
 
     @Override

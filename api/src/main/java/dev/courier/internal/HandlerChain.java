@@ -75,7 +75,7 @@ final class HandlerChain implements Interceptor.Chain {
     @Override
     public CompletionStage<Outcome> proceed(Delivery d) {
         if (index >= interceptors.size()) {
-            return terminal.apply(d);
+            return origin.runHandler(terminal, d);
         }
         Interceptor interceptor = interceptors.get(index);
         CompletionStage<Outcome> result;

@@ -141,7 +141,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         CompletionStage<Outcome> outcome;
         try {
             // with no interceptors the chain would only call the terminal: no chain object per record
-            outcome = interceptors.isEmpty() ? terminal.apply(delivery)
+            outcome = interceptors.isEmpty() ? delivery.runHandler(terminal, delivery)
                     : new HandlerChain(interceptors, 0, delivery, spec, terminal, chainContext, delivery).proceed(delivery);
         } catch (Throwable e) {
             // user code may throw checked exceptions its interface does not declare (Kotlin, sneaky throws): a failure too

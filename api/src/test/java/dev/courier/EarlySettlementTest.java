@@ -1,0 +1,125 @@
+package dev.courier;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A synchronous handler that settles its delivery and goes on working: the settlement takes effect
+ * when the handler returns, so BY_KEY order and close's drain still see the handler as running.
+ */
+class EarlySettlementTest {
+
+    private final List<Courier> opened = new CopyOnWriteArrayList<>();
+
+    private Courier connect() {
+        Courier c = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url("mem://early-" + UUID.randomUUID())
+                .set(CourierConfig.CLOSE_TIMEOUT, "5s").build()).connect();
+        opened.add(c);
+        return c;
+    }
+
+    @AfterEach
+    void closeAll() {
+        for (Courier c : opened) {
+            c.close();
+        }
+    }
+
+    @Test
+    @DisplayName("a handler that acks early keeps its key until it returns: the next message of the key waits")
+    void ackEarlyKeepsTheKey() throws Exception {
+        Courier c = connect();
+        AtomicBoolean firstReturned = new AtomicBoolean();
+        CompletableFuture<Boolean> secondSawFirstReturned = new CompletableFuture<>();
+        c.subscribe(Subscribe.to("early").group("g").concurrency(4), d -> {
+            if ("1".equals(d.payload(String.class))) {
+                d.ack(); // settle first, then finish the work
+                Thread.sleep(300);
+                firstReturned.set(true);
+            } else {
+                secondSawFirstReturned.complete(firstReturned.get());
+            }
+        });
+        c.publisher().publish("early", "k", "1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        c.publisher().publish("early", "k", "2").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(secondSawFirstReturned.get(5, TimeUnit.SECONDS)).as("message 2 of key k started after the handler of 1 returned").isTrue();
+    }
+
+    @Test
+    @DisplayName("a handler that nacks early does not run beside its own redelivery")
+    void nackEarlyDoesNotRunBesideItsRedelivery() throws Exception {
+        Courier c = connect();
+        AtomicBoolean firstReturned = new AtomicBoolean();
+        CompletableFuture<Boolean> secondSawFirstReturned = new CompletableFuture<>();
+        c.subscribe(Subscribe.to("renack").group("g").concurrency(4), d -> {
+            if (d.attempt() == 1) {
+                d.nack(Duration.ZERO);
+                Thread.sleep(300);
+                firstReturned.set(true);
+            } else {
+                secondSawFirstReturned.complete(firstReturned.get());
+            }
+        });
+        c.publisher().publish("renack", "k", "1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(secondSawFirstReturned.get(5, TimeUnit.SECONDS)).as("attempt 2 started after attempt 1 returned").isTrue();
+    }
+
+    @Test
+    @DisplayName("closing a subscription waits for a handler that acked early and still runs")
+    void closeWaitsForAHandlerThatAckedEarly() throws Exception {
+        Courier c = connect();
+        CountDownLatch acked = new CountDownLatch(1);
+        AtomicBoolean returned = new AtomicBoolean();
+        Subscription s = c.subscribe(Subscribe.to("drain").group("g").drainTimeout(Duration.ofSeconds(5)), d -> {
+            d.ack();
+            acked.countDown();
+            Thread.sleep(300);
+            returned.set(true);
+        });
+        c.publisher().publish("drain", "k", "1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(acked.await(5, TimeUnit.SECONDS)).isTrue();
+        s.close();
+        assertThat(returned).as("the handler had returned when close() returned").isTrue();
+    }
+
+    @Test
+    @DisplayName("a settlement from another thread while the handler runs takes effect once it returns, exactly once")
+    void settlementFromAnotherThreadWhileRunning() throws Exception {
+        List<String> settled = new CopyOnWriteArrayList<>();
+        Courier c = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url("mem://early-" + UUID.randomUUID()).build())
+                .listener(new CourierListener() {
+                    @Override
+                    public void settled(Delivery delivery, Outcome outcome) {
+                        settled.add(outcome.kind().name());
+                    }
+                }).connect();
+        opened.add(c);
+        CountDownLatch done = new CountDownLatch(2);
+        c.subscribe(Subscribe.to("other").group("g"), d -> {
+            Thread t = new Thread(() -> {
+                d.deadLetter("from another thread");
+                done.countDown();
+            });
+            t.start();
+            t.join();
+            assertThat(settled).as("not applied while the handler runs").isEmpty();
+            done.countDown();
+        });
+        c.publisher().publish("other", "k", "1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(done.await(5, TimeUnit.SECONDS)).isTrue();
+        Thread.sleep(200);
+        assertThat(settled).containsExactly("DEAD_LETTER");
+    }
+}
