@@ -72,8 +72,12 @@ final class MemoryGroup {
         members.add(m);
     }
 
-    /** Under lock: removes {@code m}, returning its queued deliveries to the front of the ready queue. */
-    void removeMember(MemorySubscription m) {
+    /**
+     * Under lock: removes {@code m}, returning its queued deliveries to the front of the ready queue.
+     * A broadcast group goes with its last member; as it may have been the group holding the topic
+     * back, publishes waiting for room can go in now: pump the groups returned, without the lock.
+     */
+    List<MemoryGroup> removeMember(MemorySubscription m) {
         members.remove(m);
         List<MemoryDelivery> queued = m.drainQueued();
         for (int i = queued.size() - 1; i >= 0; i--) {
@@ -83,14 +87,22 @@ final class MemoryGroup {
         }
         if (broadcast && members.isEmpty()) {
             topic.removeGroup(this);
+            return topic.admitWaiting();
         }
+        return List.of();
     }
 
-    /** Under lock: takes back deliveries a closing member could not finish in time. */
+    /**
+     * Under lock: takes back deliveries a closing member could not finish in time. Their handlers
+     * started, so the next delivery is a redelivery with the attempt one higher (a message that
+     * hangs its handler counts toward max attempts); deliveries never started go back through
+     * {@link #removeMember} with their attempt unchanged.
+     */
     void revoke(List<MemoryDelivery> running) {
         for (MemoryDelivery d : running) {
             if (d.entry.current == d) {
                 d.entry.current = null;
+                d.entry.attempt++;
                 ready.addFirst(d.entry);
             }
         }

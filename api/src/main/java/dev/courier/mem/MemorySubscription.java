@@ -148,17 +148,19 @@ final class MemorySubscription implements BindingSubscription {
 
     @Override
     public CompletionStage<Void> close(Duration drainTimeout) {
+        List<MemoryGroup> admitted;
         synchronized (lock) {
             if (closing) {
                 return drained;
             }
             closing = true;
-            group.removeMember(this);
+            admitted = group.removeMember(this);
             if (assigned == 0) {
                 drained.complete(null);
             }
         }
         group.pump();
+        MemoryTopic.pump(admitted);
         if (!drained.isDone()) {
             MemoryTopic.TIMER.schedule(this::giveUp, drainTimeout.toMillis(), TimeUnit.MILLISECONDS);
         }

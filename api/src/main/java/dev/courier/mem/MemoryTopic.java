@@ -135,7 +135,7 @@ final class MemoryTopic {
         return base;
     }
 
-    /** Under lock: after a group advanced, publishes that waited for room may go in. */
+    /** Under lock: after a group advanced or went away, publishes that waited for room may go in. */
     List<MemoryGroup> admitWaiting() {
         boolean any = false;
         while (!waitingPublishes.isEmpty() && makeRoom()) {

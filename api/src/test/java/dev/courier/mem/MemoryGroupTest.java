@@ -1,0 +1,89 @@
+package dev.courier.mem;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.Delivery;
+import dev.courier.PublishReceipt;
+import dev.courier.Subscribe;
+import dev.courier.Subscription;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The in-memory broker's groups: back-pressure on a full topic, deliveries taken back at close. */
+class MemoryGroupTest {
+
+    private final List<Courier> opened = new CopyOnWriteArrayList<>();
+
+    private Courier connect(String url) {
+        Courier c = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(url)
+                .set(CourierConfig.CLOSE_TIMEOUT, "5s").build()).connect();
+        opened.add(c);
+        return c;
+    }
+
+    private static String memUrl() {
+        return "mem://group-" + UUID.randomUUID();
+    }
+
+    @AfterEach
+    void closeAll() {
+        for (Courier c : opened) {
+            c.close();
+        }
+    }
+
+    @Test
+    @DisplayName("closing the broadcast subscription that holds a full topic back lets the publishes waiting for room in")
+    void closingTheLaggingBroadcastSubscriptionLetsWaitingPublishesIn() throws Exception {
+        Courier c = connect(memUrl() + "?retention=2");
+        Subscription lagging = c.subscribe(Subscribe.to("full"), d -> { });
+        lagging.pause();
+        c.publisher().publish("full", "a").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        c.publisher().publish("full", "b").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        CompletableFuture<PublishReceipt> third = c.publisher().publish("full", "c").toCompletableFuture();
+        Thread.sleep(200);
+        assertThat(third).as("waits for room: the paused subscription has not taken 'a'").isNotDone();
+
+        lagging.close();
+
+        // nothing holds the topic back any more: the waiting publish goes in, long before the publish timeout
+        third.get(5, TimeUnit.SECONDS);
+        c.publisher().publish("full", "d").toCompletableFuture().get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    @DisplayName("a delivery taken back after the drain timeout comes to the other member as a redelivery")
+    void deliveryTakenBackAfterTheDrainTimeoutComesBackAsARedelivery() throws Exception {
+        String url = memUrl();
+        Courier first = connect(url);
+        Courier second = connect(url);
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Subscription stuck = first.subscribe(Subscribe.to("jobs").group("g").drainTimeout(Duration.ofMillis(100)), d -> {
+            started.countDown();
+            release.await(10, TimeUnit.SECONDS);
+        });
+        first.publisher().publish("jobs", "poison").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(started.await(5, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<Delivery> seen = new CompletableFuture<>();
+        second.subscribe(Subscribe.to("jobs").group("g"), seen::complete);
+
+        stuck.close(); // gives up on the running handler after 100 ms: its message goes to the other member
+
+        Delivery again = seen.get(5, TimeUnit.SECONDS);
+        release.countDown();
+        assertThat(again.metadata().redelivered()).as("redelivered flag").isTrue();
+        assertThat(again.attempt()).as("attempt of the first redelivery").isEqualTo(2);
+    }
+}
