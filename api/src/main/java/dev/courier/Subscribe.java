@@ -86,6 +86,11 @@ public final class Subscribe {
         return s;
     }
 
+    /**
+     * How this subscription orders its handlers ({@link Ordering#BY_KEY} by default). The order is
+     * the subscription's own, kept by its dispatcher on every binding: the members of one group may
+     * ask for different orderings, and none imposes its own on the others.
+     */
     public Subscribe ordering(Ordering ordering) {
         Subscribe s = copy();
         s.ordering = Objects.requireNonNull(ordering, "ordering");

@@ -14,10 +14,12 @@ import java.util.concurrent.TimeUnit;
  * A group's view of a topic: its cursor, the messages it has taken and not settled, and its
  * members. All state is guarded by the topic's lock.
  *
- * <p>Scheduling: a member with a free concurrency permit gets the next ready message. With
- * per-key ordering a message whose key is owned by an unsettled message (running, or waiting for
- * its redelivery delay) waits behind it without taking a permit, so one slow key never blocks the
- * others. The group takes messages from the log only while what it holds is below the sum of its
+ * <p>Scheduling: a member with a free concurrency permit gets the next ready message. Ordering is
+ * the member's, as in a real broker's client, where each subscription's dispatcher orders what it
+ * receives: a message going to a member that orders by key claims its key, and one whose key is
+ * owned by an unsettled message (running, or waiting for its redelivery delay) waits behind it
+ * without taking a permit, so one slow key never blocks the others. A message going to an
+ * unordered member claims no key (its key is not even read). The group takes messages from the log only while what it holds is below the sum of its
  * members' max in-flight, which bounds memory and makes publishers wait when a group lags by the
  * whole retention.
  */
@@ -26,7 +28,6 @@ final class MemoryGroup {
     final MemoryTopic topic;
     final String key;
     final boolean broadcast;
-    private final boolean byKey;
     long nextOffset;
 
     private final List<MemorySubscription> members = new ArrayList<>(2);
@@ -36,11 +37,10 @@ final class MemoryGroup {
     private int taken;
     private int roundRobin;
 
-    MemoryGroup(MemoryTopic topic, String key, boolean broadcast, boolean byKey, long startOffset) {
+    MemoryGroup(MemoryTopic topic, String key, boolean broadcast, long startOffset) {
         this.topic = topic;
         this.key = key;
         this.broadcast = broadcast;
-        this.byKey = byKey;
         this.nextOffset = startOffset;
     }
 
@@ -48,14 +48,14 @@ final class MemoryGroup {
     static final class Entry {
         final Message message;
         final long offset;
-        final String orderKey;
+        /** The key this entry owns until settled; null while no member ordering by key has taken it. */
+        String orderKey;
         int attempt = 1;
         MemoryDelivery current;
 
-        Entry(Message message, long offset, String orderKey) {
+        Entry(Message message, long offset) {
             this.message = message;
             this.offset = offset;
-            this.orderKey = orderKey;
         }
     }
 
@@ -128,16 +128,18 @@ final class MemoryGroup {
                     if (msg == null) {
                         break;
                     }
-                    e = new Entry(msg, nextOffset, byKey ? msg.key() : null);
+                    e = new Entry(msg, nextOffset);
                     nextOffset++;
                     taken++;
-                    if (e.orderKey != null) {
-                        if (ownedKeys.containsKey(e.orderKey)) {
-                            ownedKeys.computeIfAbsent(e.orderKey, k -> new ArrayDeque<>(4)).add(e);
-                            continue;
-                        }
-                        ownedKeys.put(e.orderKey, null);
+                }
+                // the key is claimed when a member ordering by key takes the entry, also one an unordered member gave back
+                if (m.byKey && e.orderKey == null && e.message.key() != null) {
+                    e.orderKey = e.message.key();
+                    if (ownedKeys.containsKey(e.orderKey)) {
+                        ownedKeys.computeIfAbsent(e.orderKey, k -> new ArrayDeque<>(4)).add(e);
+                        continue;
                     }
+                    ownedKeys.put(e.orderKey, null);
                 }
                 if (m.assign(e)) {
                     if (toStart == null) {

@@ -1,5 +1,6 @@
 package dev.courier.mem;
 
+import dev.courier.Ordering;
 import dev.courier.Subscribe;
 import dev.courier.spi.BindingSubscription;
 import dev.courier.spi.DeliveryProcessor;
@@ -34,6 +35,8 @@ final class MemorySubscription implements BindingSubscription {
     private final Executor executor;
     private final int concurrency;
     final int maxInFlight;
+    /** Whether this member runs one message of a key at a time ({@link Ordering#BY_KEY}). */
+    final boolean byKey;
 
     private final ArrayDeque<MemoryDelivery> queue = new ArrayDeque<>();
     private final Set<MemoryDelivery> outstanding = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -52,6 +55,7 @@ final class MemorySubscription implements BindingSubscription {
         this.executor = executor;
         this.concurrency = spec.concurrency();
         this.maxInFlight = spec.maxInFlight();
+        this.byKey = spec.ordering() == Ordering.BY_KEY;
     }
 
     /** Under lock. */

@@ -1,7 +1,6 @@
 package dev.courier.mem;
 
 import dev.courier.Message;
-import dev.courier.Ordering;
 import dev.courier.PublishException;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
@@ -184,7 +183,7 @@ final class MemoryTopic {
             MemoryGroup g = groups.get(key);
             if (g == null) {
                 long start = startOffset(spec);
-                g = new MemoryGroup(this, key, spec.group() == null, spec.ordering() == Ordering.BY_KEY, start);
+                g = new MemoryGroup(this, key, spec.group() == null, start);
                 groups.put(key, g);
             }
             return g;

@@ -3,6 +3,7 @@ package dev.courier.mem;
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
 import dev.courier.Delivery;
+import dev.courier.Ordering;
 import dev.courier.PublishReceipt;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
@@ -17,10 +18,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The in-memory broker's groups: back-pressure on a full topic, deliveries taken back at close. */
+/** The in-memory broker's groups: back-pressure on a full topic, deliveries taken back at close, ordering per member. */
 class MemoryGroupTest {
 
     private final List<Courier> opened = new CopyOnWriteArrayList<>();
@@ -85,5 +87,31 @@ class MemoryGroupTest {
         release.countDown();
         assertThat(again.metadata().redelivered()).as("redelivered flag").isTrue();
         assertThat(again.attempt()).as("attempt of the first redelivery").isEqualTo(2);
+    }
+
+    @Test
+    @DisplayName("a BY_KEY subscription runs one message of a key at a time even if its group was first joined with Ordering.NONE")
+    void byKeySubscriptionIsOrderedEvenIfTheGroupWasFirstJoinedUnordered() throws Exception {
+        Courier c = connect(memUrl());
+        // an earlier subscription of the group (closed since) did not ask for ordering
+        c.subscribe(Subscribe.to("orders").group("g").ordering(Ordering.NONE), d -> { }).close();
+        AtomicInteger active = new AtomicInteger();
+        AtomicInteger overlaps = new AtomicInteger();
+        CountDownLatch done = new CountDownLatch(6);
+        c.subscribe(Subscribe.to("orders").group("g").concurrency(4).ordering(Ordering.BY_KEY), d -> {
+            if (active.incrementAndGet() > 1) {
+                overlaps.incrementAndGet();
+            }
+            Thread.sleep(50);
+            active.decrementAndGet();
+            done.countDown();
+        });
+
+        for (int i = 0; i < 6; i++) {
+            c.publisher().publish("orders", "same-key", "m" + i).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        }
+
+        assertThat(done.await(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(overlaps.get()).as("handlers of one key that overlapped").isZero();
     }
 }
