@@ -3,7 +3,8 @@ package dev.courier;
 /**
  * Observes what a {@link Courier} does, for metrics and logs, without taking part in it. Every
  * method has an empty default; implement the ones you need. Methods run on Courier's threads and
- * must be quick and never throw (an exception is logged and ignored).
+ * must be quick and never throw (whatever they throw, an {@link Error} included, is logged and
+ * ignored).
  */
 public interface CourierListener {
 

@@ -13,6 +13,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -209,6 +210,38 @@ class SubscriptionEdgeTest {
         assertThat(both.await(10, TimeUnit.SECONDS)).isTrue();
     }
 
+    @Test
+    @DisplayName("a listener that throws an Error on receipt or settlement is ignored; the delivery is settled and its key freed")
+    void receiveListenerThrowingAnErrorDoesNotStallTheDelivery() throws Exception {
+        AtomicInteger received = new AtomicInteger();
+        AtomicInteger settled = new AtomicInteger();
+        CourierListener failingAssert = new CourierListener() {
+            @Override
+            public void received(Delivery delivery) {
+                if (received.incrementAndGet() == 1) {
+                    throw new AssertionError("listener bug");
+                }
+            }
+
+            @Override
+            public void settled(Delivery delivery, Outcome outcome) {
+                if (settled.incrementAndGet() == 2) {
+                    throw new AssertionError("listener bug");
+                }
+            }
+        };
+        Courier courier = connect(Courier.builder().listener(failingAssert));
+        CountDownLatch all = new CountDownLatch(3);
+        courier.subscribe(Subscribe.to("asserted").group("g"), d -> all.countDown());
+
+        // one key: a delivery left unsettled would hold it and keep the next ones from running
+        for (String text : List.of("1", "2", "3")) {
+            courier.publisher().publish("asserted", "k", text).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        }
+
+        assertThat(all.await(5, TimeUnit.SECONDS)).isTrue();
+    }
+
     // ---------------------------------------------------------------- closing from inside a handler
 
     @Test
@@ -343,6 +376,22 @@ class SubscriptionEdgeTest {
         Message a = Message.builder("pa").payload(new byte[] {1}).build();
         assertThat(courier.publisher().publishAll(List.of(a)).toCompletableFuture().get(10, TimeUnit.SECONDS)).hasSize(1);
         assertThat(courier.publisher().publish("pa", "b").toCompletableFuture().get(10, TimeUnit.SECONDS).messageId()).isNotNull();
+    }
+
+    @Test
+    @DisplayName("a publish listener that throws an Error does not keep the publish from completing or leave it outstanding")
+    void publishListenerThrowingAnErrorDoesNotLeaveThePublishHanging() throws Exception {
+        CourierListener failingAssert = new CourierListener() {
+            @Override
+            public void published(Message message, PublishReceipt receipt) {
+                throw new AssertionError("listener bug");
+            }
+        };
+        Courier courier = connect(Courier.builder().listener(failingAssert));
+
+        courier.publisher().publish("pe", "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        assertThat(courier.publisher().outstanding()).isZero();
     }
 
     @Test

@@ -265,8 +265,9 @@ public final class DefaultPublisher implements Publisher {
                 } else {
                     listener.publishFailed(message, SubscriptionPipeline.unwrap(failure));
                 }
-            } catch (Exception ex) {
-                // also a checked exception thrown where none is declared (Kotlin, sneaky throws): the stage must still complete
+            } catch (Throwable ex) {
+                // also an Error (a failed assert in a test's listener) or a checked exception thrown where none is declared
+                // (Kotlin, sneaky throws): the stage must still complete and the publish stop being outstanding
                 log.warn("publish listener threw; ignored", ex);
             }
         }

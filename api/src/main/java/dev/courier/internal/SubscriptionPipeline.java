@@ -135,7 +135,8 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         DeliveryImpl delivery = new DeliveryImpl(inbound, this, codecs, spec.group());
         try {
             listener.received(delivery);
-        } catch (Exception e) {
+        } catch (Throwable e) {
+            // an Error too (a failed assert in a test's listener): thrown on, it would leave the delivery unsettled
             log.warn("listener.received threw; ignored", e);
         }
         CompletionStage<Outcome> outcome;
@@ -179,7 +180,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     void apply(DeliveryImpl d, Outcome o) {
         try {
             listener.settled(d, o);
-        } catch (Exception e) {
+        } catch (Throwable e) {
             log.warn("listener.settled threw; ignored", e);
         }
         InboundDelivery in = d.inbound();
@@ -256,7 +257,7 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                     d.inbound().nack(spec.redeliveryDelay());
                     listener.deadLetterFailed(d, dlq, unwrap(e));
                 }
-            } catch (Exception ex) {
+            } catch (Throwable ex) {
                 log.error("settling dead letter {} failed", d, ex);
             } finally {
                 d.finished();
