@@ -52,7 +52,11 @@ public final class HeaderNames {
     /** Dead letters: the message of the failure that dead-lettered the message. */
     public static final String DLQ_EXCEPTION_MESSAGE = "courier-dlq-exception-message";
 
-    /** Dead letters: when the first attempt failed (ISO-8601), where known. */
+    /**
+     * Dead letters: when the first attempt failed (ISO-8601), where known: on a first attempt, from
+     * {@link #FIRST_FAILURE}, or from the reliability layer, which remembers it in process. Absent
+     * when a redelivered message failed and no earlier failure time travelled with it.
+     */
     public static final String DLQ_FIRST_FAILURE = "courier-dlq-first-failure";
 
     /** Dead letters: when the last attempt failed (ISO-8601). */

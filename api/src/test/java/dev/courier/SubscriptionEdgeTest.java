@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -240,6 +241,75 @@ class SubscriptionEdgeTest {
         }
 
         assertThat(all.await(5, TimeUnit.SECONDS)).isTrue();
+    }
+
+    // ---------------------------------------------------------------- dead-letter headers
+
+    @Test
+    @DisplayName("a dead letter without a cause, of a message republished from a dead-letter topic, carries none of the old failure headers")
+    void deadLetterByHandlerCarriesNoStaleFailureHeaders() throws Exception {
+        Courier courier = connect();
+        CompletableFuture<Message> dead = new CompletableFuture<>();
+        courier.subscribe(Subscribe.to("in.g.dlq").group("audit"), d -> dead.complete(d.message()));
+        courier.subscribe(Subscribe.to("in").group("g"), d -> d.deadLetter("manual"));
+
+        courier.publisher().publish(courier.publisher().message("in", "x")
+                .header(HeaderNames.DLQ_REASON, "gave up after 3 attempt(s)")
+                .header(HeaderNames.DLQ_EXCEPTION, "java.lang.OldException")
+                .header(HeaderNames.DLQ_EXCEPTION_MESSAGE, "old")
+                .header(HeaderNames.DLQ_STACK, "java.lang.OldException: old")
+                .header(HeaderNames.DLQ_FIRST_FAILURE, "2020-01-01T00:00:00Z")
+                .header(HeaderNames.DLQ_LAST_FAILURE, "2020-01-01T00:00:00Z")
+                .header("x-trace", "t-1").build()).toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        Message m = dead.get(5, TimeUnit.SECONDS);
+        assertThat(m.header(HeaderNames.DLQ_REASON)).isEqualTo("manual");
+        assertThat(m.header(HeaderNames.DLQ_ORIGINAL_TOPIC)).isEqualTo("in");
+        assertThat(m.header(HeaderNames.DLQ_EXCEPTION)).isNull();
+        assertThat(m.header(HeaderNames.DLQ_EXCEPTION_MESSAGE)).isNull();
+        assertThat(m.header(HeaderNames.DLQ_STACK)).isNull();
+        assertThat(m.header(HeaderNames.DLQ_FIRST_FAILURE)).isNull();
+        assertThat(m.header(HeaderNames.DLQ_LAST_FAILURE)).isNull();
+        assertThat(m.header("x-trace")).as("the message's own headers").isEqualTo("t-1");
+    }
+
+    @Test
+    @DisplayName("courier-dlq-first-failure is the time of the first failure or absent, never that of the last")
+    void firstFailureHeaderIsTheFirstFailureNotTheLast() throws Exception {
+        Courier courier = connect();
+        CompletableFuture<Message> dead = new CompletableFuture<>();
+        courier.subscribe(Subscribe.to("ff.g.dlq").group("audit"), d -> dead.complete(d.message()));
+        AtomicReference<Instant> firstFailed = new AtomicReference<>();
+        courier.subscribe(Subscribe.to("ff").group("g").maxAttempts(3).redeliveryDelay(Duration.ofMillis(300)), d -> {
+            firstFailed.compareAndSet(null, Instant.now());
+            throw new IllegalStateException("boom");
+        });
+
+        publish(courier, "ff", "x");
+
+        Message m = dead.get(10, TimeUnit.SECONDS);
+        assertThat(m.header(HeaderNames.DLQ_LAST_FAILURE)).isNotBlank();
+        String first = m.header(HeaderNames.DLQ_FIRST_FAILURE);
+        // absent ("where known": the broker redelivered the message unchanged) or the first failure, 600 ms before the last
+        if (first != null) {
+            assertThat(Instant.parse(first)).isBefore(firstFailed.get().plusMillis(200));
+        }
+    }
+
+    @Test
+    @DisplayName("a dead letter after a first attempt says its first failure was that one")
+    void firstAttemptDeadLetterHasItsFirstFailure() throws Exception {
+        Courier courier = connect();
+        CompletableFuture<Message> dead = new CompletableFuture<>();
+        courier.subscribe(Subscribe.to("ff1.g.dlq").group("audit"), d -> dead.complete(d.message()));
+        courier.subscribe(Subscribe.to("ff1").group("g").maxAttempts(1), d -> {
+            throw new IllegalStateException("boom");
+        });
+
+        publish(courier, "ff1", "x");
+
+        Message m = dead.get(10, TimeUnit.SECONDS);
+        assertThat(m.header(HeaderNames.DLQ_FIRST_FAILURE)).isNotBlank().isEqualTo(m.header(HeaderNames.DLQ_LAST_FAILURE));
     }
 
     // ---------------------------------------------------------------- closing from inside a handler

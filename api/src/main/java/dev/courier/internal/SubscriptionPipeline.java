@@ -7,6 +7,7 @@ import dev.courier.CourierListener;
 import dev.courier.Delivery;
 import dev.courier.Destinations;
 import dev.courier.HeaderNames;
+import dev.courier.Headers;
 import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.NonRetryableException;
@@ -173,6 +174,9 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         delivery.settle(o);
     }
 
+    /** Names of the headers a dead letter describes its failure with. */
+    private static final String DLQ_HEADER_PREFIX = HeaderNames.PREFIX + "dlq-";
+
     /** Marker outcome of an async handler that returned null: it settles the delivery itself. */
     static final Outcome PENDING = Outcome.nack(Duration.ZERO);
 
@@ -277,11 +281,24 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         return deadLetterMessage(d, dlq, reason, cause, Map.of());
     }
 
+    /**
+     * The dead letter of {@code d}: the message with this failure's headers. Every {@code courier-dlq-*}
+     * header the message already carried (it was republished from a dead-letter topic, say) is
+     * dropped first, so none of them describes an earlier failure: a dead letter without a cause
+     * has no exception or failure times at all. {@link HeaderNames#FIRST_FAILURE} is read (it was
+     * set for this delivery's earlier attempts) but not passed on, like the attempt count.
+     */
     Message deadLetterMessage(Delivery d, String dlq, String reason, Throwable cause, Map<String, String> extraHeaders) {
         Message m = d.message();
         String now = Instant.now().toString();
+        Headers kept = m.headers().without(HeaderNames.ATTEMPT).without(HeaderNames.FIRST_FAILURE);
+        for (String name : m.headers().asMap().keySet()) {
+            if (name.startsWith(DLQ_HEADER_PREFIX)) {
+                kept = kept.without(name);
+            }
+        }
         Message.Builder b = m.toBuilder().topic(dlq)
-                .headers(m.headers().without(HeaderNames.ATTEMPT).without(HeaderNames.FIRST_FAILURE))
+                .headers(kept)
                 .header(HeaderNames.DLQ_REASON, truncate(reason, 1024))
                 .header(HeaderNames.DLQ_ORIGINAL_TOPIC, m.topic())
                 .header(HeaderNames.DLQ_ORIGINAL_GROUP, spec.group() == null ? "" : spec.group())
@@ -298,8 +315,14 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
                 b.header(HeaderNames.DLQ_EXCEPTION_MESSAGE, truncate(cause.getMessage(), 1024));
             }
             b.header(HeaderNames.DLQ_LAST_FAILURE, now);
+            // the first failure is this one on a first attempt; after that only a header set on an earlier one knows it
+            // (most brokers redeliver the message unchanged), so without it the time is left out rather than made up
             String first = m.header(HeaderNames.FIRST_FAILURE);
-            b.header(HeaderNames.DLQ_FIRST_FAILURE, first != null ? first : now);
+            if (first != null) {
+                b.header(HeaderNames.DLQ_FIRST_FAILURE, first);
+            } else if (d.attempt() <= 1) {
+                b.header(HeaderNames.DLQ_FIRST_FAILURE, now);
+            }
         }
         extraHeaders.forEach(b::header);
         return b.build();
