@@ -110,6 +110,12 @@ public final class Courier implements AutoCloseable {
         return core.isClosed();
     }
 
+    /**
+     * Stops every subscription taking messages, drains them side by side, waits for outstanding
+     * publishes, then closes the connection, all within one {@code courier.close.timeout}. Called
+     * while another thread closes, it waits for that close to finish; called then from a handler,
+     * it returns at once (the other close may be waiting for that handler to return).
+     */
     @Override
     public void close() {
         core.close();

@@ -12,17 +12,21 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The core around publish, request and close: configured timeouts, batches, bad input, and configuration precedence, on mem://. */
+/** The core around publish, request and close: configured timeouts, batches, bad input, concurrent closes, and configuration precedence, on mem://. */
 class CoreEdgeTest {
 
     private final List<Courier> opened = new CopyOnWriteArrayList<>();
@@ -191,6 +195,110 @@ class CoreEdgeTest {
         assertThat(closeMillis.get(60, TimeUnit.SECONDS)).as("ms close() took inside the handler (-1: it interrupted the handler), close timeout 20 s")
                 .isBetween(0L, 10_000L);
         assertThat(courier.isClosed()).isTrue();
+    }
+
+    @Test
+    @DisplayName("two handlers closing their Courier at once do not wait out the close timeout for each other")
+    void twoHandlersClosingTheCourierAtOnceDoNotWaitForEachOther() throws Exception {
+        Courier courier = connect(CourierConfig.builder().withoutEnvironment().url(memUrl())
+                .set(CourierConfig.CLOSE_TIMEOUT, "20s").build(), CourierListener.NONE);
+        CyclicBarrier both = new CyclicBarrier(2);
+        List<Long> took = new CopyOnWriteArrayList<>();
+        CountDownLatch returned = new CountDownLatch(2);
+        MessageHandler fatal = d -> {
+            both.await(5, TimeUnit.SECONDS);
+            long begin = System.nanoTime();
+            courier.close(); // "fatal: stop the service"
+            took.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin));
+            returned.countDown();
+        };
+        courier.subscribe(Subscribe.to("fatal-a").group("g"), fatal);
+        courier.subscribe(Subscribe.to("fatal-b").group("g"), fatal);
+
+        courier.publisher().publish("fatal-a", "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        courier.publisher().publish("fatal-b", "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+
+        assertThat(returned.await(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(took).allSatisfy(ms -> assertThat(ms).as("ms a handler's close() took; close timeout 20 s").isLessThan(10_000L));
+        assertThat(courier.isClosed()).isTrue();
+    }
+
+    @Test
+    @DisplayName("a close() called while another thread closes the Courier returns once that close has finished")
+    void concurrentCloseWaitsForTheFirst() throws Exception {
+        Courier courier = connect(memUrl()); // courier.close.timeout=2s
+        CountDownLatch started = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        courier.subscribe(Subscribe.to("stuck").group("g"), d -> {
+            started.countDown();
+            release.await(30, TimeUnit.SECONDS);
+        });
+        courier.publisher().publish("stuck", "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+        CompletableFuture<Void> first = CompletableFuture.runAsync(courier::close);
+        try {
+            Thread.sleep(200);
+            long begin = System.nanoTime();
+
+            courier.close();
+
+            // the first close waits up to 2 s for the stuck handler; the second returns only after it
+            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - begin)).isGreaterThan(1_000L);
+            assertThat(first).succeedsWithin(Duration.ofSeconds(5));
+        } finally {
+            release.countDown();
+        }
+    }
+
+    @Test
+    @DisplayName("Courier.close() stops every subscription taking messages before it waits for any drain")
+    void courierCloseStopsEverySubscriptionTakingMessagesBeforeDrainingOne() throws Exception {
+        String url = memUrl();
+        Courier courier = connect(CourierConfig.builder().withoutEnvironment().url(url)
+                .set(CourierConfig.CLOSE_TIMEOUT, "3s").build(), CourierListener.NONE);
+        Courier other = connect(url); // keeps the broker and publishes meanwhile
+        CountDownLatch slowStarted = new CountDownLatch(3);
+        CountDownLatch never = new CountDownLatch(1);
+        // whichever of them close() drains first, the busy ones come after it (but in 1 of 165 orders)
+        for (int s = 0; s < 3; s++) {
+            courier.subscribe(Subscribe.to("slow" + s).group("g"), d -> {
+                slowStarted.countDown();
+                never.await(10, TimeUnit.SECONDS);
+            });
+        }
+        AtomicLong closeStarted = new AtomicLong(Long.MAX_VALUE);
+        AtomicInteger startedAfterClose = new AtomicInteger();
+        for (int b = 0; b < 8; b++) {
+            courier.subscribe(Subscribe.to("busy" + b).group("g"), d -> {
+                if (System.nanoTime() > closeStarted.get()) {
+                    startedAfterClose.incrementAndGet();
+                }
+            });
+        }
+        for (int s = 0; s < 3; s++) {
+            other.publisher().publish("slow" + s, "x").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        }
+        assertThat(slowStarted.await(5, TimeUnit.SECONDS)).isTrue();
+        Thread closer = new Thread(() -> {
+            closeStarted.set(System.nanoTime());
+            courier.close();
+        });
+
+        closer.start();
+        try {
+            Thread.sleep(200);
+            for (int i = 0; i < 20; i++) {
+                for (int b = 0; b < 8; b++) {
+                    other.publisher().publish("busy" + b, "m" + i).toCompletableFuture().get(5, TimeUnit.SECONDS);
+                }
+                Thread.sleep(20);
+            }
+            closer.join(20_000);
+        } finally {
+            never.countDown();
+        }
+
+        assertThat(startedAfterClose.get()).as("messages the busy subscriptions took after Courier.close() began").isZero();
     }
 
     @Test

@@ -31,9 +31,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 /** Everything behind the {@link dev.courier.Courier} facade: binding, executors, codecs, chain, open resources. */
@@ -55,6 +57,9 @@ public final class CourierCore {
     private final DefaultPublisher sharedPublisher;
     private final DefaultRequester requester;
     private volatile boolean closed;
+    /** Set by the one call that closes; {@link #closeFinished} opens when it is done. */
+    private final AtomicBoolean closing = new AtomicBoolean();
+    private final CountDownLatch closeFinished = new CountDownLatch(1);
 
     public CourierCore(CourierConfig config, Codecs codecs, List<Interceptor> interceptors, CourierListener listener) {
         this(config, codecs, new InterceptorProviders.Installed(interceptors, List.of()), listener);
@@ -168,17 +173,50 @@ public final class CourierCore {
      * Closes subscriptions (draining them), flushes publishers, then closes the binding and
      * executors, and last the configured interceptors the Courier owns. Every wait comes out of
      * one {@code courier.close.timeout}: a subscription drains for its own drain timeout or what
-     * is left of the close timeout, whichever is shorter.
+     * is left of the close timeout, whichever is shorter. Every subscription stops taking messages
+     * before the first drain is waited for, so the drains run side by side.
+     *
+     * <p>The first call closes; a concurrent one waits for it to finish, except on a handler
+     * thread, where it returns at once: the first close may be waiting for that very handler's
+     * drain (two handlers that close the Courier at once would otherwise wait out the close
+     * timeout for each other).
      */
-    public synchronized void close() {
-        if (closed) {
+    public void close() {
+        if (!closing.compareAndSet(false, true)) {
+            if (!SubscriptionPipeline.isHandlingAny()) {
+                awaitCloseFinished();
+            }
             return;
         }
         closed = true;
+        try {
+            closeOnce();
+        } finally {
+            closeFinished.countDown();
+        }
+    }
+
+    private void awaitCloseFinished() {
+        try {
+            closeFinished.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void closeOnce() {
         long deadline = System.nanoTime() + TimeUnit.NANOSECONDS.convert(config.closeTimeout());
-        for (DefaultSubscription s : new ArrayList<>(subscriptions)) {
+        List<DefaultSubscription> closingSubscriptions = new ArrayList<>(subscriptions);
+        Duration[] drains = new Duration[closingSubscriptions.size()];
+        boolean[] started = new boolean[drains.length];
+        for (int i = 0; i < drains.length; i++) {
+            DefaultSubscription s = closingSubscriptions.get(i);
             Duration left = left(deadline);
-            s.close(s.spec().drainTimeout().compareTo(left) < 0 ? s.spec().drainTimeout() : left);
+            drains[i] = s.spec().drainTimeout().compareTo(left) < 0 ? s.spec().drainTimeout() : left;
+            started[i] = s.startClose(drains[i]);
+        }
+        for (int i = 0; i < drains.length; i++) {
+            closingSubscriptions.get(i).awaitClose(started[i], drains[i]);
         }
         for (DefaultPublisher p : new ArrayList<>(publishers)) {
             p.close(left(deadline));

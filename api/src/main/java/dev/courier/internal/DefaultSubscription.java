@@ -101,23 +101,38 @@ final class DefaultSubscription implements Subscription {
         if (drainTimeout == null || drainTimeout.isNegative()) {
             throw new IllegalArgumentException("drainTimeout must be zero or positive, was " + drainTimeout);
         }
-        boolean fromOwnHandler = pipeline.isHandlingHere();
-        boolean first = closed.compareAndSet(false, true);
-        if (first) {
-            CompletionStage<Void> closing;
-            try {
-                closing = inner.close(drainTimeout);
-            } catch (RuntimeException e) {
-                closing = CompletableFuture.failedFuture(e);
-            }
-            closing.whenComplete((v, e) -> {
-                if (e != null) {
-                    log.warn("closing subscription to '{}' did not finish cleanly: {}", spec.topic(), e.toString());
-                }
-                finish();
-            });
+        awaitClose(startClose(drainTimeout), drainTimeout);
+    }
+
+    /**
+     * Starts the close without waiting for the drain: the binding stops taking messages at once.
+     * {@code Courier.close()} starts every subscription's close this way before it waits for any,
+     * so none keeps taking messages while another drains.
+     *
+     * @return true if this call started the close, false if it had been started before
+     */
+    boolean startClose(Duration drainTimeout) {
+        if (!closed.compareAndSet(false, true)) {
+            return false;
         }
-        if (fromOwnHandler || drained.isDone()) {
+        CompletionStage<Void> closing;
+        try {
+            closing = inner.close(drainTimeout);
+        } catch (RuntimeException e) {
+            closing = CompletableFuture.failedFuture(e);
+        }
+        closing.whenComplete((v, e) -> {
+            if (e != null) {
+                log.warn("closing subscription to '{}' did not finish cleanly: {}", spec.topic(), e.toString());
+            }
+            finish();
+        });
+        return true;
+    }
+
+    /** Waits for the drain of a started close, unless called from one of this subscription's own handlers. */
+    void awaitClose(boolean started, Duration drainTimeout) {
+        if (pipeline.isHandlingHere() || drained.isDone()) {
             return;
         }
         try {
@@ -125,11 +140,11 @@ final class DefaultSubscription implements Subscription {
             drained.get(drainTimeout.toMillis() + 10_000, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            if (first) {
+            if (started) {
                 finish();
             }
         } catch (ExecutionException | TimeoutException e) {
-            if (first) {
+            if (started) {
                 log.warn("closing subscription to '{}' did not finish cleanly: {}", spec.topic(), e.toString());
                 finish();
             }
