@@ -30,9 +30,23 @@ import java.util.regex.Pattern;
  */
 final class KafkaSettings {
 
-    /** The retry topic of a group subscription: {@code <topic>.<group>.retry}. */
+    /** Longest retry topic name: Courier's topic name limit (Kafka's own is 249). */
+    static final int MAX_TOPIC_NAME = dev.courier.Destinations.MAX_LENGTH;
+
+    /**
+     * The retry topic of a group subscription: {@code <topic>.<group>.retry}. A name over Courier's
+     * limit of {@value dev.courier.Destinations#MAX_LENGTH} characters (a long topic and group with
+     * a dead-letter topic of their own, so the name check of the default one did not apply) keeps
+     * its beginning and gets a hash of the whole before {@code .retry}: the same name on every member.
+     */
     static String retryTopic(String topic, String group) {
-        return topic + "." + group + ".retry";
+        String name = topic + "." + group + ".retry";
+        if (name.length() <= MAX_TOPIC_NAME) {
+            return name;
+        }
+        String hash = String.format("%08x%08x", name.hashCode(), new StringBuilder(name).reverse().toString().hashCode());
+        String head = name.substring(0, MAX_TOPIC_NAME - ".retry".length() - 1 - hash.length());
+        return head + "-" + hash + ".retry";
     }
 
     static final String PREFIX = "courier.kafka.";

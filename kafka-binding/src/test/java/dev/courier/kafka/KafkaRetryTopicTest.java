@@ -132,6 +132,30 @@ class KafkaRetryTopicTest {
     }
 
     @Test
+    @DisplayName("a retry topic name over Courier's 200 characters (long topic and group, dead-letter topic of their own) is shortened with a hash, and works")
+    void longRetryTopicNameIsShortened() throws Exception {
+        String topic = topic("long") + "." + "t".repeat(150);
+        String group = "g-" + UUID.randomUUID() + "-" + "g".repeat(120);
+        String retry = KafkaSettings.retryTopic(topic, group);
+        assertThat(retry).hasSizeLessThanOrEqualTo(KafkaSettings.MAX_TOPIC_NAME).endsWith(".retry")
+                .startsWith(topic.substring(0, 100)).isEqualTo(KafkaSettings.retryTopic(topic, group))
+                .isNotEqualTo(KafkaSettings.retryTopic(topic, group + "x"));
+        List<Seen> seen = new CopyOnWriteArrayList<>();
+        try (Courier courier = connect("1s")) {
+            courier.subscribe(Subscribe.to(topic).group(group).deadLetterTopic(topic("dlq")), d -> {
+                seen.add(seen(d));
+                if (d.attempt() == 1) {
+                    d.nack(Duration.ofSeconds(1));
+                }
+            });
+            courier.publisher().publish(topic, "k", "m").toCompletableFuture().join();
+            await(() -> seen.size() >= 2, "the retried delivery");
+            assertThat(seen.get(1).fromTopic()).isEqualTo(retry);
+            assertThat(seen.get(1).attempt()).isEqualTo(2);
+        }
+    }
+
+    @Test
     @DisplayName("the retried message reads as a message of the subscription's topic, with its headers and without the retry headers")
     void retriedMessageLooksLikeTheOriginal() throws Exception {
         String topic = topic("retry-msg");
