@@ -95,6 +95,29 @@ class EarlySettlementTest {
     }
 
     @Test
+    @DisplayName("close without a drain keeps the settlement of a handler that acked and has not returned yet: the message is not redelivered")
+    void closeWithoutDrainKeepsAnEarlyAck() throws Exception {
+        String url = "mem://early-" + UUID.randomUUID();
+        Courier c = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(url).build()).connect();
+        opened.add(c);
+        CountDownLatch acked = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Subscription s = c.subscribe(Subscribe.to("zero").group("g"), d -> {
+            d.ack();
+            acked.countDown();
+            release.await(5, TimeUnit.SECONDS);
+        });
+        c.publisher().publish("zero", "k", "1").toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertThat(acked.await(5, TimeUnit.SECONDS)).isTrue();
+        s.close(Duration.ZERO);
+        release.countDown();
+        List<Integer> again = new CopyOnWriteArrayList<>();
+        c.subscribe(Subscribe.to("zero").group("g"), d -> again.add(d.attempt()));
+        Thread.sleep(500);
+        assertThat(again).as("deliveries to the group after the close").isEmpty();
+    }
+
+    @Test
     @DisplayName("a settlement from another thread while the handler runs takes effect once it returns, exactly once")
     void settlementFromAnotherThreadWhileRunning() throws Exception {
         List<String> settled = new CopyOnWriteArrayList<>();

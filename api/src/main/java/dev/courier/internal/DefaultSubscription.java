@@ -115,6 +115,9 @@ final class DefaultSubscription implements Subscription {
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
+        if (drainTimeout.isZero()) {
+            pipeline.applyDeferred(); // not waiting for the handlers: what they settled before returning still counts
+        }
         CompletionStage<Void> closing;
         try {
             closing = inner.close(drainTimeout);

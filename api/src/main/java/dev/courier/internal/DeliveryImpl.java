@@ -172,13 +172,27 @@ final class DeliveryImpl implements Delivery {
         }
         if (running > 0) {
             deferred = outcome;
+            pipeline.deferred(this);
             // the handler may have returned meanwhile without seeing it: whoever takes it back applies it
             if (running > 0 || !DEFERRED.compareAndSet(this, outcome, null)) {
                 return true;
             }
+            pipeline.undeferred(this);
         }
         pipeline.apply(this, outcome);
         return true;
+    }
+
+    /**
+     * Applies a settlement still waiting for the handler to return, now: a subscription closing
+     * without waiting for its handlers would otherwise drop it (and have the message redelivered).
+     */
+    void applyDeferredNow() {
+        Outcome late = deferred;
+        if (late != null && DEFERRED.compareAndSet(this, late, null)) {
+            pipeline.undeferred(this);
+            pipeline.apply(this, late);
+        }
     }
 
     /** Handler runs of this delivery in progress (see {@link #settle}). */
@@ -193,10 +207,7 @@ final class DeliveryImpl implements Delivery {
             return terminal.apply(d);
         } finally {
             if ((int) RUNNING.getAndAdd(this, -1) == 1) {
-                Outcome late = deferred;
-                if (late != null && DEFERRED.compareAndSet(this, late, null)) {
-                    pipeline.apply(this, late);
-                }
+                applyDeferredNow();
             }
         }
     }

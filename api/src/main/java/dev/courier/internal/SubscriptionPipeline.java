@@ -25,9 +25,11 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -179,6 +181,27 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
 
     /** Marker outcome of an async handler that returned null: it settles the delivery itself. */
     static final Outcome PENDING = Outcome.nack(Duration.ZERO);
+
+    /** Deliveries whose settlement waits for their handler to return (rare: a handler that settled and went on). */
+    private final Set<DeliveryImpl> deferred = ConcurrentHashMap.newKeySet();
+
+    void deferred(DeliveryImpl d) {
+        deferred.add(d);
+    }
+
+    void undeferred(DeliveryImpl d) {
+        deferred.remove(d);
+    }
+
+    /**
+     * Applies, now, the settlements still waiting for their handlers to return: for a close that
+     * does not wait for its handlers, so a handler that acked and is just returning keeps its ack.
+     */
+    void applyDeferred() {
+        for (DeliveryImpl d : deferred.toArray(DeliveryImpl[]::new)) {
+            d.applyDeferredNow();
+        }
+    }
 
     /** Applies the first settlement of a delivery. Called once per delivery. */
     void apply(DeliveryImpl d, Outcome o) {

@@ -104,7 +104,8 @@ abstract class SubscribeCommand implements Callable<Integer> {
             }
             boolean idle = printer.await(idleTimeout);
             printer.stop();
-            // every printed message is acked by now and the others are not ours: nothing to wait for
+            // every printed message is acked by now (a close without drain applies an ack whose handler is just returning)
+            // and the others are not ours: nothing to wait for
             subscription.close(Duration.ZERO);
             if (idle && count != null && printer.printed < count) {
                 throw new CliFailure(ExitCodes.TIMEOUT, "received " + printer.printed + " of " + count + " message(s) from '" + topic
