@@ -134,8 +134,17 @@ final class DefaultSubscription implements Subscription {
     }
 
     /** Waits for the drain of a started close, unless called from one of this subscription's own handlers. */
+    SubscriptionPipeline pipeline() {
+        return pipeline;
+    }
+
     void awaitClose(boolean started, Duration drainTimeout) {
-        if (pipeline.isHandlingHere() || drained.isDone()) {
+        if (pipeline.isHandlingHere()) {
+            // not waiting for the calling handler, which may close the whole Courier before it returns: what it settled counts now
+            pipeline.applyDeferred();
+            return;
+        }
+        if (drained.isDone()) {
             return;
         }
         try {

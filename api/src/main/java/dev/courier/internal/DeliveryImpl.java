@@ -171,8 +171,8 @@ final class DeliveryImpl implements Delivery {
             return false;
         }
         if (running > 0) {
+            pipeline.deferred(this); // before the outcome is visible: whoever takes it back removes the entry after
             deferred = outcome;
-            pipeline.deferred(this);
             // the handler may have returned meanwhile without seeing it: whoever takes it back applies it
             if (running > 0 || !DEFERRED.compareAndSet(this, outcome, null)) {
                 return true;

@@ -193,6 +193,11 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
         deferred.remove(d);
     }
 
+    /** Settlements waiting for their handlers to return (for tests). */
+    int deferredCount() {
+        return deferred.size();
+    }
+
     /**
      * Applies, now, the settlements still waiting for their handlers to return: for a close that
      * does not wait for its handlers, so a handler that acked and is just returning keeps its ack.

@@ -128,6 +128,30 @@ class RabbitMqBrokerActionsTest {
                 () -> seen + " (subscription still registered: " + subs.contains(s) + ")");
     }
 
+    @Test
+    @DisplayName("a handler that acks and then closes its whole Courier keeps its ack: the message is not redelivered")
+    void ackThenCloseTheCourierFromTheHandler() throws Exception {
+        String topic = prefix + ".ackclose";
+        Courier setup = connect(Map.of());
+        setup.subscribe(Subscribe.to(topic).group("g"), d -> { }).close(); // declares the group's queue
+        Courier c1 = Courier.builder().config(CourierConfig.builder().withoutEnvironment().setAll(RabbitBroker.FIXTURE.config())
+                .url(RabbitBroker.FIXTURE.url()).build()).connect();
+        open.add(c1);
+        java.util.concurrent.CountDownLatch handled = new java.util.concurrent.CountDownLatch(1);
+        c1.subscribe(Subscribe.to(topic).group("g"), d -> {
+            d.ack();
+            c1.close(); // "take one message and stop"
+            handled.countDown();
+        });
+        setup.publisher().publish(topic, "k", "only").toCompletableFuture().get(30, TimeUnit.SECONDS);
+        assertThat(handled.await(30, TimeUnit.SECONDS)).isTrue();
+        Thread.sleep(500);
+        List<String> again = new CopyOnWriteArrayList<>();
+        connect(Map.of()).subscribe(Subscribe.to(topic).group("g"), d -> again.add(d.attempt() + ""));
+        Thread.sleep(3000);
+        assertThat(again).as("deliveries of the message after the handler acked and closed its Courier").isEmpty();
+    }
+
     // ------------------------------------------------------------------ exchange deleted while in use
 
     private static void deleteExchange(String name) throws Exception {
