@@ -556,7 +556,8 @@ public final class Reliability implements Interceptor, AutoCloseable {
     private static void report(Chain chain, java.util.function.Consumer<CourierListener> event) {
         try {
             event.accept(chain.listener());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // an Error too (a failed assertion in a test's listener): a listener never changes what happens to the message
             log.warn("a CourierListener threw; ignored", e);
         }
     }

@@ -157,7 +157,7 @@ final class SubscriptionBreaker {
         for (CourierListener l : new LinkedHashSet<>(users.values())) {
             try {
                 l.circuitStateChanged(spec, breaker.getName(), t.getFromState().name(), t.getToState().name());
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) {
                 log.warn("listener.circuitStateChanged threw; ignored", e);
             }
         }
