@@ -280,6 +280,18 @@ public final class CourierConfig {
     }
 
     static Duration parseDuration(String key, String raw) {
+        Duration d = parseAnyDuration(key, raw);
+        if (d.compareTo(MAX_DURATION) > 0) {
+            // timeouts and delays are kept in nanoseconds, which go up to about 292 years
+            throw tooLong(key, raw, null);
+        }
+        return d;
+    }
+
+    /** The longest duration a setting may have: what fits in nanoseconds (about 292 years). */
+    private static final Duration MAX_DURATION = Duration.ofNanos(Long.MAX_VALUE);
+
+    private static Duration parseAnyDuration(String key, String raw) {
         String v = raw.trim().toLowerCase(Locale.ROOT);
         try {
             if (v.startsWith("pt") || v.startsWith("p")) {
@@ -311,8 +323,8 @@ public final class CourierConfig {
     }
 
     private static ConfigurationException tooLong(String key, String raw, Exception e) {
-        return new ConfigurationException(key + "=" + raw + " is too long for a duration, which holds up to about 292 billion years; "
-                + "use a shorter one", e);
+        return new ConfigurationException(key + "=" + raw + " is too long: a setting's duration is at most about 292 years "
+                + "(what fits in nanoseconds); use a shorter one", e);
     }
 
     /** Builds a {@link CourierConfig}. Not thread-safe. */

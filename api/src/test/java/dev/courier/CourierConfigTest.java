@@ -178,8 +178,8 @@ class CourierConfigTest {
         }
 
         @ParameterizedTest(name = "''{0}''")
-        @ValueSource(strings = {"99999999999999999h", "9223372036854775807m", "P999999999999999D"})
-        @DisplayName("a value too large for a java.time.Duration fails with a ConfigurationException naming the key")
+        @ValueSource(strings = {"99999999999999999h", "9223372036854775807m", "P999999999999999D", "3000000h", "P107000D"})
+        @DisplayName("a value too large for a java.time.Duration, or for nanoseconds (over about 292 years), fails with a ConfigurationException naming the key")
         void tooLarge(String raw) {
             assertThatThrownBy(() -> explicit(CourierConfig.PUBLISH_TIMEOUT, raw))
                     .isInstanceOf(ConfigurationException.class)
