@@ -53,6 +53,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -182,6 +183,7 @@ final class NatsBinding implements Binding {
                         }
                         if (mayBeGone(cause)) {
                             streams.forget(message.topic()); // the stream may be gone: look again next time
+                            restartConsumers(message.topic()); // and its consumers with it
                         }
                         throw new PublishException(message.topic(), "JetStream did not confirm it: " + describe(cause), cause,
                                 !(cause instanceof IllegalArgumentException));
@@ -309,6 +311,71 @@ final class NatsBinding implements Binding {
 
     private void startConsumer(Subscribe spec, String filter, NatsSubscription sub) {
         String topic = spec.topic();
+        // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
+        ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
+        AtomicReference<ConsumerRef> current = new AtomicReference<>(createConsumer(spec, filter));
+        NatsSubscription.ConsumerStarter starter = dispatcher -> {
+            ConsumerRef ref = current.get();
+            if (ref.used && consumerGone(ref)) {
+                // the stream was deleted (or a memory stream lost in a server restart): its consumer went with it
+                streams.forget(topic);
+                ref = createConsumer(spec, filter);
+                current.set(ref);
+                log.warn("the JetStream consumer of '{}' was gone (its stream deleted or lost); created {} again on stream {}",
+                        topic, ref.consumer, ref.stream);
+            }
+            ref.used = true;
+            return js.getConsumerContext(ref.stream, ref.consumer).consume(options, dispatcher, sub::onJetStream);
+        };
+        try {
+            sub.attachConsumer(starter, () -> {
+                subscriptions.remove(sub);
+                ConsumerRef ref = current.get();
+                if (spec.isBroadcast()) {
+                    deleteQuietly(ref.stream, ref.consumer);
+                }
+            }, settings.ackWait);
+            subscriptions.add(sub);
+        } catch (JetStreamApiException e) {
+            streams.forget(topic);
+            throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
+                    + (spec.group() != null ? " group '" + spec.group() + "'" : "") + ": " + e.getErrorDescription()
+                    + " (code " + e.getApiErrorCode() + ")", e);
+        } catch (IOException e) {
+            throw new BrokerUnavailableException("JetStream did not answer while creating the consumer for '" + topic + "': "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** A subscription's server-side consumer; {@code used} once a pull ran on it. */
+    private static final class ConsumerRef {
+        final String stream;
+        final String consumer;
+        volatile boolean used;
+
+        ConsumerRef(String stream, String consumer) {
+            this.stream = stream;
+            this.consumer = consumer;
+        }
+    }
+
+    /** True if the server no longer knows {@code ref}'s consumer or its stream. */
+    private boolean consumerGone(ConsumerRef ref) throws IOException {
+        try {
+            jsm.getConsumerInfo(ref.stream, ref.consumer);
+            return false;
+        } catch (JetStreamApiException e) {
+            return e.getApiErrorCode() == CONSUMER_NOT_FOUND || e.getApiErrorCode() == STREAM_NOT_FOUND;
+        }
+    }
+
+    /** JetStream API error codes. */
+    private static final int CONSUMER_NOT_FOUND = 10014;
+    private static final int STREAM_NOT_FOUND = 10059;
+
+    /** Finds (or creates) the topic's stream and creates or checks the subscription's consumer on it. */
+    private ConsumerRef createConsumer(Subscribe spec, String filter) {
+        String topic = spec.topic();
         Streams.StreamRef stream = streams.require(topic);
         ConsumerConfiguration.Builder cc = ConsumerConfiguration.builder()
                 .ackPolicy(AckPolicy.Explicit)
@@ -330,27 +397,15 @@ final class NatsBinding implements Binding {
                 }
                 cc.filterSubjects(topic, topic + ".>");
             }
-            String consumerName;
-            Runnable afterClose;
             if (spec.isBroadcast()) {
                 cc.inactiveThreshold(settings.inactiveThreshold);
                 ConsumerInfo info = jsm.addOrUpdateConsumer(stream.name(), cc.build());
-                consumerName = info.getName();
-                afterClose = () -> deleteQuietly(stream.name(), consumerName);
-            } else {
-                consumerName = stream.dedicated() ? durableName(spec.group()) : sharedDurable(stream.name(), spec.group(), topic);
-                cc.durable(consumerName);
-                ensureDurable(stream.name(), consumerName, cc, spec);
-                afterClose = () -> { };
+                return new ConsumerRef(stream.name(), info.getName());
             }
-            ConsumerContext ctx = js.getConsumerContext(stream.name(), consumerName);
-            // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
-            ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
-            sub.attachConsumer(dispatcher -> ctx.consume(options, dispatcher, sub::onJetStream), () -> {
-                subscriptions.remove(sub);
-                afterClose.run();
-            }, settings.ackWait);
-            subscriptions.add(sub);
+            String consumerName = stream.dedicated() ? durableName(spec.group()) : sharedDurable(stream.name(), spec.group(), topic);
+            cc.durable(consumerName);
+            ensureDurable(stream.name(), consumerName, cc, spec);
+            return new ConsumerRef(stream.name(), consumerName);
         } catch (JetStreamApiException e) {
             streams.forget(topic);
             throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
@@ -485,6 +540,19 @@ final class NatsBinding implements Binding {
      * After a reconnect the server may have restarted and forgotten the pull requests: every
      * JetStream subscription starts pulling afresh (off jnats' event thread).
      */
+    /** Has the JetStream subscriptions of {@code topic} pull afresh, creating their consumers again if they are gone. */
+    private void restartConsumers(String topic) {
+        for (NatsSubscription s : subscriptions) {
+            if (s.topic().equals(topic)) {
+                try {
+                    io.execute(s::restartConsumer);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    return; // closing
+                }
+            }
+        }
+    }
+
     void reconnected() {
         for (NatsSubscription s : subscriptions) {
             try {

@@ -144,7 +144,14 @@ final class NatsSubscription implements BindingSubscription {
         ticker = scheduler.scheduleWithFixedDelay(this::sendInProgress, every, every, TimeUnit.MILLISECONDS);
     }
 
-    /** Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server consumer. */
+    String topic() {
+        return spec.topic();
+    }
+
+    /**
+     * Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server
+     * consumer (the starter creates the consumer again if the server lost it with its stream).
+     */
     void restartConsumer() {
         MessageConsumer old;
         Dispatcher d;
@@ -174,10 +181,11 @@ final class NatsSubscription implements BindingSubscription {
                 fresh.stop();
                 fresh.close();
             } else {
-                log.info("resumed pulling '{}' after the reconnect", spec.topic());
+                log.info("resumed pulling '{}'", spec.topic());
             }
         } catch (Exception e) {
-            log.warn("could not resume pulling '{}' after the reconnect: {}; jnats retries on its heartbeat", spec.topic(), e.toString());
+            log.warn("could not resume pulling '{}': {}; tried again on the next reconnect or failed publish to it", spec.topic(),
+                    e.toString());
         }
     }
 

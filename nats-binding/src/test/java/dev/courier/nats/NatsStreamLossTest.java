@@ -1,0 +1,86 @@
+package dev.courier.nats;
+
+import dev.courier.Courier;
+import dev.courier.CourierConfig;
+import dev.courier.PublishReceipt;
+import dev.courier.Subscribe;
+import io.nats.client.Connection;
+import io.nats.client.JetStreamManagement;
+import io.nats.client.Nats;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** A topic's stream deleted while its subscriptions run. */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class NatsStreamLossTest {
+
+    private static final String RUN = "sl_" + UUID.randomUUID().toString().substring(0, 8);
+    private static final NatsFixture BROKER = NatsFixture.jetStream();
+    private final List<Courier> open = new ArrayList<>();
+
+    @AfterEach
+    void closeCouriers() {
+        open.forEach(Courier::close);
+    }
+
+    @AfterAll
+    static void deleteStreams() {
+        NatsFixture.deleteStreams(BROKER.url(), "COURIER_" + RUN);
+    }
+
+    private Courier connect() {
+        CourierConfig config = CourierConfig.builder().withoutEnvironment().setAll(BROKER.config()).url(BROKER.url()).build();
+        Courier c = Courier.connect(config);
+        open.add(c);
+        return c;
+    }
+
+    /**
+     * A publish after the stream was deleted (or a memory stream lost in a server restart) creates
+     * the stream again; the running group subscription of the same Courier, whose durable consumer
+     * went with the old stream, gets its consumer created again and receives what is published.
+     */
+    @Test
+    void runningGroupReceivesAfterItsStreamWasReprovisioned() throws Exception {
+        Courier courier = connect();
+        String topic = RUN + ".gone." + UUID.randomUUID().toString().substring(0, 6);
+        List<String> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic).group("g"), d -> got.add(d.payload(String.class)));
+        courier.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!got.contains("first") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(got).contains("first");
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
+        }
+        PublishReceipt receipt = null;
+        for (int i = 0; i < 4 && receipt == null; i++) {
+            try {
+                receipt = courier.publisher().publish(topic, "again").toCompletableFuture().get(20, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                // the first may fail: it tells the binding the stream is gone
+            }
+        }
+        assertThat(receipt).as("the publish went through (JetStream stored it)").isNotNull();
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!got.contains("again") && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(got).as("the running group subscription receives the message JetStream acknowledged").contains("again");
+    }
+}
