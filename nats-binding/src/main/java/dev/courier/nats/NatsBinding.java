@@ -553,6 +553,25 @@ final class NatsBinding implements Binding {
         }
     }
 
+    /** When the last restart for a pull in trouble was started (nanoTime); at most one every few seconds. */
+    private final java.util.concurrent.atomic.AtomicLong troubleRestart = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - TROUBLE_PAUSE_NANOS);
+    private static final long TROUBLE_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    /**
+     * A pull reported its consumer gone, or missed the server's heartbeats: every JetStream
+     * subscription pulls afresh, creating its consumer again if the server lost it (a consumer-only
+     * process otherwise learns of a deleted stream only at its next reconnect). At most once every
+     * five seconds, on jnats' threads' behalf.
+     */
+    void consumerTrouble() {
+        long last = troubleRestart.get();
+        long now = System.nanoTime();
+        if (now - last < TROUBLE_PAUSE_NANOS || !troubleRestart.compareAndSet(last, now)) {
+            return;
+        }
+        reconnected();
+    }
+
     void reconnected() {
         for (NatsSubscription s : subscriptions) {
             try {

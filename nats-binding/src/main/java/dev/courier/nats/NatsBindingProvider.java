@@ -81,6 +81,7 @@ public final class NatsBindingProvider implements BindingProvider {
         try {
             NatsBinding binding = new NatsBinding(connection, settings, context);
             events.onReconnect = binding::reconnected;
+            errors.onConsumerTrouble = binding::consumerTrouble;
             return binding;
         } catch (RuntimeException e) {
             try {
@@ -242,6 +243,21 @@ public final class NatsBindingProvider implements BindingProvider {
         @Override
         public void exceptionOccurred(Connection conn, Exception exp) {
             log.debug("NATS connection exception: {}", exp.toString());
+        }
+
+        /** What to do when a JetStream pull reports its consumer gone or stops hearing from the server. */
+        volatile Runnable onConsumerTrouble = () -> { };
+
+        @Override
+        public void pullStatusError(Connection conn, io.nats.client.JetStreamSubscription sub, io.nats.client.support.Status status) {
+            log.warn("JetStream pull failed: {} {}", status.getCode(), status.getMessage());
+            onConsumerTrouble.run();
+        }
+
+        @Override
+        public void heartbeatAlarm(Connection conn, io.nats.client.JetStreamSubscription sub, long lastStreamSequence, long lastConsumerSequence) {
+            log.warn("JetStream pull missed the server's heartbeats (consumer deleted? stream lost?)");
+            onConsumerTrouble.run();
         }
 
         @Override

@@ -9,6 +9,7 @@ import io.nats.client.JetStreamManagement;
 import io.nats.client.Nats;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -82,5 +83,39 @@ class NatsStreamLossTest {
             Thread.sleep(50);
         }
         assertThat(got).as("the running group subscription receives the message JetStream acknowledged").contains("again");
+    }
+
+    @Test
+    @DisplayName("a process that only consumes creates its consumer again when the server reports it gone with its stream")
+    void consumerOnlyProcessCreatesItsConsumerAgain() throws Exception {
+        Courier consumer = connect();
+        Courier producer = connect();
+        String topic = RUN + ".gone2." + UUID.randomUUID().toString().substring(0, 6);
+        List<String> got = new CopyOnWriteArrayList<>();
+        consumer.subscribe(Subscribe.to(topic).group("g"), d -> got.add(d.payload(String.class)));
+        producer.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!got.contains("first") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(got).contains("first");
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
+        }
+        PublishReceipt receipt = null;
+        for (int i = 0; i < 4 && receipt == null; i++) {
+            try {
+                receipt = producer.publisher().publish(topic, "again").toCompletableFuture().get(20, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                Thread.sleep(200); // the first tells the producer's binding that the stream is gone
+            }
+        }
+        assertThat(receipt).isNotNull();
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!got.contains("again") && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(got).as("the consuming process's subscription receives what was published to the new stream").contains("again");
     }
 }
