@@ -553,23 +553,28 @@ final class NatsBinding implements Binding {
         }
     }
 
-    /** When the last restart for a pull in trouble was started (nanoTime); at most one every few seconds. */
-    private final java.util.concurrent.atomic.AtomicLong troubleRestart = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - TROUBLE_PAUSE_NANOS);
     private static final long TROUBLE_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /**
-     * A pull reported its consumer gone, or missed the server's heartbeats: every JetStream
-     * subscription pulls afresh, creating its consumer again if the server lost it (a consumer-only
-     * process otherwise learns of a deleted stream only at its next reconnect). At most once every
-     * five seconds, on jnats' threads' behalf.
+     * The pull on {@code dispatcher} reported its consumer deleted, or missed the server's
+     * heartbeats: that subscription pulls afresh, creating its consumer again if the server lost it
+     * (a process that only consumes otherwise learns of a deleted stream only at its next
+     * reconnect). At most once every five seconds per subscription.
      */
-    void consumerTrouble() {
-        long last = troubleRestart.get();
-        long now = System.nanoTime();
-        if (now - last < TROUBLE_PAUSE_NANOS || !troubleRestart.compareAndSet(last, now)) {
-            return;
+    void consumerTrouble(io.nats.client.Dispatcher dispatcher) {
+        for (NatsSubscription s : subscriptions) {
+            if (s.pullsOn(dispatcher)) {
+                long last = s.troubleRestart.get();
+                long now = System.nanoTime();
+                if (now - last >= TROUBLE_PAUSE_NANOS && s.troubleRestart.compareAndSet(last, now)) {
+                    try {
+                        io.execute(s::restartConsumer);
+                    } catch (java.util.concurrent.RejectedExecutionException e) {
+                        return; // closing
+                    }
+                }
+            }
         }
-        reconnected();
     }
 
     void reconnected() {

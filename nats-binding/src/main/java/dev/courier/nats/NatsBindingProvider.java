@@ -245,19 +245,22 @@ public final class NatsBindingProvider implements BindingProvider {
             log.debug("NATS connection exception: {}", exp.toString());
         }
 
-        /** What to do when a JetStream pull reports its consumer gone or stops hearing from the server. */
-        volatile Runnable onConsumerTrouble = () -> { };
+        /** What to do when the JetStream pull on a dispatcher reports its consumer deleted or stops hearing from the server. */
+        volatile java.util.function.Consumer<io.nats.client.Dispatcher> onConsumerTrouble = d -> { };
 
         @Override
         public void pullStatusError(Connection conn, io.nats.client.JetStreamSubscription sub, io.nats.client.support.Status status) {
             log.warn("JetStream pull failed: {} {}", status.getCode(), status.getMessage());
-            onConsumerTrouble.run();
+            String text = status.getMessage() == null ? "" : status.getMessage().toLowerCase(java.util.Locale.ROOT);
+            if (text.contains("deleted")) { // "Consumer Deleted": its stream went too, or an operator removed it
+                onConsumerTrouble.accept(sub.getDispatcher());
+            }
         }
 
         @Override
         public void heartbeatAlarm(Connection conn, io.nats.client.JetStreamSubscription sub, long lastStreamSequence, long lastConsumerSequence) {
             log.warn("JetStream pull missed the server's heartbeats (consumer deleted? stream lost?)");
-            onConsumerTrouble.run();
+            onConsumerTrouble.accept(sub.getDispatcher());
         }
 
         @Override

@@ -148,6 +148,16 @@ final class NatsSubscription implements BindingSubscription {
         return spec.topic();
     }
 
+    /** Whether {@code d} is the dispatcher this subscription pulls on (jnats names it in its pull errors). */
+    boolean pullsOn(Dispatcher d) {
+        synchronized (lock) {
+            return d != null && d == pullDispatcher;
+        }
+    }
+
+    /** When a restart for a pull in trouble last ran (nanoTime); at most one every few seconds. */
+    final java.util.concurrent.atomic.AtomicLong troubleRestart = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - TimeUnit.MINUTES.toNanos(1));
+
     /**
      * Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server
      * consumer (the starter creates the consumer again if the server lost it with its stream).
