@@ -15,9 +15,9 @@ import java.time.Duration;
  * <p>A settlement made while the handler is still running (a synchronous handler that acks and goes
  * on working, or a settlement from another thread meanwhile) takes effect when the handler
  * returns: until then the delivery keeps its key ({@link Ordering#BY_KEY}) and its concurrency
- * permit, a redelivery it asked for does not start, and closing the subscription waits for it (a
- * close that does not wait, {@code close(Duration.ZERO)}, applies it at once). {@link #isSettled()}
- * is true at once.
+ * permit and a redelivery it asked for does not start. Closing the subscription applies it at once
+ * (a closing subscription takes no new messages), so it counts even if the handler outlives the
+ * drain. {@link #isSettled()} is true at once.
  *
  * <p>Thread-safe; settlement methods may be called from any thread.
  */

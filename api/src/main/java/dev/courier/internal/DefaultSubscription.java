@@ -115,9 +115,9 @@ final class DefaultSubscription implements Subscription {
         if (!closed.compareAndSet(false, true)) {
             return false;
         }
-        if (drainTimeout.isZero()) {
-            pipeline.applyDeferred(); // not waiting for the handlers: what they settled before returning still counts
-        }
+        // a closing subscription takes no new message, so a key held by a handler that settled and works on no longer matters:
+        // what it settled reaches the broker now, whether or not the drain outlasts the handler
+        pipeline.applyDeferred();
         CompletionStage<Void> closing;
         try {
             closing = inner.close(drainTimeout);

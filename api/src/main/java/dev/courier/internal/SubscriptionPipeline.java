@@ -199,8 +199,8 @@ public final class SubscriptionPipeline implements DeliveryProcessor {
     }
 
     /**
-     * Applies, now, the settlements still waiting for their handlers to return: for a close that
-     * does not wait for its handlers, so a handler that acked and is just returning keeps its ack.
+     * Applies, now, the settlements still waiting for their handlers to return: for a close, which
+     * may give up on its handlers before they return (drain timeout), so what they settled counts.
      */
     void applyDeferred() {
         for (DeliveryImpl d : deferred.toArray(DeliveryImpl[]::new)) {
