@@ -313,16 +313,18 @@ final class NatsBinding implements Binding {
         String topic = spec.topic();
         // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
         ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
-        AtomicReference<ConsumerRef> current = new AtomicReference<>(createConsumer(spec, filter));
+        AtomicReference<ConsumerRef> current = new AtomicReference<>(createConsumer(spec, filter, false));
         NatsSubscription.ConsumerStarter starter = dispatcher -> {
             ConsumerRef ref = current.get();
             if (ref.used && consumerGone(ref)) {
                 // the stream was deleted (or a memory stream lost in a server restart): its consumer went with it
                 streams.forget(topic);
-                ref = createConsumer(spec, filter);
+                boolean newStream = streamNewerThan(ref);
+                ref = createConsumer(spec, filter, newStream);
                 current.set(ref);
-                log.warn("the JetStream consumer of '{}' was gone (its stream deleted or lost); created {} again on stream {}",
-                        topic, ref.consumer, ref.stream);
+                log.warn("the JetStream consumer of '{}' was gone (its stream {}); created {} again on stream {}{}", topic,
+                        newStream ? "deleted or lost" : "kept, the consumer deleted", ref.consumer, ref.stream,
+                        newStream ? ", reading the new stream from its start" : "");
             }
             ref.used = true;
             return js.getConsumerContext(ref.stream, ref.consumer).consume(options, dispatcher, sub::onJetStream);
@@ -347,15 +349,31 @@ final class NatsBinding implements Binding {
         }
     }
 
-    /** A subscription's server-side consumer; {@code used} once a pull ran on it. */
+    /** A subscription's server-side consumer, created at {@code created} (server time); {@code used} once a pull ran on it. */
     private static final class ConsumerRef {
         final String stream;
         final String consumer;
+        final java.time.ZonedDateTime created;
         volatile boolean used;
 
-        ConsumerRef(String stream, String consumer) {
+        ConsumerRef(String stream, String consumer, java.time.ZonedDateTime created) {
             this.stream = stream;
             this.consumer = consumer;
+            this.created = created;
+        }
+    }
+
+    /**
+     * Whether the topic's stream is gone or newer than {@code ref}'s consumer: then what it holds was
+     * all published after the consumer was lost, and the new consumer reads it from the start
+     * (starting at "new" would lose what a publish stored while the consumer was being made again).
+     */
+    private boolean streamNewerThan(ConsumerRef ref) throws IOException {
+        try {
+            java.time.ZonedDateTime streamCreated = jsm.getStreamInfo(ref.stream).getCreateTime();
+            return ref.created == null || streamCreated == null || streamCreated.isAfter(ref.created);
+        } catch (JetStreamApiException e) {
+            return true; // not found: it is created anew
         }
     }
 
@@ -373,8 +391,11 @@ final class NatsBinding implements Binding {
     private static final int CONSUMER_NOT_FOUND = 10014;
     private static final int STREAM_NOT_FOUND = 10059;
 
-    /** Finds (or creates) the topic's stream and creates or checks the subscription's consumer on it. */
-    private ConsumerRef createConsumer(Subscribe spec, String filter) {
+    /**
+     * Finds (or creates) the topic's stream and creates or checks the subscription's consumer on it;
+     * {@code fromStart}: read the stream from its first message whatever the start position.
+     */
+    private ConsumerRef createConsumer(Subscribe spec, String filter, boolean fromStart) {
         String topic = spec.topic();
         Streams.StreamRef stream = streams.require(topic);
         ConsumerConfiguration.Builder cc = ConsumerConfiguration.builder()
@@ -383,6 +404,9 @@ final class NatsBinding implements Binding {
                 .maxAckPending(spec.maxInFlight())
                 .maxDeliver(settings.maxDeliver);
         applyStart(cc, spec);
+        if (fromStart) {
+            cc.deliverPolicy(DeliverPolicy.All).startTime(null).startSequence(0);
+        }
         try {
             if (filter != null) {
                 cc.filterSubject(filter);
@@ -400,12 +424,12 @@ final class NatsBinding implements Binding {
             if (spec.isBroadcast()) {
                 cc.inactiveThreshold(settings.inactiveThreshold);
                 ConsumerInfo info = jsm.addOrUpdateConsumer(stream.name(), cc.build());
-                return new ConsumerRef(stream.name(), info.getName());
+                return new ConsumerRef(stream.name(), info.getName(), info.getCreationTime());
             }
             String consumerName = stream.dedicated() ? durableName(spec.group()) : sharedDurable(stream.name(), spec.group(), topic);
             cc.durable(consumerName);
             ensureDurable(stream.name(), consumerName, cc, spec);
-            return new ConsumerRef(stream.name(), consumerName);
+            return new ConsumerRef(stream.name(), consumerName, jsm.getConsumerInfo(stream.name(), consumerName).getCreationTime());
         } catch (JetStreamApiException e) {
             streams.forget(topic);
             throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
@@ -536,10 +560,6 @@ final class NatsBinding implements Binding {
         }
     }
 
-    /**
-     * After a reconnect the server may have restarted and forgotten the pull requests: every
-     * JetStream subscription starts pulling afresh (off jnats' event thread).
-     */
     /** Has the JetStream subscriptions of {@code topic} pull afresh, creating their consumers again if they are gone. */
     private void restartConsumers(String topic) {
         for (NatsSubscription s : subscriptions) {
@@ -577,6 +597,10 @@ final class NatsBinding implements Binding {
         }
     }
 
+    /**
+     * After a reconnect the server may have restarted and forgotten the pull requests: every
+     * JetStream subscription starts pulling afresh (off jnats' event thread).
+     */
     void reconnected() {
         for (NatsSubscription s : subscriptions) {
             try {

@@ -163,6 +163,32 @@ final class NatsSubscription implements BindingSubscription {
      * consumer (the starter creates the consumer again if the server lost it with its stream).
      */
     void restartConsumer() {
+        // one restart at a time: a failed publish, a pull error and a reconnect may all ask at once, and two
+        // restarts side by side would each create a consumer and pull, delivering messages twice
+        synchronized (restartLock) {
+            if (restarting) {
+                restartAgain = true; // the running one goes once more when done
+                return;
+            }
+            restarting = true;
+        }
+        while (true) {
+            restartOnce();
+            synchronized (restartLock) {
+                if (!restartAgain) {
+                    restarting = false;
+                    return;
+                }
+                restartAgain = false;
+            }
+        }
+    }
+
+    private final Object restartLock = new Object();
+    private boolean restarting;
+    private boolean restartAgain;
+
+    private void restartOnce() {
         MessageConsumer old;
         Dispatcher d;
         synchronized (lock) {

@@ -118,4 +118,104 @@ class NatsStreamLossTest {
         }
         assertThat(got).as("the consuming process's subscription receives what was published to the new stream").contains("again");
     }
+
+    private static void await(List<String> got, String what, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!got.contains(what) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+    }
+
+    /**
+     * A broadcast subscription in the process that finds the stream gone on a publish: its
+     * ephemeral consumer is created again on the new stream, reading it from its start, so what a
+     * retried publish stored first is not skipped.
+     */
+    @Test
+    @DisplayName("a broadcast subscription whose stream was deleted gets every publish confirmed after it came back")
+    void broadcastRecreatedAfterAFailedPublishGetsWhatWasPublishedAfterIt() throws Exception {
+        Courier courier = connect();
+        String topic = RUN + ".bc." + UUID.randomUUID().toString().substring(0, 6);
+        List<String> got = new CopyOnWriteArrayList<>();
+        courier.subscribe(Subscribe.to(topic), d -> got.add(d.payload(String.class)));
+        courier.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await(got, "first", 10);
+        assertThat(got).contains("first");
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
+        }
+        List<String> confirmed = new ArrayList<>();
+        for (int n = 0; n < 20; n++) {
+            String p = "again" + n;
+            for (int i = 0; i < 4; i++) {
+                try {
+                    courier.publisher().publish(topic, p).toCompletableFuture().get(20, TimeUnit.SECONDS);
+                    confirmed.add(p);
+                    break;
+                } catch (ExecutionException e) {
+                    // the first tells the binding the stream is gone; retry at once, as an application would
+                }
+            }
+        }
+        assertThat(confirmed).hasSize(20);
+        await(got, "again19", 15);
+        Thread.sleep(500);
+        assertThat(got).as("every publish JetStream confirmed after the stream came back reaches the running broadcast subscription")
+                .containsAll(confirmed);
+    }
+
+    /**
+     * Restarts asked for at once (a failed publish, the pull's "409 Consumer Deleted", a
+     * reconnect) run one after the other: one consumer is created again, and each message is
+     * delivered once.
+     */
+    @Test
+    @DisplayName("restarts asked for at once leave one consumer, and each message is delivered once")
+    void concurrentRestartsLeaveOneConsumer() throws Exception {
+        Courier courier = connect();
+        String topic = RUN + ".two." + UUID.randomUUID().toString().substring(0, 6);
+        List<String> got = new CopyOnWriteArrayList<>();
+        dev.courier.Subscription s = courier.subscribe(Subscribe.to(topic), d -> got.add(d.payload(String.class)));
+        java.lang.reflect.Field f = s.getClass().getDeclaredField("inner");
+        f.setAccessible(true);
+        NatsSubscription sub = (NatsSubscription) f.get(s);
+        courier.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
+        await(got, "first", 10);
+        String stream;
+        List<String> consumers;
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            stream = jsm.getStreamNames(topic).get(0);
+            jsm.deleteStream(stream);
+            // what a failed publish and a reconnect do besides the pull's own report
+            java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(2);
+            Runnable restart = () -> {
+                try {
+                    barrier.await();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                sub.restartConsumer();
+            };
+            Thread a = new Thread(restart);
+            Thread b = new Thread(restart);
+            a.start();
+            b.start();
+            a.join();
+            b.join();
+            Thread.sleep(1000);
+            consumers = jsm.getConsumerNames(stream);
+        }
+        for (int n = 0; n < 10; n++) {
+            courier.publisher().publish(topic, "m" + n).toCompletableFuture().get(20, TimeUnit.SECONDS);
+        }
+        await(got, "m9", 15);
+        Thread.sleep(1000);
+        org.assertj.core.api.SoftAssertions soft = new org.assertj.core.api.SoftAssertions();
+        soft.assertThat(consumers).as("consumers of the one broadcast subscription on the new stream").hasSize(1);
+        soft.assertThat(got.stream().filter(p -> p.startsWith("m")).toList()).as("each message once")
+                .containsExactly("m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9");
+        soft.assertAll();
+    }
 }
