@@ -330,7 +330,7 @@ final class NatsBinding implements Binding {
             return js.getConsumerContext(ref.stream, ref.consumer).consume(options, dispatcher, sub::onJetStream);
         };
         try {
-            sub.attachConsumer(starter, () -> {
+            sub.attachConsumer(starter, () -> consumerGone(current.get()), () -> {
                 subscriptions.remove(sub);
                 ConsumerRef ref = current.get();
                 if (spec.isBroadcast()) {
@@ -565,7 +565,7 @@ final class NatsBinding implements Binding {
         for (NatsSubscription s : subscriptions) {
             if (s.topic().equals(topic)) {
                 try {
-                    io.execute(s::restartConsumer);
+                    io.execute(s::restartConsumerIfGone);
                 } catch (java.util.concurrent.RejectedExecutionException e) {
                     return; // closing
                 }
@@ -581,14 +581,14 @@ final class NatsBinding implements Binding {
      * (a process that only consumes otherwise learns of a deleted stream only at its next
      * reconnect). At most once every five seconds per subscription.
      */
-    void consumerTrouble(io.nats.client.Dispatcher dispatcher) {
+    void consumerTrouble(io.nats.client.Dispatcher dispatcher, boolean onlyIfGone) {
         for (NatsSubscription s : subscriptions) {
             if (s.pullsOn(dispatcher)) {
                 long last = s.troubleRestart.get();
                 long now = System.nanoTime();
                 if (now - last >= TROUBLE_PAUSE_NANOS && s.troubleRestart.compareAndSet(last, now)) {
                     try {
-                        io.execute(s::restartConsumer);
+                        io.execute(onlyIfGone ? s::restartConsumerIfGone : s::restartConsumer);
                     } catch (java.util.concurrent.RejectedExecutionException e) {
                         return; // closing
                     }

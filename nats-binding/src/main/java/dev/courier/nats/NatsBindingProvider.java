@@ -246,21 +246,21 @@ public final class NatsBindingProvider implements BindingProvider {
         }
 
         /** What to do when the JetStream pull on a dispatcher reports its consumer deleted or stops hearing from the server. */
-        volatile java.util.function.Consumer<io.nats.client.Dispatcher> onConsumerTrouble = d -> { };
+        volatile java.util.function.BiConsumer<io.nats.client.Dispatcher, Boolean> onConsumerTrouble = (d, onlyIfGone) -> { };
 
         @Override
         public void pullStatusError(Connection conn, io.nats.client.JetStreamSubscription sub, io.nats.client.support.Status status) {
             log.warn("JetStream pull failed: {} {}", status.getCode(), status.getMessage());
             String text = status.getMessage() == null ? "" : status.getMessage().toLowerCase(java.util.Locale.ROOT);
             if (text.contains("deleted")) { // "Consumer Deleted": its stream went too, or an operator removed it
-                onConsumerTrouble.accept(sub.getDispatcher());
+                onConsumerTrouble.accept(sub.getDispatcher(), true);
             }
         }
 
         @Override
         public void heartbeatAlarm(Connection conn, io.nats.client.JetStreamSubscription sub, long lastStreamSequence, long lastConsumerSequence) {
             log.warn("JetStream pull missed the server's heartbeats (consumer deleted? stream lost?)");
-            onConsumerTrouble.accept(sub.getDispatcher());
+            onConsumerTrouble.accept(sub.getDispatcher(), false);
         }
 
         @Override

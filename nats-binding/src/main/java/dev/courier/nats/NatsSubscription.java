@@ -126,7 +126,14 @@ final class NatsSubscription implements BindingSubscription {
         MessageConsumer start(Dispatcher dispatcher) throws IOException, JetStreamApiException;
     }
 
-    void attachConsumer(ConsumerStarter starter, Runnable afterClose, Duration ackWait) throws IOException, JetStreamApiException {
+    /** Whether the server lost the subscription's consumer (with its stream). */
+    interface GoneCheck {
+        boolean gone() throws IOException;
+    }
+
+    void attachConsumer(ConsumerStarter starter, GoneCheck goneCheck, Runnable afterClose, Duration ackWait)
+            throws IOException, JetStreamApiException {
+        this.goneCheck = goneCheck;
         Dispatcher d;
         synchronized (lock) {
             if (pullDispatcher == null) {
@@ -160,35 +167,66 @@ final class NatsSubscription implements BindingSubscription {
 
     /**
      * Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server
-     * consumer (the starter creates the consumer again if the server lost it with its stream).
+     * consumer (the starter creates the consumer again if the server lost it with its stream). For a
+     * reconnect: the server may have forgotten the pull requests.
      */
     void restartConsumer() {
+        restart(ALWAYS);
+    }
+
+    /**
+     * Replaces the pulling consumer only if the server lost it (a publish found the stream gone, a
+     * pull reported its consumer deleted): a pull stopped for nothing strands what is on its way to
+     * it until the ack wait.
+     */
+    void restartConsumerIfGone() {
+        restart(IF_GONE);
+    }
+
+    private static final int NONE = 0;
+    private static final int IF_GONE = 1;
+    private static final int ALWAYS = 2;
+
+    private void restart(int kind) {
         // one restart at a time: a failed publish, a pull error and a reconnect may all ask at once, and two
         // restarts side by side would each create a consumer and pull, delivering messages twice
         synchronized (restartLock) {
             if (restarting) {
-                restartAgain = true; // the running one goes once more when done
+                again = Math.max(again, kind); // the running one goes once more when done
                 return;
             }
             restarting = true;
         }
+        int run = kind;
         while (true) {
-            restartOnce();
+            restartOnce(run == ALWAYS);
             synchronized (restartLock) {
-                if (!restartAgain) {
+                if (again == NONE) {
                     restarting = false;
                     return;
                 }
-                restartAgain = false;
+                run = again;
+                again = NONE;
             }
         }
     }
 
     private final Object restartLock = new Object();
     private boolean restarting;
-    private boolean restartAgain;
+    private int again = NONE;
+    private volatile GoneCheck goneCheck = () -> false;
 
-    private void restartOnce() {
+    private void restartOnce(boolean always) {
+        if (!always) {
+            try {
+                if (!goneCheck.gone()) {
+                    return;
+                }
+            } catch (IOException e) {
+                log.debug("could not check the consumer of '{}': {}", spec.topic(), e.toString());
+                return;
+            }
+        }
         MessageConsumer old;
         Dispatcher d;
         synchronized (lock) {

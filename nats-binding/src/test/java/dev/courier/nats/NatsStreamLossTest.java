@@ -56,53 +56,24 @@ class NatsStreamLossTest {
     @Test
     void runningGroupReceivesAfterItsStreamWasReprovisioned() throws Exception {
         Courier courier = connect();
-        String topic = RUN + ".gone." + UUID.randomUUID().toString().substring(0, 6);
-        List<String> got = new CopyOnWriteArrayList<>();
-        courier.subscribe(Subscribe.to(topic).group("g"), d -> got.add(d.payload(String.class)));
-        courier.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!got.contains("first") && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertThat(got).contains("first");
-        try (Connection nc = Nats.connect(BROKER.url())) {
-            JetStreamManagement jsm = nc.jetStreamManagement();
-            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
-        }
-        PublishReceipt receipt = null;
-        for (int i = 0; i < 4 && receipt == null; i++) {
-            try {
-                receipt = courier.publisher().publish(topic, "again").toCompletableFuture().get(20, TimeUnit.SECONDS);
-            } catch (ExecutionException e) {
-                // the first may fail: it tells the binding the stream is gone
-            }
-        }
-        assertThat(receipt).as("the publish went through (JetStream stored it)").isNotNull();
-        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!got.contains("again") && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-        }
-        assertThat(got).as("the running group subscription receives the message JetStream acknowledged").contains("again");
+        groupGetsWhatIsPublishedAfterTheStreamWasDeleted(courier, courier);
     }
 
     @Test
     @DisplayName("a process that only consumes creates its consumer again when the server reports it gone with its stream")
     void consumerOnlyProcessCreatesItsConsumerAgain() throws Exception {
-        Courier consumer = connect();
-        Courier producer = connect();
-        String topic = RUN + ".gone2." + UUID.randomUUID().toString().substring(0, 6);
+        groupGetsWhatIsPublishedAfterTheStreamWasDeleted(connect(), connect());
+    }
+
+    /** A group of {@code consumer} gets a first message, the stream is deleted, {@code producer} publishes again until stored. */
+    private static void groupGetsWhatIsPublishedAfterTheStreamWasDeleted(Courier consumer, Courier producer) throws Exception {
+        String topic = RUN + ".gone." + UUID.randomUUID().toString().substring(0, 6);
         List<String> got = new CopyOnWriteArrayList<>();
         consumer.subscribe(Subscribe.to(topic).group("g"), d -> got.add(d.payload(String.class)));
         producer.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!got.contains("first") && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
+        await(got, "first", 10);
         assertThat(got).contains("first");
-        try (Connection nc = Nats.connect(BROKER.url())) {
-            JetStreamManagement jsm = nc.jetStreamManagement();
-            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
-        }
+        deleteStreamOf(topic);
         PublishReceipt receipt = null;
         for (int i = 0; i < 4 && receipt == null; i++) {
             try {
@@ -111,12 +82,16 @@ class NatsStreamLossTest {
                 Thread.sleep(200); // the first tells the producer's binding that the stream is gone
             }
         }
-        assertThat(receipt).isNotNull();
-        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!got.contains("again") && System.nanoTime() < deadline) {
-            Thread.sleep(50);
+        assertThat(receipt).as("the publish went through (JetStream stored it)").isNotNull();
+        await(got, "again", 60);
+        assertThat(got).as("the running group subscription receives the message JetStream acknowledged").contains("again");
+    }
+
+    private static void deleteStreamOf(String topic) throws Exception {
+        try (Connection nc = Nats.connect(BROKER.url())) {
+            JetStreamManagement jsm = nc.jetStreamManagement();
+            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
         }
-        assertThat(got).as("the consuming process's subscription receives what was published to the new stream").contains("again");
     }
 
     private static void await(List<String> got, String what, int seconds) throws InterruptedException {
@@ -141,10 +116,7 @@ class NatsStreamLossTest {
         courier.publisher().publish(topic, "first").toCompletableFuture().get(10, TimeUnit.SECONDS);
         await(got, "first", 10);
         assertThat(got).contains("first");
-        try (Connection nc = Nats.connect(BROKER.url())) {
-            JetStreamManagement jsm = nc.jetStreamManagement();
-            jsm.deleteStream(jsm.getStreamNames(topic).get(0));
-        }
+        deleteStreamOf(topic);
         List<String> confirmed = new ArrayList<>();
         for (int n = 0; n < 20; n++) {
             String p = "again" + n;
