@@ -1,7 +1,6 @@
 package dev.courier.reliability;
 
 import dev.courier.Courier;
-import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.Subscribe;
@@ -26,25 +25,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ExplicitSettlementTest {
 
-    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
-    private final String broker = "mem://settle-" + UUID.randomUUID();
-    private final String topic = "settle." + UUID.randomUUID().toString().substring(0, 8);
+    private final TestCouriers couriers = new TestCouriers("settle");
+    private final String broker = couriers.broker;
+    private final String topic = couriers.topic;
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        couriers.close();
     }
 
     private Courier connect(Events events, Interceptor... interceptors) {
-        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
-        for (Interceptor i : interceptors) {
-            b.interceptor(i);
-        }
-        Courier c = b.connect();
-        open.add(c);
-        return c;
+        return couriers.connect(events, interceptors);
     }
 
     /** "Not ready yet, give it to me again later": the redelivery the handler asked for reaches it, not the duplicate check. */

@@ -1,7 +1,6 @@
 package dev.courier.reliability;
 
 import dev.courier.Courier;
-import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.NonRetryableException;
@@ -45,25 +44,17 @@ class ReliabilityEdgeTest {
     private static final String PG_URL = System.getenv().getOrDefault("COURIER_TEST_POSTGRES_URL",
             "jdbc:postgresql://127.0.0.1:5432/test?user=postgres");
 
-    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
-    private final String broker = "mem://edge-" + UUID.randomUUID();
-    private final String topic = "edge." + UUID.randomUUID().toString().substring(0, 8);
+    private final TestCouriers couriers = new TestCouriers("edge");
+    private final String broker = couriers.broker;
+    private final String topic = couriers.topic;
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        couriers.close();
     }
 
     private Courier connect(Events events, Interceptor... interceptors) {
-        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
-        for (Interceptor i : interceptors) {
-            b.interceptor(i);
-        }
-        Courier c = b.connect();
-        open.add(c);
-        return c;
+        return couriers.connect(events, interceptors);
     }
 
     /** The flow of a subscription that stays open, for a breaker driven directly. */
@@ -210,7 +201,7 @@ class ReliabilityEdgeTest {
         ds.setUrl(PG_URL);
         String table = "courier_idem_edge_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         JdbcIdempotencyStore store = JdbcIdempotencyStore.builder(ds).tableName(table).createTableIfMissing(true).build();
-        open.add(() -> {
+        couriers.add(() -> {
             try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
                 st.execute("DROP TABLE IF EXISTS " + table);
             }

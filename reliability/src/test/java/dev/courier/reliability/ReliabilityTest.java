@@ -40,25 +40,17 @@ class ReliabilityTest {
 
     private static final RetryPolicy QUICK = RetryPolicy.fixed(Duration.ofMillis(20)).jitter(0);
 
-    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
-    private final String broker = "mem://rel-" + UUID.randomUUID();
-    private final String topic = "rel." + UUID.randomUUID().toString().substring(0, 8);
+    private final TestCouriers couriers = new TestCouriers("rel");
+    private final String broker = couriers.broker;
+    private final String topic = couriers.topic;
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        couriers.close();
     }
 
     private Courier connect(Events events, Interceptor... interceptors) {
-        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
-        for (Interceptor i : interceptors) {
-            b.interceptor(i);
-        }
-        Courier c = b.connect();
-        open.add(c);
-        return c;
+        return couriers.connect(events, interceptors);
     }
 
     private static Subscribe spec(String topic) {
@@ -441,7 +433,7 @@ class ReliabilityTest {
                 .build();
         Events events = new Events();
         Courier courier = Courier.builder().config(config).listener(events).connect();
-        open.add(courier);
+        couriers.add(courier);
         List<Integer> attempts = new CopyOnWriteArrayList<>();
         courier.subscribe(spec(topic).maxAttempts(1), d -> {
             attempts.add(d.attempt());
@@ -461,7 +453,7 @@ class ReliabilityTest {
         String other = topic + ".explicit";
         Courier withExplicit = Courier.builder().config(config).listener(explicit)
                 .interceptor(Reliability.builder().retry(RetryPolicy.none()).build()).connect();
-        open.add(withExplicit);
+        couriers.add(withExplicit);
         AtomicInteger runs = new AtomicInteger();
         withExplicit.subscribe(spec(other).maxAttempts(5), d -> {
             runs.incrementAndGet();

@@ -1,7 +1,6 @@
 package dev.courier.reliability;
 
 import dev.courier.Courier;
-import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.Ordering;
@@ -14,7 +13,6 @@ import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -25,25 +23,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class SubscriptionBreakerTest {
 
-    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
-    private final String broker = "mem://breaker-" + UUID.randomUUID();
-    private final String topic = "breaker." + UUID.randomUUID().toString().substring(0, 8);
+    private final TestCouriers couriers = new TestCouriers("breaker");
+    private final String broker = couriers.broker;
+    private final String topic = couriers.topic;
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        couriers.close();
     }
 
     private Courier connect(Events events, Interceptor... interceptors) {
-        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
-        for (Interceptor i : interceptors) {
-            b.interceptor(i);
-        }
-        Courier c = b.connect();
-        open.add(c);
-        return c;
+        return couriers.connect(events, interceptors);
     }
 
     /** Subscription.pause() "stops handing new messages to the handler": the breaker's half-open does not undo it. */

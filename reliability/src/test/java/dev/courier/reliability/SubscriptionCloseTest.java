@@ -1,7 +1,6 @@
 package dev.courier.reliability;
 
 import dev.courier.Courier;
-import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
 import dev.courier.Message;
 import dev.courier.Ordering;
@@ -12,9 +11,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
-import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,25 +24,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class SubscriptionCloseTest {
 
-    private final List<AutoCloseable> open = new CopyOnWriteArrayList<>();
-    private final String broker = "mem://close-" + UUID.randomUUID();
-    private final String topic = "close." + UUID.randomUUID().toString().substring(0, 8);
+    private final TestCouriers couriers = new TestCouriers("close");
+    private final String broker = couriers.broker;
+    private final String topic = couriers.topic;
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        couriers.close();
     }
 
     private Courier connect(Events events, Interceptor... interceptors) {
-        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(events);
-        for (Interceptor i : interceptors) {
-            b.interceptor(i);
-        }
-        Courier c = b.connect();
-        open.add(c);
-        return c;
+        return couriers.connect(events, interceptors);
     }
 
     @Test
