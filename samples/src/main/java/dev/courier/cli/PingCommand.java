@@ -57,7 +57,7 @@ final class PingCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "%.1f ms", nanos / 1e6);
     }
 
-    /** 1048576 -> 1 MiB, 1047552 -> 1023 KiB, as in docs/capabilities.md. */
+    /** 1048576 -> 1 MiB, 1024000 -> 1000 KiB, as in docs/capabilities.md. */
     static String size(long bytes) {
         if (bytes <= 0 || bytes == Long.MAX_VALUE) {
             return "unbounded";
