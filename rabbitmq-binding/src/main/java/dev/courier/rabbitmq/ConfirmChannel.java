@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 
 /**
  * A channel in publisher-confirm mode with a sliding window of outstanding publishes, keyed by
@@ -80,8 +81,18 @@ final class ConfirmChannel {
     private volatile boolean dead;
     /** The connection was lost and the client has not yet re-enabled confirms on the recovered channel. */
     private volatile boolean recovering;
+    private final Consumer<String> missingExchange;
 
     ConfirmChannel(Connection connection, Executor completions) throws IOException {
+        this(connection, completions, exchange -> { });
+    }
+
+    /**
+     * {@code missingExchange} hears of an exchange the broker closed this channel for (404: a
+     * publish to an exchange that no longer exists). Runs on the connection's I/O thread.
+     */
+    ConfirmChannel(Connection connection, Executor completions, Consumer<String> missingExchange) throws IOException {
+        this.missingExchange = missingExchange;
         this.channel = connection.createChannel();
         if (channel == null) {
             throw new IOException("the broker has no channel left (channel_max reached)");
@@ -149,7 +160,7 @@ final class ConfirmChannel {
                 Window old = w;
                 w = new Window(d);
                 window = w;
-                failAll(old, "the connection was lost before the broker confirmed it", null);
+                failAll(old, "the connection was lost before the broker confirmed it");
             }
             if (recovering || !d.isOpen()) {
                 fail(p, new PublishException(p.topic, "the channel is closed (connection lost or recovering); publish again", null, true));
@@ -235,11 +246,14 @@ final class ConfirmChannel {
         } else {
             recovering = true;
         }
-        failAll(w, "the channel closed before the broker confirmed it (" + describe(cause) + ")", cause);
+        String exchange = Topology.missingExchange(cause);
+        if (exchange != null) {
+            missingExchange.accept(exchange); // first: a publish retried on the failure below must find the exchange forgotten
+        }
+        failAll(w, "the channel closed before the broker confirmed it (" + describe(cause) + ")");
     }
 
-    /** Fails every publish outstanding in {@code w}; {@code cause} (the channel's close, if any) tells callers its reply code. */
-    private void failAll(Window w, String why, Throwable cause) {
+    private void failAll(Window w, String why) {
         List<Pending> failed = new ArrayList<>();
         for (Map.Entry<Long, Pending> e; (e = w.outstanding.pollFirstEntry()) != null; ) {
             failed.add(e.getValue());
@@ -250,7 +264,7 @@ final class ConfirmChannel {
         log.debug("{} publish(es) failed: {}", failed.size(), why);
         complete(() -> {
             for (Pending p : failed) {
-                p.confirmed.completeExceptionally(new PublishException(p.topic, why + "; publish again", cause, true));
+                p.confirmed.completeExceptionally(new PublishException(p.topic, why + "; publish again", null, true));
             }
         });
     }
@@ -279,7 +293,7 @@ final class ConfirmChannel {
         } catch (IOException | java.util.concurrent.TimeoutException | ShutdownSignalException e) {
             log.debug("closing a publisher channel: {}", e.toString());
         }
-        failAll(window, "the binding closed before the broker confirmed it", null);
+        failAll(window, "the binding closed before the broker confirmed it");
     }
 
     static String describe(Throwable e) {

@@ -61,7 +61,7 @@ final class DirectReply {
                 if (channel != null) {
                     channel.close();
                 }
-                ConfirmChannel c = new ConfirmChannel(binding.connection(), binding.completions());
+                ConfirmChannel c = new ConfirmChannel(binding.connection(), binding.completions(), binding::exchangeMissing);
                 Channel ch = c.channel();
                 ch.basicConsume(PSEUDO_QUEUE, true, new DefaultConsumer(ch) {
                     @Override
@@ -114,9 +114,6 @@ final class DirectReply {
         ConfirmChannel.Pending publish = new ConfirmChannel.Pending(topic, topic, routingKey, request.id(), true);
         ch.publish(publish, props, request.payload()).whenComplete((v, e) -> {
             if (e != null) {
-                if (topic.equals(Topology.missingExchange(e))) {
-                    binding.exchangeMissing(topic);
-                }
                 fail(correlation, p, e instanceof UnroutableMessageException ? new NoResponderException(topic) : e);
             }
         });

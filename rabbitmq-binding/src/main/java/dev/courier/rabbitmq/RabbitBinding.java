@@ -141,16 +141,12 @@ final class RabbitBinding implements Binding {
             return CompletableFuture.failedFuture(new PublishException(topic, e.getMessage(), e, true));
         }
         ConfirmChannel.Pending pending = new ConfirmChannel.Pending(topic, topic, routingKey, message.id(), mandatory(message));
-        return send(pending, props, message.payload()).whenComplete((v, e) -> {
-            if (e != null && topic.equals(Topology.missingExchange(e))) {
-                exchangeMissing(topic);
-            }
-        }).thenApply(v -> PublishReceipt.of(message));
+        return send(pending, props, message.payload()).thenApply(v -> PublishReceipt.of(message));
     }
 
     /**
-     * The broker refused a publish to {@code topic} with 404: its exchange was deleted while in use
-     * (an operator, a definitions import). The next publish declares (or, with provisioning off,
+     * The broker closed a publishing channel for a publish to {@code topic} with 404 (the channel
+     * reports it): its exchange was deleted while in use (an operator, a definitions import). The next publish declares (or, with provisioning off,
      * checks) it again, and this process's subscriptions to the topic declare their queues and
      * bindings again. Subscribers elsewhere do not learn of it, so from now on publishes to the
      * topic are mandatory: one no queue takes fails with {@link UnroutableMessageException} instead
@@ -210,7 +206,7 @@ final class RabbitBinding implements Binding {
                 if (c != null) {
                     c.close();
                 }
-                c = new ConfirmChannel(connection, completions());
+                c = new ConfirmChannel(connection, completions(), this::exchangeMissing);
                 publishers[i] = c;
             }
             return c;

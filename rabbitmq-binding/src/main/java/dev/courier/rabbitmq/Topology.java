@@ -291,33 +291,32 @@ final class Topology {
      * whatever exchange it went to.
      */
     static String missingExchange(Throwable e) {
+        AMQP.Channel.Close close = channelClose(e);
+        if (close == null || close.getReplyCode() != NOT_FOUND) {
+            return null;
+        }
+        Matcher m = NO_EXCHANGE.matcher(close.getReplyText());
+        return m.find() ? m.group(1) : null;
+    }
+
+    private static final Pattern NO_EXCHANGE = Pattern.compile("no exchange '(.*)' in vhost");
+
+    static int replyCode(Throwable e) {
+        AMQP.Channel.Close close = channelClose(e);
+        return close == null ? -1 : close.getReplyCode();
+    }
+
+    /** The broker's channel close somewhere in {@code e}'s causes, or null. */
+    private static AMQP.Channel.Close channelClose(Throwable e) {
         for (Throwable c = e; c != null; c = c.getCause()) {
             if (c instanceof ShutdownSignalException s && s.getReason() instanceof AMQP.Channel.Close close) {
-                if (close.getReplyCode() != NOT_FOUND) {
-                    return null;
-                }
-                Matcher m = NO_EXCHANGE.matcher(close.getReplyText());
-                return m.find() ? m.group(1) : null;
+                return close;
             }
             if (c.getCause() == c) {
                 break;
             }
         }
         return null;
-    }
-
-    private static final Pattern NO_EXCHANGE = Pattern.compile("no exchange '(.*)' in vhost");
-
-    static int replyCode(Throwable e) {
-        for (Throwable c = e; c != null; c = c.getCause()) {
-            if (c instanceof ShutdownSignalException s && s.getReason() instanceof AMQP.Channel.Close close) {
-                return close.getReplyCode();
-            }
-            if (c.getCause() == c) {
-                break;
-            }
-        }
-        return -1;
     }
 
     /** {@code name} if it fits AMQP's 255-byte limit, else a prefix of it plus a hash of the whole. */
