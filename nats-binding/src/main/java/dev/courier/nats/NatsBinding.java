@@ -338,15 +338,22 @@ final class NatsBinding implements Binding {
                 }
             }, settings.ackWait);
             subscriptions.add(sub);
-        } catch (JetStreamApiException e) {
-            streams.forget(topic);
-            throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
-                    + (spec.group() != null ? " group '" + spec.group() + "'" : "") + ": " + e.getErrorDescription()
-                    + " (code " + e.getApiErrorCode() + ")", e);
-        } catch (IOException e) {
-            throw new BrokerUnavailableException("JetStream did not answer while creating the consumer for '" + topic + "': "
-                    + e.getMessage(), e);
+        } catch (JetStreamApiException | IOException e) {
+            throw consumerFailure(spec, e);
         }
+    }
+
+    /** A consumer JetStream refused (a configuration error; the stream is looked up again next time) or did not answer about. */
+    private RuntimeException consumerFailure(Subscribe spec, Exception e) {
+        String topic = spec.topic();
+        if (e instanceof JetStreamApiException api) {
+            streams.forget(topic);
+            return new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
+                    + (spec.group() != null ? " group '" + spec.group() + "'" : "") + ": " + api.getErrorDescription()
+                    + " (code " + api.getApiErrorCode() + ")", e);
+        }
+        return new BrokerUnavailableException("JetStream did not answer while creating the consumer for '" + topic + "': "
+                + e.getMessage(), e);
     }
 
     /** A subscription's server-side consumer, created at {@code created} (server time); {@code used} once a pull ran on it. */
@@ -430,14 +437,8 @@ final class NatsBinding implements Binding {
             cc.durable(consumerName);
             ensureDurable(stream.name(), consumerName, cc, spec);
             return new ConsumerRef(stream.name(), consumerName, jsm.getConsumerInfo(stream.name(), consumerName).getCreationTime());
-        } catch (JetStreamApiException e) {
-            streams.forget(topic);
-            throw new ConfigurationException("JetStream refused the consumer for '" + topic + "'"
-                    + (spec.group() != null ? " group '" + spec.group() + "'" : "") + ": " + e.getErrorDescription()
-                    + " (code " + e.getApiErrorCode() + ")", e);
-        } catch (IOException e) {
-            throw new BrokerUnavailableException("JetStream did not answer while creating the consumer for '" + topic + "': "
-                    + e.getMessage(), e);
+        } catch (JetStreamApiException | IOException e) {
+            throw consumerFailure(spec, e);
         }
     }
 
@@ -562,18 +563,8 @@ final class NatsBinding implements Binding {
 
     /** Has the JetStream subscriptions of {@code topic} pull afresh, creating their consumers again if they are gone. */
     private void restartConsumers(String topic) {
-        for (NatsSubscription s : subscriptions) {
-            if (s.topic().equals(topic)) {
-                try {
-                    io.execute(s::restartConsumerIfGone);
-                } catch (java.util.concurrent.RejectedExecutionException e) {
-                    return; // closing
-                }
-            }
-        }
+        restartWhere(s -> s.topic().equals(topic), true);
     }
-
-    private static final long TROUBLE_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(5);
 
     /**
      * The pull on {@code dispatcher} reported its consumer deleted, or missed the server's
@@ -582,31 +573,26 @@ final class NatsBinding implements Binding {
      * reconnect). At most once every five seconds per subscription.
      */
     void consumerTrouble(io.nats.client.Dispatcher dispatcher, boolean onlyIfGone) {
-        for (NatsSubscription s : subscriptions) {
-            if (s.pullsOn(dispatcher)) {
-                long last = s.troubleRestart.get();
-                long now = System.nanoTime();
-                if (now - last >= TROUBLE_PAUSE_NANOS && s.troubleRestart.compareAndSet(last, now)) {
-                    try {
-                        io.execute(onlyIfGone ? s::restartConsumerIfGone : s::restartConsumer);
-                    } catch (java.util.concurrent.RejectedExecutionException e) {
-                        return; // closing
-                    }
-                }
-            }
-        }
+        restartWhere(s -> s.pullsOn(dispatcher) && s.troubleRestartDue(), onlyIfGone);
     }
 
     /**
      * After a reconnect the server may have restarted and forgotten the pull requests: every
-     * JetStream subscription starts pulling afresh (off jnats' event thread).
+     * JetStream subscription starts pulling afresh.
      */
     void reconnected() {
+        restartWhere(s -> true, false);
+    }
+
+    /** Restarts the pulls of the subscriptions {@code which} selects, off jnats' threads; {@code onlyIfGone}: only where the consumer is gone. */
+    private void restartWhere(java.util.function.Predicate<NatsSubscription> which, boolean onlyIfGone) {
         for (NatsSubscription s : subscriptions) {
-            try {
-                io.execute(s::restartConsumer);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                return; // closing
+            if (which.test(s)) {
+                try {
+                    io.execute(onlyIfGone ? s::restartConsumerIfGone : s::restartConsumer);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    return; // closing
+                }
             }
         }
     }

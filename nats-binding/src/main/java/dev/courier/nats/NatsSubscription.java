@@ -162,8 +162,16 @@ final class NatsSubscription implements BindingSubscription {
         }
     }
 
-    /** When a restart for a pull in trouble last ran (nanoTime); at most one every few seconds. */
-    final java.util.concurrent.atomic.AtomicLong troubleRestart = new java.util.concurrent.atomic.AtomicLong(System.nanoTime() - TimeUnit.MINUTES.toNanos(1));
+    /** When a restart for a pull in trouble last ran (nanoTime). */
+    private final AtomicLong troubleRestart = new AtomicLong(System.nanoTime() - TimeUnit.MINUTES.toNanos(1));
+    private static final long TROUBLE_PAUSE_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+    /** True (and counted) if no restart for a pull in trouble ran in the last five seconds. */
+    boolean troubleRestartDue() {
+        long last = troubleRestart.get();
+        long now = System.nanoTime();
+        return now - last >= TROUBLE_PAUSE_NANOS && troubleRestart.compareAndSet(last, now);
+    }
 
     /**
      * Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server
