@@ -133,11 +133,11 @@ final class DefaultSubscription implements Subscription {
         return true;
     }
 
-    /** Waits for the drain of a started close, unless called from one of this subscription's own handlers. */
     SubscriptionPipeline pipeline() {
         return pipeline;
     }
 
+    /** Waits for the drain of a started close, unless called from one of this subscription's own handlers. */
     void awaitClose(boolean started, Duration drainTimeout) {
         if (pipeline.isHandlingHere()) {
             // not waiting for the calling handler, which may close the whole Courier before it returns: what it settled counts now
