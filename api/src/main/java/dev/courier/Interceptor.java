@@ -81,10 +81,28 @@ public interface Interceptor {
          * handler are given back to the broker, so work a link deferred (an attempt after a backoff, a
          * delivery held by a breaker) must not run the handler any more once this is true: the
          * message may already be with another consumer, and the handler's resources torn down. The
-         * link completes such a delivery with {@link Outcome#nack} instead.
+         * link completes such a delivery with {@link Outcome#nack} instead, as soon as the close
+         * starts if it registered with {@link #onClose(Runnable)}.
          */
         default boolean isClosed() {
             return false;
+        }
+
+        /**
+         * Runs {@code giveBack} once, as soon as the subscription starts closing (at once, on the
+         * calling thread, if it already has), unless cancelled first. A close waits for every
+         * delivery the chain has not completed yet, so a link that holds one for a while (a backoff,
+         * a breaker's hold) registers here what gives it back: the close then need not wait for
+         * the end of a wait after which the delivery would only be given back anyway. The action
+         * runs on the closing thread, after the binding stopped taking messages; it must be quick,
+         * must not throw, and must not run the handler: it completes the delivery with
+         * {@link Outcome#nack} (and the link must make sure the wait, when it ends, does nothing
+         * more). The default, for a flow that never closes, keeps nothing.
+         *
+         * @return cancels the action; run it when the wait ended by itself. Idempotent.
+         */
+        default Runnable onClose(Runnable giveBack) {
+            return () -> { };
         }
     }
 }

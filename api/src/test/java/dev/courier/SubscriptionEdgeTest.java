@@ -476,4 +476,42 @@ class SubscriptionEdgeTest {
         sub.close(DRAIN);
         assertThat(sub.isClosed()).isTrue();
     }
+
+    @Test
+    @DisplayName("an interceptor's close action gives back the delivery it holds as the close starts; a cancelled one never runs")
+    void closeActionGivesBackAHeldDeliveryAtOnce() throws Exception {
+        AtomicReference<Interceptor.Flow> flow = new AtomicReference<>();
+        CompletableFuture<Boolean> closedWhenGivenBack = new CompletableFuture<>();
+        AtomicInteger cancelledRuns = new AtomicInteger();
+        CountDownLatch held = new CountDownLatch(1);
+        Courier courier = connect(Courier.builder().interceptor(chain -> {
+            // holds every delivery until its subscription closes, as a breaker that never half-opens would
+            CompletableFuture<Outcome> out = new CompletableFuture<>();
+            flow.set(chain.flow());
+            chain.flow().onClose(cancelledRuns::incrementAndGet).run();
+            chain.flow().onClose(() -> {
+                closedWhenGivenBack.complete(chain.flow().isClosed());
+                out.complete(Outcome.nack(null));
+            });
+            held.countDown();
+            return out;
+        }));
+        AtomicInteger handled = new AtomicInteger();
+        Subscription sub = courier.subscribe(Subscribe.to("held-at-close").group("g").drainTimeout(Duration.ofSeconds(30)),
+                d -> handled.incrementAndGet());
+        publish(courier, "held-at-close", "x");
+        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+
+        long start = System.nanoTime();
+        sub.close(Duration.ofSeconds(30));
+
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).as("close() with only a held delivery (drain timeout 30 s)")
+                .isLessThan(Duration.ofSeconds(10));
+        assertThat(closedWhenGivenBack.getNow(null)).as("given back once the subscription was closing").isTrue();
+        assertThat(cancelledRuns.get()).as("runs of a cancelled close action").isZero();
+        assertThat(handled.get()).isZero();
+        AtomicInteger late = new AtomicInteger();
+        flow.get().onClose(late::incrementAndGet);
+        assertThat(late.get()).as("an action registered after the close started runs at once").isEqualTo(1);
+    }
 }

@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
@@ -133,7 +134,7 @@ public final class CourierCore {
         SubscriptionPipeline pipeline = new SubscriptionPipeline(spec, binding, codecs, chain, listener, terminal, handlerExecutor, flow);
         BindingSubscription inner = responder ? binding.respond(spec, pipeline) : binding.subscribe(spec, pipeline);
         DefaultSubscription[] self = new DefaultSubscription[1];
-        DefaultSubscription s = new DefaultSubscription(spec, pipeline, inner, () -> subscriptions.remove(self[0]));
+        DefaultSubscription s = new DefaultSubscription(spec, pipeline, inner, flow::closing, () -> subscriptions.remove(self[0]));
         self[0] = s;
         flow.attach(s);
         subscriptions.add(s);
@@ -174,7 +175,9 @@ public final class CourierCore {
      * executors, and last the configured interceptors the Courier owns. Every wait comes out of
      * one {@code courier.close.timeout}: a subscription drains for its own drain timeout or what
      * is left of the close timeout, whichever is shorter. Every subscription stops taking messages
-     * before the first drain is waited for, so the drains run side by side.
+     * before the first drain is waited for, so the drains run side by side; then the deliveries
+     * the chains hold for later (backoffs, breaker holds) are given back, so a drain waits only for
+     * the handlers running.
      *
      * <p>The first call closes; a concurrent one waits for it to finish, except on a handler
      * thread, where it returns at once: the first close may be waiting for that very handler's
@@ -214,6 +217,11 @@ public final class CourierCore {
             Duration left = left(deadline);
             drains[i] = s.spec().drainTimeout().compareTo(left) < 0 ? s.spec().drainTimeout() : left;
             started[i] = s.startClose(drains[i]);
+        }
+        for (int i = 0; i < drains.length; i++) {
+            if (started[i]) {
+                closingSubscriptions.get(i).giveBackHeld();
+            }
         }
         for (int i = 0; i < drains.length; i++) {
             closingSubscriptions.get(i).awaitClose(started[i], drains[i]);
@@ -274,6 +282,9 @@ public final class CourierCore {
     private static final class LateFlow implements Interceptor.Flow {
         private DefaultSubscription subscription;
         private Boolean pending;
+        /** What gives back the deliveries links hold, one object per registration; taken by {@link #closing()}. */
+        private final Set<Runnable> onClose = ConcurrentHashMap.newKeySet();
+        private volatile boolean closing;
 
         synchronized void attach(DefaultSubscription s) {
             subscription = s;
@@ -309,6 +320,41 @@ public final class CourierCore {
         @Override
         public synchronized boolean isClosed() {
             return subscription != null && subscription.isClosed();
+        }
+
+        @Override
+        public Runnable onClose(Runnable giveBack) {
+            Objects.requireNonNull(giveBack, "giveBack");
+            Runnable registration = new Runnable() { // its own identity, even for an action registered twice
+                @Override
+                public void run() {
+                    giveBack.run();
+                }
+            };
+            onClose.add(registration);
+            // lock-free: whichever of this and closing() removes the registration runs it, so it runs once
+            if (closing && onClose.remove(registration)) {
+                run(registration);
+            }
+            return () -> onClose.remove(registration);
+        }
+
+        /** The subscription started closing: gives back what the links hold, and from now on what they register. */
+        void closing() {
+            closing = true;
+            for (Runnable r : onClose) {
+                if (onClose.remove(r)) {
+                    run(r);
+                }
+            }
+        }
+
+        private static void run(Runnable giveBack) {
+            try {
+                giveBack.run();
+            } catch (RuntimeException | Error e) {
+                log.warn("an interceptor's close action threw; ignored (the delivery it holds may keep the close waiting)", e);
+            }
         }
     }
 }

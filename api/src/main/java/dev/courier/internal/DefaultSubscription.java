@@ -22,6 +22,8 @@ final class DefaultSubscription implements Subscription {
     private final Subscribe spec;
     private final SubscriptionPipeline pipeline;
     private final BindingSubscription inner;
+    /** Runs what the chain registered to give back what it holds ({@link dev.courier.Interceptor.Flow#onClose}). */
+    private final Runnable onClosing;
     private final Runnable onClose;
     private final AtomicBoolean closed = new AtomicBoolean();
     /** Completes once the close finished (drained, or given up on) and {@code onClose} ran. */
@@ -32,10 +34,11 @@ final class DefaultSubscription implements Subscription {
     /** Paused by the handler chain ({@link dev.courier.Interceptor.Flow}, e.g. an open circuit breaker); one never undoes the other. */
     private volatile boolean pausedByChain;
 
-    DefaultSubscription(Subscribe spec, SubscriptionPipeline pipeline, BindingSubscription inner, Runnable onClose) {
+    DefaultSubscription(Subscribe spec, SubscriptionPipeline pipeline, BindingSubscription inner, Runnable onClosing, Runnable onClose) {
         this.spec = spec;
         this.pipeline = pipeline;
         this.inner = inner;
+        this.onClosing = onClosing;
         this.onClose = onClose;
     }
 
@@ -101,7 +104,22 @@ final class DefaultSubscription implements Subscription {
         if (drainTimeout == null || drainTimeout.isNegative()) {
             throw new IllegalArgumentException("drainTimeout must be zero or positive, was " + drainTimeout);
         }
-        awaitClose(startClose(drainTimeout), drainTimeout);
+        boolean started = startClose(drainTimeout);
+        if (started) {
+            giveBackHeld();
+        }
+        awaitClose(started, drainTimeout);
+    }
+
+    /**
+     * Gives back to the broker, now, the deliveries the chain holds for later (a retry backoff, a
+     * breaker's hold), which would otherwise keep the drain waiting until their wait ended, only to
+     * be given back then. Called once the binding takes nothing new, so this subscription is not
+     * handed them again; {@code Courier.close()} calls it once every subscription's close started,
+     * so none of its other subscriptions is either.
+     */
+    void giveBackHeld() {
+        onClosing.run();
     }
 
     /**
