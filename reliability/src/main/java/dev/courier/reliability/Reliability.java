@@ -412,15 +412,7 @@ public final class Reliability implements Interceptor, AutoCloseable {
         if (n < retry.attempts()) {
             Duration backoff = retry.backoffAfter(n);
             report(chain, l -> l.retrying(d, total, backoff, true, cause));
-            Runnable giveBack = () -> result.complete(Outcome.nack(backoff)); // closing: let the broker redeliver it
-            Timers.later(backoff, chain.executor(), () -> {
-                // the executor is the Courier's: it still runs tasks once this subscription closed and gave the message back
-                if (chain.flow().isClosed()) {
-                    giveBack.run();
-                } else {
-                    attempt(chain, d, breaker, n + 1, result);
-                }
-            }, giveBack);
+            attemptAfter(backoff, chain, d, breaker, n + 1, result);
             return;
         }
         int stage = Math.max(1, d.attempt()) - 1;
@@ -432,6 +424,36 @@ public final class Reliability implements Interceptor, AutoCloseable {
         }
         forgetFirstFailure(d);
         result.complete(deadLetter("gave up after " + total + " attempt(s): " + describe(cause), cause, total, first));
+    }
+
+    /**
+     * Runs attempt {@code n} after {@code backoff}, unless the subscription closes first: the delivery
+     * is then given back to the broker (a nack with the backoff) as soon as the close starts, so the
+     * close does not wait for a backoff after which the attempt would not run anyway.
+     */
+    private void attemptAfter(Duration backoff, Chain chain, Delivery d, SubscriptionBreaker breaker, int n,
+                              CompletableFuture<Outcome> result) {
+        Runnable giveBack = () -> result.complete(Outcome.nack(backoff));
+        Runnable cancelGiveBack = chain.flow().onClose(giveBack);
+        ScheduledFuture<?> timer = Timers.later(backoff, chain.executor(), () -> {
+            cancelGiveBack.run();
+            // the executor is the Courier's: it still runs tasks once this subscription closed and gave the message back
+            if (chain.flow().isClosed()) {
+                giveBack.run();
+            } else {
+                attempt(chain, d, breaker, n, result);
+            }
+        }, () -> {
+            cancelGiveBack.run();
+            giveBack.run();
+        });
+        // given back by a close that started before the timer existed: it has nothing left to do
+        result.whenComplete((o, e) -> {
+            if (!timer.isDone()) {
+                cancelGiveBack.run();
+                timer.cancel(false);
+            }
+        });
     }
 
     private static Outcome deadLetter(String reason, Throwable cause, int attempts, Instant firstFailure) {

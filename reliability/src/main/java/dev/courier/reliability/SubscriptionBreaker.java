@@ -29,8 +29,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * own ({@link Interceptor.Flow}): its resume does not undo a pause of the application's.
  *
  * <p>A closed subscription is forgotten: its held deliveries are given back to the broker rather
- * than run (its handler must not run after its close), and it is no longer paused, resumed or
- * told about transitions.
+ * than run (its handler must not run after its close), as soon as its close starts
+ * ({@link Interceptor.Flow#onClose}) so the close does not wait for the breaker to half-open, and
+ * it is no longer paused, resumed or told about transitions.
  */
 final class SubscriptionBreaker {
 
@@ -45,7 +46,21 @@ final class SubscriptionBreaker {
     private final AtomicLong changes = new AtomicLong();
     private final AtomicInteger timesOpened = new AtomicInteger();
 
-    private record Held(Executor executor, Interceptor.Flow flow, Runnable attempt, Runnable rejected) {
+    /** A held attempt; compared by identity, so a close gives back exactly the ones it finds queued. */
+    private static final class Held {
+        final Executor executor;
+        final Interceptor.Flow flow;
+        final Runnable attempt;
+        final Runnable rejected;
+        /** Cancels the give-back registered with the flow while queued; set before each queueing, read after it. */
+        Runnable cancelGiveBack = () -> { };
+
+        Held(Executor executor, Interceptor.Flow flow, Runnable attempt, Runnable rejected) {
+            this.executor = executor;
+            this.flow = flow;
+            this.attempt = attempt;
+            this.rejected = rejected;
+        }
     }
 
     SubscriptionBreaker(String name, Subscribe spec, CircuitBreakerPolicy policy) {
@@ -80,18 +95,36 @@ final class SubscriptionBreaker {
     }
 
     private void admit(Held h, boolean wasHeld) {
-        if (wasHeld && h.flow().isClosed()) {
-            h.rejected().run(); // its subscription closed while it was held: it is the broker's again, not the handler's
+        if (wasHeld && h.flow.isClosed()) {
+            h.rejected.run(); // its subscription closed while it was held: it is the broker's again, not the handler's
             return;
         }
         long seen = changes.get();
         if (breaker.tryAcquirePermission()) {
-            h.attempt().run();
+            h.attempt.run();
             return;
         }
-        held.add(h);
+        hold(h);
         if (changes.get() != seen) {
             release(); // something changed while we queued: try again rather than miss the wake-up
+        }
+    }
+
+    /**
+     * Queues {@code h} until the breaker changes. A close of its subscription takes it out of the
+     * queue and gives it back at once: the close waits for every unsettled delivery, and a held one
+     * would otherwise keep it waiting until the breaker half-opens, only to be given back then.
+     */
+    private void hold(Held h) {
+        Runnable giveBack = () -> {
+            if (held.remove(h)) {
+                h.rejected.run();
+            }
+        };
+        h.cancelGiveBack = h.flow.onClose(giveBack);
+        held.add(h);
+        if (h.flow.isClosed()) {
+            giveBack.run(); // the close started while this was being queued, perhaps before it was in the queue to be found
         }
     }
 
@@ -131,7 +164,8 @@ final class SubscriptionBreaker {
             if (h == null) {
                 return;
             }
-            Timers.execute(h.executor(), () -> admit(h, true), h.rejected());
+            h.cancelGiveBack.run();
+            Timers.execute(h.executor, () -> admit(h, true), h.rejected);
         }
     }
 

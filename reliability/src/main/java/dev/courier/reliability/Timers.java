@@ -35,8 +35,8 @@ final class Timers {
     }
 
     /** Runs {@code task} on {@code executor} after {@code delay}; {@code rejected} runs instead if the executor refuses it (closing). */
-    static void later(Duration delay, Executor executor, Runnable task, Runnable rejected) {
-        schedule(delay, () -> execute(executor, task, rejected));
+    static ScheduledFuture<?> later(Duration delay, Executor executor, Runnable task, Runnable rejected) {
+        return schedule(delay, () -> execute(executor, task, rejected));
     }
 
     /** Runs {@code task} on {@code executor}, or {@code rejected} on this thread if the executor refuses it. */

@@ -6,6 +6,7 @@ import dev.courier.CourierListener;
 import dev.courier.Interceptor;
 
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -24,7 +25,13 @@ final class TestCouriers implements AutoCloseable {
 
     /** A Courier on the test's broker with {@code listener} and {@code interceptors}. */
     Courier connect(CourierListener listener, Interceptor... interceptors) {
-        Courier.Builder b = Courier.builder().config(CourierConfig.builder().withoutEnvironment().url(broker).build()).listener(listener);
+        return connect(Map.of(), listener, interceptors);
+    }
+
+    /** As {@link #connect(CourierListener, Interceptor...)}, with the configuration keys of {@code settings} (e.g. {@code courier.close.timeout}). */
+    Courier connect(Map<String, String> settings, CourierListener listener, Interceptor... interceptors) {
+        CourierConfig config = CourierConfig.builder().withoutEnvironment().url(broker).setAll(settings).build();
+        Courier.Builder b = Courier.builder().config(config).listener(listener);
         for (Interceptor i : interceptors) {
             b.interceptor(i);
         }
