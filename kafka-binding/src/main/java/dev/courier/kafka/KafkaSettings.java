@@ -27,6 +27,8 @@ import java.util.regex.Pattern;
  * consumers and admin (SASL/SSL go here), {@code courier.kafka.producer.*},
  * {@code courier.kafka.consumer.*} and {@code courier.kafka.admin.*} to one client; URL query
  * parameters count as common properties ({@code kafka://host:9093?security.protocol=SSL}).
+ * Precedence, lowest first: Courier's defaults, URL parameters, {@code common.*}, the client's own
+ * prefix; the key and value (de)serializers are Courier's unless the client's own prefix sets them.
  */
 final class KafkaSettings {
 
@@ -122,10 +124,12 @@ final class KafkaSettings {
                     + " (several: kafka://host1:9092,host2:9092)");
         }
 
-        producer.putAll(common);
+        // Courier's defaults are defaults: a URL parameter or common. property of the same name wins
+        // (kafka://old-broker:9092?group.protocol=classic for a broker without KIP-848)
         producer.put(ProducerConfig.ACKS_CONFIG, "all");
         producer.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         producer.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        producer.putAll(common);
         producer.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
         producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         producer.putAll(config.withPrefix(PREFIX + "producer."));
@@ -134,10 +138,10 @@ final class KafkaSettings {
         // room in its buffer: for at most the publish timeout, not the client's 60 s
         producer.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Math.min(config.publishTimeout().toMillis(), DEFAULT_MAX_BLOCK_MS)));
 
-        consumer.putAll(common);
         consumer.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         // the consumer rebalance protocol (KIP-848): incremental, broker-driven assignment, no stop-the-world joins
         consumer.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+        consumer.putAll(common);
         consumer.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
         consumer.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         consumer.putAll(config.withPrefix(PREFIX + "consumer."));
