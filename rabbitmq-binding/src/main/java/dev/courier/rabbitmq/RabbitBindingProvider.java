@@ -145,7 +145,7 @@ public final class RabbitBindingProvider implements BindingProvider {
         int connectMs = millis(courier.connectTimeout());
         f.setConnectionTimeout(connectMs);
         f.setHandshakeTimeout(connectMs);
-        f.setRequestedHeartbeat((int) Math.max(0, config.heartbeat().toSeconds()));
+        f.setRequestedHeartbeat(heartbeatSeconds(config.heartbeat()));
         f.setAutomaticRecoveryEnabled(true);
         f.setTopologyRecoveryEnabled(true);
         f.setNetworkRecoveryInterval(config.recoveryInterval().toMillis());
@@ -159,6 +159,15 @@ public final class RabbitBindingProvider implements BindingProvider {
             c.accept(f);
         }
         return f;
+    }
+
+    /**
+     * AMQP's heartbeat in whole seconds (an unsigned short), rounded up: {@code 500ms} truncated to
+     * 0 would take the broker's interval (RabbitMQ's is 60 s) instead of the short one asked for.
+     */
+    static int heartbeatSeconds(Duration d) {
+        long seconds = d.getSeconds() + (d.getNano() > 0 ? 1 : 0);
+        return (int) Math.min(65_535, Math.max(0, seconds));
     }
 
     private static int millis(Duration d) {

@@ -28,7 +28,7 @@ public final class RabbitConfig {
     public static final String MANDATORY = PREFIX + "mandatory";
     /** Delivery mode 2 (persistent) for published messages. Default true. */
     public static final String PERSISTENT = PREFIX + "persistent";
-    /** Heartbeat interval requested from the broker. Default 30s. */
+    /** Heartbeat interval requested from the broker, in whole seconds (rounded up); {@code 0} takes the broker's. Default 30s. */
     public static final String HEARTBEAT = PREFIX + "heartbeat";
     /** Pause between attempts to recover a lost connection. Default 2s. */
     public static final String RECOVERY_INTERVAL = PREFIX + "recovery-interval";
