@@ -206,10 +206,14 @@ public final class CourierConfig {
         return this;
     }
 
-    /** All explicitly set values, secrets masked, for logs. */
+    /**
+     * All explicitly set values, secrets masked, for logs: the values of secret keys
+     * ({@link #isSecretName}), and the password of any URL, whatever its key (the broker URL, an
+     * idempotency store's {@code redis-url} or {@code jdbc-url}), see {@link #maskUrl}.
+     */
     public Map<String, String> describe() {
         Map<String, String> out = new TreeMap<>();
-        values.forEach((k, v) -> out.put(k, isSecret(k) ? "****" : (k.equals(URL) ? maskUrl(v) : v)));
+        values.forEach((k, v) -> out.put(k, isSecret(k) ? "****" : (v.contains("://") ? maskUrl(v) : v)));
         return out;
     }
 

@@ -312,6 +312,20 @@ class CourierConfigTest {
         }
 
         @Test
+        @DisplayName("masks the password of every URL-valued setting, not only courier.url (a Redis or JDBC URL of the idempotency store)")
+        void masksPasswordsInOtherUrls() {
+            CourierConfig config = CourierConfig.builder().withoutEnvironment()
+                    .set("courier.reliability.idempotency.redis-url", "redis://app:r3dis-pw@redis:6379/0")
+                    .set("courier.reliability.idempotency.jdbc-url", "jdbc:postgresql://db:5432/app?user=app&password=pg-pw")
+                    .build();
+
+            assertThat(config.describe())
+                    .containsEntry("courier.reliability.idempotency.redis-url", "redis://app:****@redis:6379/0")
+                    .containsEntry("courier.reliability.idempotency.jdbc-url", "jdbc:postgresql://db:5432/app?user=app&password=****");
+            assertThat(config.toString()).doesNotContain("r3dis-pw", "pg-pw");
+        }
+
+        @Test
         @DisplayName("masks a token passed as a query parameter of the URL")
         void masksUrlQueryToken() {
             CourierConfig config = CourierConfig.ofUrl("nats://localhost:4222?token=s3cr3t");
