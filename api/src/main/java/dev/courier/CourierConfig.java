@@ -80,9 +80,8 @@ public final class CourierConfig {
         return new Builder();
     }
 
-    /** The value of {@code key}, or its default, or {@code null}. */
     /**
-     * The value of {@code key}, or its default. A key with dashes is also found under its dotted
+     * The value of {@code key}, or its default, or {@code null}. A key with dashes is also found under its dotted
      * spelling ({@code courier.reliability.retry.max-backoff} as {@code ...retry.max.backoff}),
      * which is what an environment variable such as {@code COURIER_RELIABILITY_RETRY_MAX_BACKOFF}
      * becomes for keys this class does not know, e.g. those of bindings and the reliability layer.
