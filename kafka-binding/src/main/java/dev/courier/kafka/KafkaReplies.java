@@ -29,8 +29,8 @@ import java.util.concurrent.TimeUnit;
  * Request-reply over Kafka: each binding instance owns a one-partition reply topic
  * {@code courier.replies.<id>}, read by its own consumer from the end. Requests carry it in
  * {@link HeaderNames#REPLY_TO}; replies are matched by correlation id and completed on the handler
- * executor. Pending requests are removed at their timeout, and the reply topic is deleted when the
- * binding closes.
+ * executor. Pending requests are removed at their timeout and failed on the handler executor too,
+ * and the reply topic is deleted when the binding closes.
  */
 final class KafkaReplies {
 
@@ -67,7 +67,7 @@ final class KafkaReplies {
         }
         p.timer = context.scheduler().schedule(() -> {
             if (pending.remove(correlation, p)) {
-                p.reply.completeExceptionally(new RequestTimeoutException(request.topic(), timeout));
+                fail(p, new RequestTimeoutException(request.topic(), timeout));
             }
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
         Message sent = request.toBuilder().header(HeaderNames.REPLY_TO, replyTopic).build();
@@ -82,7 +82,8 @@ final class KafkaReplies {
         }).whenComplete((r, e) -> {
             if (e != null && pending.remove(correlation, p)) {
                 p.timer.cancel(false);
-                p.reply.completeExceptionally(e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e);
+                // the publish may fail on the scheduler's thread too (its topic not ready in time)
+                fail(p, e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e);
             }
         });
         return p.reply;
@@ -176,6 +177,20 @@ final class KafkaReplies {
             context.handlerExecutor().execute(() -> p.reply.complete(reply));
         } catch (RejectedExecutionException e) {
             p.reply.complete(reply);
+        }
+    }
+
+    /**
+     * Fails a request on the handler executor, for the same reason: a request times out on the
+     * scheduler's thread, and a callback on the failure that blocks there (a retry waiting for its own
+     * reply, say) would hold up the Courier's one timer thread, and with it every other request's
+     * timeout and the publish timeouts. Inline only when the executor refuses it, as the Courier is closing.
+     */
+    private void fail(Pending p, Throwable e) {
+        try {
+            context.handlerExecutor().execute(() -> p.reply.completeExceptionally(e));
+        } catch (RejectedExecutionException rejected) {
+            p.reply.completeExceptionally(e);
         }
     }
 

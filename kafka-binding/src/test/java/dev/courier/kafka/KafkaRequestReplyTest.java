@@ -2,6 +2,7 @@ package dev.courier.kafka;
 
 import dev.courier.Courier;
 import dev.courier.CourierConfig;
+import dev.courier.RequestTimeoutException;
 import dev.courier.Subscribe;
 import dev.courier.testkit.kafka.KafkaFixture;
 import org.apache.kafka.clients.admin.Admin;
@@ -21,6 +22,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -28,8 +30,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Request-reply: concurrent requests, a request that timed out before it was sent, close during the first request, chained requests. */
+/**
+ * Request-reply: concurrent requests, a request that timed out before it was sent, close during the first request, chained
+ * requests, a blocking callback on a timed-out request.
+ */
 class KafkaRequestReplyTest {
 
     static String url;
@@ -154,6 +160,36 @@ class KafkaRequestReplyTest {
             }
             assertThat(failure).as("the second request, made and awaited in a callback of the first one's reply").isNull();
             assertThat(result).isEqualTo("re:b");
+        }
+    }
+
+    @Test
+    @DisplayName("code chained onto a timed-out request that blocks does not hold up another request's timeout")
+    void blockingCallbackOnTimeoutDoesNotStallOtherTimeouts() throws Exception {
+        String t = topic("timeouts");
+        admin.createTopics(List.of(new NewTopic(t, 1, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        try (Courier requester = Courier.connect(config().build())) {
+            // nobody responds on t: both requests time out
+            CountDownLatch blocking = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            try {
+                requester.requester().request(t, "a", String.class, Duration.ofSeconds(1)).whenComplete((r, e) -> {
+                    blocking.countDown();
+                    try {
+                        release.await(); // a blocking retry, say
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+                assertThat(blocking.await(30, TimeUnit.SECONDS)).as("the first request timed out").isTrue();
+                CompletableFuture<String> second = requester.requester().request(t, "b", String.class, Duration.ofSeconds(1))
+                        .toCompletableFuture();
+                assertThat(await(second::isDone, 30)).as("the second request's timeout fired while a callback of the first one blocks")
+                        .isTrue();
+                assertThatThrownBy(second::join).hasCauseInstanceOf(RequestTimeoutException.class);
+            } finally {
+                release.countDown();
+            }
         }
     }
 }
