@@ -772,30 +772,47 @@ final class KafkaSubscription implements BindingSubscription {
         consumer.commitSync(start);
     }
 
-    /** For TIME and SEQUENCE starts, partitions the group never committed start at the requested point. */
+    /**
+     * For TIME and SEQUENCE starts, partitions the group never committed start at the requested point,
+     * and a group commits that start, as {@link #commitLatestStart} does: a start beyond a partition's end
+     * (a sequence past it, a time no record is that new yet) resolves to the end, and evaluated again
+     * after the member stopped before committing anything there, against the end then, it would skip
+     * what was published to the partition meanwhile.
+     */
     private void seekToStart(Collection<TopicPartition> partitions) {
         StartPosition start = spec.startFrom();
         if (partitions.isEmpty() || (start.kind() != StartPosition.Kind.TIME && start.kind() != StartPosition.Kind.SEQUENCE)) {
             return;
         }
         List<TopicPartition> fresh = neverCommitted(partitions);
+        if (fresh.isEmpty()) {
+            return;
+        }
         if (start.kind() == StartPosition.Kind.SEQUENCE) {
             // beyond the end the fetch would be out of range and auto.offset.reset (earliest) replay the partition
             Map<TopicPartition, Long> ends = consumer.endOffsets(fresh);
             fresh.forEach(tp -> consumer.seek(tp, Math.min(start.sequence(), ends.getOrDefault(tp, start.sequence()))));
-            return;
-        }
-        Map<TopicPartition, Long> query = new HashMap<>();
-        fresh.forEach(tp -> query.put(tp, start.time().toEpochMilli()));
-        Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
-        for (TopicPartition tp : fresh) {
-            OffsetAndTimestamp o = found.get(tp);
-            if (o != null) {
-                consumer.seek(tp, o.offset());
-            } else {
-                consumer.seekToEnd(List.of(tp));
+        } else {
+            Map<TopicPartition, Long> query = new HashMap<>();
+            fresh.forEach(tp -> query.put(tp, start.time().toEpochMilli()));
+            Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+            for (TopicPartition tp : fresh) {
+                OffsetAndTimestamp o = found.get(tp);
+                if (o != null) {
+                    consumer.seek(tp, o.offset());
+                } else {
+                    consumer.seekToEnd(List.of(tp));
+                }
             }
         }
+        if (broadcast) {
+            return; // its group is this subscription's alone: no later member reads the commit
+        }
+        Map<TopicPartition, OffsetAndMetadata> resolved = new HashMap<>();
+        for (TopicPartition tp : fresh) {
+            resolved.put(tp, new OffsetAndMetadata(consumer.position(tp)));
+        }
+        consumer.commitSync(resolved);
     }
 
     @Override

@@ -44,7 +44,7 @@ import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Start positions (LATEST while partitions move or are added, a sequence beyond the end), a publish that timed out waiting for its topic, revoke and close with a delayed redelivery pending. */
+/** Start positions (LATEST while partitions move or are added, a sequence or time beyond the end, also when the group starts again), a publish that timed out waiting for its topic, revoke and close with a delayed redelivery pending. */
 class KafkaStartAndCloseTest {
 
     static String url;
@@ -100,6 +100,44 @@ class KafkaStartAndCloseTest {
                     d -> seen.add(d.payload(String.class) + "@" + d.metadata().position()));
             Thread.sleep(3_000);
             assertThat(seen).as("records at offset 0, far below the requested sequence 100").isEmpty();
+        }
+    }
+
+    @Test
+    @DisplayName("a group that started at a sequence beyond the end and stopped before committing anything continues where it started, not at the end then")
+    void sequenceBeyondTheEndIsWhereARestartedGroupContinues() throws Exception {
+        restartedGroupContinuesAtItsStart("seq-restart", StartPosition.sequence(100));
+    }
+
+    @Test
+    @DisplayName("a group that started at a time no record is that new yet and stopped before committing anything continues where it started, not at the end then")
+    void timeBeyondTheNewestRecordIsWhereARestartedGroupContinues() throws Exception {
+        restartedGroupContinuesAtItsStart("time-restart", StartPosition.at(java.time.Instant.now().plus(Duration.ofHours(1))));
+    }
+
+    /**
+     * A group starting at {@code start}, beyond the end of every partition, stops before anything reached it; the records
+     * published before it subscribes again (with the same start) reach it then, and none from before the first start.
+     */
+    private void restartedGroupContinuesAtItsStart(String name, StartPosition start) throws Exception {
+        String t = topic(name);
+        admin.createTopics(List.of(new NewTopic(t, 3, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        String group = "g-" + UUID.randomUUID();
+        List<String> seen = new CopyOnWriteArrayList<>();
+        try (Courier courier = connect(url)) {
+            for (int p = 0; p < 3; p++) {
+                courier.publisher().publish(t, keyFor(p, 3), "old-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
+            }
+            // returns once the member has its partitions; closed before a record arrives, so it commits nothing itself
+            courier.subscribe(Subscribe.to(t).group(group).startFrom(start), d -> seen.add(d.payload(String.class))).close();
+            List<String> between = new ArrayList<>();
+            for (int p = 0; p < 3; p++) {
+                courier.publisher().publish(t, keyFor(p, 3), "between-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
+                between.add("between-" + p);
+            }
+            courier.subscribe(Subscribe.to(t).group(group).startFrom(start), d -> seen.add(d.payload(String.class)));
+            await(() -> seen.containsAll(between), 20);
+            assertThat(seen).as("records the group received after it subscribed again").containsExactlyInAnyOrderElementsOf(between);
         }
     }
 
