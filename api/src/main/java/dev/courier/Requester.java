@@ -8,7 +8,9 @@ import java.util.concurrent.CompletionStage;
  * after the timeout, with {@link NoResponderException} at once where the broker can tell nobody
  * listens, and with {@link RequestFailedException} when the responder threw. No pending request
  * outlives its timeout, nor its Courier: requests still waiting when it closes fail then with
- * {@link ClosedException}. Thread-safe.
+ * {@link ClosedException}. A reply or timeout completes the stage on a handler thread, never on a
+ * broker client's I/O thread or the Courier's timer thread, so code chained onto it may block (wait
+ * for another request, say) without holding up other requests' replies or timeouts. Thread-safe.
  */
 public interface Requester {
 

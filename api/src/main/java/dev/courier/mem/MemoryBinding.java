@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -103,17 +104,31 @@ final class MemoryBinding implements Binding {
         broker.pendingRequests().put(inbox, pending);
         pending.timer = MemoryTopic.TIMER.schedule(() -> {
             if (broker.pendingRequests().remove(inbox, pending)) {
-                pending.reply.completeExceptionally(new RequestTimeoutException(request.topic(), timeout));
+                fail(pending, new RequestTimeoutException(request.topic(), timeout));
             }
         }, TimeUnit.NANOSECONDS.convert(timeout), TimeUnit.NANOSECONDS); // saturates rather than overflowing
         Message sent = request.toBuilder().header(HeaderNames.REPLY_TO, inbox).build();
         publish(sent).whenComplete((r, e) -> {
             if (e != null && broker.pendingRequests().remove(inbox, pending)) {
                 pending.timer.cancel(false);
-                pending.reply.completeExceptionally(e);
+                fail(pending, e);
             }
         });
         return pending.reply;
+    }
+
+    /**
+     * Fails a waiting request on the handler executor, not on the in-memory broker's one timer thread
+     * (shared by every {@code mem://} Courier of the JVM), where its timeout and a publish's fire: code
+     * chained onto the failure that blocks there (a retry waiting for its own reply, say) would hold up
+     * every other timer. Inline only when the executor refuses it, as the Courier is closing.
+     */
+    private void fail(MemoryRequests.Pending pending, Throwable e) {
+        try {
+            context.handlerExecutor().execute(() -> pending.reply.completeExceptionally(e));
+        } catch (RejectedExecutionException rejected) {
+            pending.reply.completeExceptionally(e);
+        }
     }
 
     private static final String REPLY = MemoryRequests.REPLY_PREFIX;

@@ -115,7 +115,9 @@ public interface Binding extends AutoCloseable {
      * ({@link dev.courier.HeaderNames#CORRELATION_ID} is already set by the core). Fails with
      * {@link dev.courier.RequestTimeoutException} after {@code timeout}, or earlier with
      * {@link dev.courier.NoResponderException} where the broker can tell. Must not leak state for
-     * requests that timed out.
+     * requests that timed out. A stage completed later completes on the context's handler executor
+     * (inline only when it refuses, as the Courier closes), never on the scheduler's thread or a
+     * client's I/O thread: the requester's code chained onto it may block.
      */
     CompletionStage<Message> request(Message request, Duration timeout);
 

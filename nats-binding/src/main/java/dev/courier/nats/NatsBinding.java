@@ -646,7 +646,33 @@ final class NatsBinding implements Binding {
                 result.completeExceptionally(new BrokerUnavailableException("the request to '" + topic + "' failed: " + describe(cause), cause));
             }
         });
-        return result;
+        return onHandlerExecutor(result);
+    }
+
+    /**
+     * The outcome of a request as the caller gets it, completed on the handler executor: a request
+     * times out on the Courier's one scheduler thread and gets its reply on jnats' thread, and code
+     * chained onto it that blocks there (a retry waiting for its own reply, say) would hold up every
+     * other timer, or the connection's replies. Inline only when the executor refuses it, as the
+     * Courier is closing.
+     */
+    private CompletableFuture<Message> onHandlerExecutor(CompletableFuture<Message> outcome) {
+        CompletableFuture<Message> handedOff = new CompletableFuture<>();
+        outcome.whenComplete((m, e) -> {
+            Runnable complete = () -> {
+                if (e != null) {
+                    handedOff.completeExceptionally(e);
+                } else {
+                    handedOff.complete(m);
+                }
+            };
+            try {
+                context.handlerExecutor().execute(complete);
+            } catch (java.util.concurrent.RejectedExecutionException rejected) {
+                complete.run();
+            }
+        });
+        return handedOff;
     }
 
     private static boolean isNoResponders(Throwable cause) {

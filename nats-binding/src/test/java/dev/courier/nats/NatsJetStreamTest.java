@@ -8,6 +8,7 @@ import dev.courier.NoResponderException;
 import dev.courier.NonRetryableException;
 import dev.courier.PublishException;
 import dev.courier.PublishReceipt;
+import dev.courier.RequestTimeoutException;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
 import io.nats.client.Connection;
@@ -26,6 +27,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -239,6 +241,38 @@ class NatsJetStreamTest {
                 .isInstanceOf(PublishException.class)
                 .hasMessageContaining("payload size exceed")
                 .satisfies(e -> assertThat(((PublishException) e).isRetriable()).as("retriable").isFalse());
+    }
+
+    @Test
+    @DisplayName("code chained onto a timed-out request that blocks does not hold up another request's timeout (nor jnats' cleanup, made rare here, end it)")
+    void blockingCallbackOnATimeoutHoldsUpNoOtherTimeout() throws Exception {
+        // jnats ends requests past their timeout itself every cleanup interval (5 s by default); a minute leaves it to Courier's timer
+        Courier courier = connect(Map.of(NatsSettings.NATIVE_PREFIX + "io.nats.client.cleanupinterval", "60000"));
+        String topic = topic("stuck");
+        CountDownLatch release = new CountDownLatch(1);
+        try {
+            courier.respond(Subscribe.to(topic).group("responders"), d -> {
+                release.await();
+                return "too late";
+            });
+            CountDownLatch blocking = new CountDownLatch(1);
+            courier.requester().request(topic, "a", String.class, Duration.ofMillis(300)).whenComplete((r, e) -> {
+                blocking.countDown();
+                try {
+                    release.await(); // a blocking retry, say
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertThat(blocking.await(30, TimeUnit.SECONDS)).as("the first request ended").isTrue();
+            CompletableFuture<String> second = courier.requester().request(topic, "b", String.class, Duration.ofMillis(300))
+                    .toCompletableFuture();
+            assertThatThrownBy(() -> second.get(30, TimeUnit.SECONDS)).as("the second request, while code chained onto the first one blocks")
+                    .isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(RequestTimeoutException.class);
+        } finally {
+            release.countDown();
+        }
     }
 
     @Test

@@ -97,11 +97,8 @@ final class DirectReply {
         if (pending.putIfAbsent(correlation, p) != null) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("a request with correlation id " + correlation + " is already waiting"));
         }
-        p.timer = binding.scheduler().schedule(() -> {
-            if (pending.remove(correlation, p)) {
-                p.reply.completeExceptionally(new RequestTimeoutException(topic, timeout));
-            }
-        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        p.timer = binding.scheduler().schedule(() -> fail(correlation, p, new RequestTimeoutException(topic, timeout)),
+                timeout.toNanos(), TimeUnit.NANOSECONDS);
         String routingKey;
         AMQP.BasicProperties props;
         try {
@@ -134,13 +131,23 @@ final class DirectReply {
         }
     }
 
+    /**
+     * Fails a waiting request on the handler executor: it times out on the Courier's one scheduler
+     * thread and loses its reply address on the client's, and code chained onto the failure that
+     * blocks (a retry waiting for its own reply, say) would hold up every other timer, or the
+     * connection, there. Inline only when the executor refuses it, as the Courier is closing.
+     */
     private void fail(String correlation, Pending p, Throwable e) {
         if (pending.remove(correlation, p)) {
             ScheduledFuture<?> t = p.timer;
             if (t != null) {
                 t.cancel(false);
             }
-            p.reply.completeExceptionally(e);
+            try {
+                binding.completions().execute(() -> p.reply.completeExceptionally(e));
+            } catch (java.util.concurrent.RejectedExecutionException rejected) {
+                p.reply.completeExceptionally(e);
+            }
         }
     }
 

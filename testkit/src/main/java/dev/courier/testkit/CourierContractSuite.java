@@ -1355,6 +1355,32 @@ public abstract class CourierContractSuite {
         }
 
         @Test
+        @DisplayName("code chained onto a timed-out request that blocks does not hold up another request's timeout")
+        void blockingCallbackOnATimeoutHoldsUpNoOtherTimeout() throws InterruptedException {
+            Courier courier = connect();
+            String topic = topic("stuck");
+            CountDownLatch release = new CountDownLatch(1);
+            courier.respond(Subscribe.to(topic).group(group("responders")), d -> {
+                release.await(await.timeout().toMillis(), TimeUnit.MILLISECONDS);
+                return new Answer(0, "too late");
+            });
+            closeAfterCase(release::countDown);
+            CountDownLatch blocking = new CountDownLatch(1);
+            courier.requester().request(topic, new Query(1), Answer.class, Duration.ofMillis(300)).whenComplete((a, e) -> {
+                blocking.countDown();
+                try {
+                    release.await(); // a blocking retry, say
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertThat(blocking.await(await.timeout().toMillis(), TimeUnit.MILLISECONDS)).as("the first request ended").isTrue();
+            Throwable failure = failureOf(courier.requester().request(topic, new Query(2), Answer.class, Duration.ofMillis(300)),
+                    "a second request, while code chained onto the first one blocks");
+            assertThat(failure).isInstanceOf(RequestTimeoutException.class);
+        }
+
+        @Test
         @DisplayName("a request nobody answers fails with NoResponderException where the binding detects it, else RequestTimeoutException")
         void requestWithoutResponder() {
             Courier courier = connect();
