@@ -17,7 +17,6 @@ import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingSubscription;
 import dev.courier.spi.DeliveryProcessor;
-import io.nats.client.ConsumeOptions;
 import io.nats.client.ConsumerContext;
 import io.nats.client.Connection;
 import io.nats.client.JetStream;
@@ -311,8 +310,8 @@ final class NatsBinding implements Binding {
 
     private void startConsumer(Subscribe spec, String filter, NatsSubscription sub) {
         String topic = spec.topic();
-        // max_ack_pending bounds what is in flight; the pull batch only sizes the requests (tiny batches stall jnats' re-pull)
-        ConsumeOptions options = ConsumeOptions.builder().batchSize(Math.max(MIN_PULL_BATCH, spec.maxInFlight())).build();
+        // max_ack_pending bounds what is in flight; the pull batch only sizes the requests
+        int batch = Math.max(MIN_PULL_BATCH, spec.maxInFlight());
         AtomicReference<ConsumerRef> current = new AtomicReference<>(createConsumer(spec, filter, false));
         NatsSubscription.ConsumerStarter starter = dispatcher -> {
             ConsumerRef ref = current.get();
@@ -327,7 +326,7 @@ final class NatsBinding implements Binding {
                         newStream ? ", reading the new stream from its start" : "");
             }
             ref.used = true;
-            return js.getConsumerContext(ref.stream, ref.consumer).consume(options, dispatcher, sub::onJetStream);
+            return PullLoop.start(js, ref.stream, ref.consumer, dispatcher, batch, topic, sub::onJetStream, context.scheduler());
         };
         try {
             sub.attachConsumer(starter, () -> consumerGone(current.get()), () -> {

@@ -252,7 +252,9 @@ public final class NatsBindingProvider implements BindingProvider {
         public void pullStatusError(Connection conn, io.nats.client.JetStreamSubscription sub, io.nats.client.support.Status status) {
             log.warn("JetStream pull failed: {} {}", status.getCode(), status.getMessage());
             String text = status.getMessage() == null ? "" : status.getMessage().toLowerCase(java.util.Locale.ROOT);
-            if (text.contains("deleted")) { // "Consumer Deleted": its stream went too, or an operator removed it
+            // "Consumer Deleted": its stream went too, or an operator removed it; 503 "No Responders": a pull asked for a
+            // consumer the server no longer has (deleted between two pulls)
+            if (text.contains("deleted") || status.getCode() == 503) {
                 onConsumerTrouble.accept(sub.getDispatcher(), true);
             }
         }

@@ -7,7 +7,6 @@ import dev.courier.spi.OrderedDispatcher;
 import io.nats.client.Connection;
 import io.nats.client.Dispatcher;
 import io.nats.client.JetStreamApiException;
-import io.nats.client.MessageConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -15,6 +14,7 @@ import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -39,12 +39,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * behind their key, or paused): they receive in-progress acks every third of the ack wait, and a
  * redelivery of a sequence still held here (the ack wait ran out anyway) is not run a second time.
  *
- * <p>Closing gives back (nak) what did not run, but only once the server has dropped this
- * subscription's pull request: a nak while that request still waits sends the message straight
- * back here, and a copy on the wire when the connection goes away waits out the ack wait. So the
- * pull runs on a dispatcher of its own, which close drains (the server gets the unsubscribe, and
- * what it sent before is still received and kept to give back), then the naks go out and are
- * flushed before the close completes, so the group's next consumer gets them at once.
+ * <p>Closing gives back (nak) what did not run, but only once the server has ended every pull
+ * request of this subscription: a message the server sends to a request nobody reads any more (a
+ * nak goes straight back to an open one) waits out the ack wait and then comes back behind later
+ * messages of its key. So close stops asking ({@link PullLoop}), waits until the requests that may
+ * still bring messages have expired (at most {@link PullLoop#EXPIRY}; meanwhile what they bring is
+ * kept to give back, and everything kept gets in-progress acks), drains the pull's own dispatcher
+ * (the server gets the unsubscribe), then naks what it kept in stream order, so the group's next
+ * consumer gets it at once and in order, and flushes before the close completes.
  *
  * <p>Core NATS has no flow control: the server sends whatever is published. The subscription holds
  * at most {@code maxInFlight} core messages (running, waiting behind their key, or paused); for
@@ -55,6 +57,8 @@ import java.util.concurrent.atomic.AtomicLong;
 final class NatsSubscription implements BindingSubscription {
 
     private static final Logger log = LoggerFactory.getLogger(NatsSubscription.class);
+    /** Allowance for a pull request's way to the server, on top of its expiry. */
+    private static final Duration PULL_MARGIN = Duration.ofMillis(200);
 
     private final Subscribe spec;
     private final Connection connection;
@@ -77,7 +81,7 @@ final class NatsSubscription implements BindingSubscription {
     private boolean resuming;
     private volatile boolean closing;
     private volatile boolean unsubscribed;
-    private MessageConsumer consumer;
+    private PullLoop consumer;
     private ConsumerStarter starter;
     private Runnable afterClose = () -> { };
     private Dispatcher coreDispatcher;
@@ -123,7 +127,7 @@ final class NatsSubscription implements BindingSubscription {
     /** How to start pulling; called again after a reconnect. */
     interface ConsumerStarter {
         /** Starts consuming on {@code dispatcher}, handing messages to {@link #onJetStream}. */
-        MessageConsumer start(Dispatcher dispatcher) throws IOException, JetStreamApiException;
+        PullLoop start(Dispatcher dispatcher) throws IOException, JetStreamApiException;
     }
 
     /** Whether the server lost the subscription's consumer (with its stream). */
@@ -141,7 +145,7 @@ final class NatsSubscription implements BindingSubscription {
             }
             d = pullDispatcher;
         }
-        MessageConsumer started = starter.start(d);
+        PullLoop started = starter.start(d);
         synchronized (lock) {
             this.starter = starter;
             this.consumer = started;
@@ -235,7 +239,7 @@ final class NatsSubscription implements BindingSubscription {
                 return;
             }
         }
-        MessageConsumer old;
+        PullLoop old;
         Dispatcher d;
         synchronized (lock) {
             if (closing || starter == null) {
@@ -251,7 +255,7 @@ final class NatsSubscription implements BindingSubscription {
             log.debug("closing the old consumer of '{}' failed: {}", spec.topic(), e.toString());
         }
         try {
-            MessageConsumer fresh = starter.start(d);
+            PullLoop fresh = starter.start(d);
             boolean stale;
             synchronized (lock) {
                 stale = closing;
@@ -335,6 +339,14 @@ final class NatsSubscription implements BindingSubscription {
                 log.debug("in-progress ack for {} failed: {}", d, e.toString());
             }
         }
+        // kept to give back while a close waits for the last pull request: the ack wait must not run out meanwhile
+        for (io.nats.client.Message m : toGiveBack) {
+            try {
+                m.inProgress();
+            } catch (RuntimeException e) {
+                log.debug("in-progress ack for a message to give back on '{}' failed: {}", spec.topic(), e.toString());
+            }
+        }
     }
 
     private void giveBack(NatsDelivery d) {
@@ -360,10 +372,41 @@ final class NatsSubscription implements BindingSubscription {
         }
     }
 
+    /** Naks what is kept to give back, in stream order: the server redelivers naked messages in the order of the naks. */
     private void giveBackQueued() {
+        List<io.nats.client.Message> batch = new ArrayList<>();
         io.nats.client.Message m;
         while ((m = toGiveBack.poll()) != null) {
-            nak(m);
+            batch.add(m);
+        }
+        batch.sort(Comparator.comparingLong(NatsSubscription::streamSequence));
+        batch.forEach(this::nak);
+    }
+
+    private static long streamSequence(io.nats.client.Message m) {
+        try {
+            return m.metaData().streamSequence();
+        } catch (RuntimeException e) {
+            return Long.MAX_VALUE; // not a JetStream message after all: its place does not matter
+        }
+    }
+
+    /**
+     * Waits until every pull request that may still bring a message has ended at the server (see
+     * the class comment): at most {@link PullLoop#EXPIRY} after close stopped the pulls. At once
+     * without a connection (the server then ends the requests itself).
+     */
+    private void awaitPullsEnded(PullLoop c) {
+        if (c == null || connection.getStatus() != Connection.Status.CONNECTED) {
+            return;
+        }
+        long wait = c.openUntil(PULL_MARGIN) - System.nanoTime();
+        if (wait > 0) {
+            try {
+                TimeUnit.NANOSECONDS.sleep(wait);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -459,7 +502,7 @@ final class NatsSubscription implements BindingSubscription {
     @Override
     public CompletionStage<Void> close(Duration drainTimeout) {
         List<NatsDelivery> notStarted = new ArrayList<>();
-        MessageConsumer c;
+        PullLoop c;
         Dispatcher core;
         Dispatcher pull;
         synchronized (lock) {
@@ -476,7 +519,7 @@ final class NatsSubscription implements BindingSubscription {
         coreRoom.release(); // a core arrival waiting for room sees the close (and jnats' closeDispatcher need not wait for it)
         if (c != null) {
             try {
-                c.stop(); // no more pulls; what is still on the wire is nak'ed on arrival
+                c.stop(); // no more pull requests; what the open ones still bring is kept to give back
             } catch (RuntimeException e) {
                 log.debug("stopping the consumer of '{}' failed: {}", spec.topic(), e.toString());
             }
@@ -500,7 +543,7 @@ final class NatsSubscription implements BindingSubscription {
         return closed;
     }
 
-    private void finishClose(MessageConsumer c, Dispatcher pull) {
+    private void finishClose(PullLoop c, Dispatcher pull) {
         try {
             List<NatsDelivery> stillRunning = new ArrayList<>(held.values());
             if (!stillRunning.isEmpty()) {
@@ -508,6 +551,7 @@ final class NatsSubscription implements BindingSubscription {
                         stillRunning.size(), spec.topic());
                 stillRunning.forEach(this::giveBack);
             }
+            awaitPullsEnded(c); // the ticker keeps what waits to be given back meanwhile
             if (ticker != null) {
                 ticker.cancel(false);
             }

@@ -24,6 +24,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -375,5 +377,54 @@ class NatsJetStreamTest {
         second.subscribe(Subscribe.to(topic).group("g"), d -> again.complete(d.payload(String.class)));
         // well under the 30 s ack wait: only the nak can have brought it back this soon
         assertThat(again.get(10, TimeUnit.SECONDS)).isEqualTo("give-me-back");
+    }
+
+    @Test
+    @DisplayName("what a closing group member gives back comes to the group's next member in publish order, for keys and without")
+    void givenBackInPublishOrder() throws Exception {
+        for (int round = 0; round < 3; round++) {
+            String topic = topic("order");
+            int n = 300;
+            Courier publisher = connect();
+            List<CompletableFuture<PublishReceipt>> sent = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                // two keys and keyless ones: a close finds them queued behind their keys, waiting, and still on the wire
+                String key = i % 3 == 2 ? null : "k" + (i % 3);
+                sent.add(publisher.publisher().publish(publisher.publisher().message(topic, i).key(key).build()).toCompletableFuture());
+            }
+            CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+
+            Courier first = connect();
+            List<Integer> firstGot = new CopyOnWriteArrayList<>();
+            CompletableFuture<Void> started = new CompletableFuture<>();
+            CountDownLatch release = new CountDownLatch(1);
+            first.subscribe(Subscribe.to(topic).group("g").concurrency(2).maxInFlight(64), d -> {
+                firstGot.add(d.payload(Integer.class));
+                started.complete(null);
+                release.await(30, TimeUnit.SECONDS);
+            });
+            started.get(30, TimeUnit.SECONDS);
+            CompletableFuture<Void> closing = CompletableFuture.runAsync(first::close);
+            Thread.sleep(50);
+            release.countDown();
+            closing.get(60, TimeUnit.SECONDS);
+
+            Courier second = connect();
+            List<Integer> secondGot = new CopyOnWriteArrayList<>();
+            second.subscribe(Subscribe.to(topic).group("g").concurrency(1), d -> secondGot.add(d.payload(Integer.class)));
+            Set<Integer> all = new TreeSet<>();
+            await("every message is received", () -> {
+                all.addAll(firstGot);
+                all.addAll(secondGot);
+                return all.size() == n;
+            });
+            for (String key : new String[] {"k0", "k1", null}) {
+                int residue = key == null ? 2 : Integer.parseInt(key.substring(1));
+                List<Integer> ofKey = secondGot.stream().filter(i -> i % 3 == residue).toList();
+                assertThat(ofKey).as("round %d, key %s: received by the next member in publish order", round, key)
+                        .isSorted();
+            }
+            assertThat(secondGot).as("round %d: the rest, each once", round).doesNotHaveDuplicates().doesNotContainAnyElementsOf(firstGot);
+        }
     }
 }

@@ -1,0 +1,157 @@
+package dev.courier.nats;
+
+import io.nats.client.Dispatcher;
+import io.nats.client.JetStream;
+import io.nats.client.JetStreamApiException;
+import io.nats.client.JetStreamSubscription;
+import io.nats.client.MessageHandler;
+import io.nats.client.PullSubscribeOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Pulls one JetStream consumer for a subscription: pull requests of up to {@code batch} messages,
+ * each open at the server for at most {@link #EXPIRY}, asked for again when less than half a batch
+ * is still to come (and at least every {@link #EXPIRY}), so an idle subscription asks about once a
+ * second and a busy one keeps a batch on its way.
+ *
+ * <p>Its own requests rather than jnats' {@code MessageConsumer}: after that one's {@code stop()},
+ * jnats drops the messages its open requests still bring, and the server, which counts them as
+ * delivered, sends them again only after the ack wait (behind later messages of their key). Here
+ * {@link #stop()} only ends the asking: what the open requests bring still reaches the handler,
+ * and {@link #openUntil()} tells when the last of them has ended at the server, after which
+ * nothing more can arrive. Thread-safe.
+ */
+final class PullLoop {
+
+    private static final Logger log = LoggerFactory.getLogger(PullLoop.class);
+    /** How long a pull request stays open at the server. */
+    static final Duration EXPIRY = Duration.ofSeconds(1);
+    private static final long EXPIRY_NANOS = EXPIRY.toNanos();
+
+    private final int batch;
+    private final String topic;
+    private final Object lock = new Object();
+    /** Requests possibly still open, oldest first: {sent (nanoTime), messages still to come}. Guarded by {@code lock}. */
+    private final ArrayDeque<long[]> open = new ArrayDeque<>();
+    /** Messages the open requests may still bring. Guarded by {@code lock}. */
+    private int credit;
+    private boolean stopped;
+    private volatile JetStreamSubscription sub;
+    private ScheduledFuture<?> timer;
+
+    private PullLoop(int batch, String topic) {
+        this.batch = batch;
+        this.topic = topic;
+    }
+
+    /**
+     * Binds to {@code consumer} of {@code stream} on {@code dispatcher} and starts pulling; each
+     * message goes to {@code handler} on the dispatcher's thread.
+     */
+    static PullLoop start(JetStream js, String stream, String consumer, Dispatcher dispatcher, int batch, String topic,
+            MessageHandler handler, ScheduledExecutorService scheduler) throws IOException, JetStreamApiException {
+        PullLoop loop = new PullLoop(batch, topic);
+        loop.sub = js.subscribe(null, dispatcher, m -> {
+            try {
+                handler.onMessage(m);
+            } finally {
+                loop.received();
+            }
+        }, PullSubscribeOptions.bind(stream, consumer));
+        long every = EXPIRY_NANOS / 2;
+        loop.timer = scheduler.scheduleWithFixedDelay(loop::topUp, every, every, TimeUnit.NANOSECONDS);
+        loop.topUp();
+        return loop;
+    }
+
+    private void received() {
+        synchronized (lock) {
+            long[] oldest = open.peekFirst();
+            if (oldest != null && --oldest[1] <= 0) {
+                open.pollFirst(); // the server fills its requests in the order they came
+            }
+            if (credit > 0) {
+                credit--;
+            }
+            if (stopped || credit > batch / 2) {
+                return;
+            }
+        }
+        topUp();
+    }
+
+    /** Forgets requests that have ended at the server and asks for more when less than half a batch is to come. */
+    private void topUp() {
+        int ask;
+        synchronized (lock) {
+            long now = System.nanoTime();
+            for (long[] r = open.peekFirst(); r != null && now - r[0] > EXPIRY_NANOS; r = open.peekFirst()) {
+                open.pollFirst();
+                credit -= (int) r[1];
+            }
+            if (credit < 0) {
+                credit = 0;
+            }
+            if (stopped || credit > batch / 2) {
+                return;
+            }
+            ask = batch - credit;
+            open.addLast(new long[] {now, ask});
+            credit += ask;
+        }
+        // a request goes out after its record: an answer cannot arrive before it is counted
+        try {
+            sub.pullExpiresIn(ask, EXPIRY);
+        } catch (RuntimeException e) {
+            log.debug("pull request on '{}' failed: {}", topic, e.toString());
+        }
+    }
+
+    /** Sends no more pull requests; what the open ones bring still reaches the handler. */
+    void stop() {
+        synchronized (lock) {
+            stopped = true;
+        }
+        if (timer != null) {
+            timer.cancel(false);
+        }
+    }
+
+    /**
+     * The {@link System#nanoTime()} by which every request that may still bring a message has ended
+     * at the server (its expiry, and {@code margin} for its way there); now or earlier when none
+     * may. Meaningful after {@link #stop()}.
+     */
+    long openUntil(Duration margin) {
+        synchronized (lock) {
+            long until = System.nanoTime();
+            for (long[] r : open) {
+                if (r[1] > 0) {
+                    until = Math.max(until, r[0] + EXPIRY_NANOS + margin.toNanos());
+                }
+            }
+            return until;
+        }
+    }
+
+    /** Stops pulling and unsubscribes; what is still on its way is not received. */
+    void close() {
+        stop();
+        JetStreamSubscription s = sub;
+        try {
+            if (s != null && s.isActive()) {
+                s.getDispatcher().unsubscribe(s);
+            }
+        } catch (RuntimeException e) {
+            log.debug("unsubscribing the pull of '{}' failed: {}", topic, e.toString());
+        }
+    }
+}
