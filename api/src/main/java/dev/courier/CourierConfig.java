@@ -4,6 +4,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
+import dev.courier.spi.ConfigKeys;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -13,7 +16,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Courier's configuration: a key lookup with typed, validated defaults in one place. Immutable
@@ -32,8 +37,23 @@ import java.util.TreeMap;
  * <p>Durations accept {@code 500ms}, {@code 30s}, {@code 5m}, {@code 1h}, ISO-8601 ({@code PT30S})
  * or a plain number of milliseconds. Keys of a binding live under {@code courier.<binding>.}
  * (e.g. {@code courier.kafka.producer.linger.ms}) and are documented with the binding.
+ *
+ * <p>Keys are checked, so a misspelled one is not quietly ignored. {@link #validate()} (and so
+ * {@link Builder#build()}) refuses a key in the core's namespaces ({@code courier.url},
+ * {@code courier.publish.}, {@code courier.request.}, {@code courier.close.},
+ * {@code courier.connect.}, {@code courier.codec.}, {@code courier.handler.}) other than those
+ * below, and a key whose first part is a misspelled namespace of Courier's
+ * ({@code courier.kafak.producer.acks}), naming the key, its {@link #origin} and the closest valid
+ * key. The keys of a binding or of the reliability layer are checked by that module when a Courier
+ * connects ({@link dev.courier.spi.ConfigKeys}). Keys under other first parts, such as
+ * {@code courier.test.*} and {@code courier.sample.*}, belong to the testkit, the samples or the
+ * application, and are left alone. An environment variable is refused only when it is close to a
+ * valid key; other {@code COURIER_*} variables that map to no key Courier reads are logged once at
+ * WARN, since a shell may hold unrelated ones ({@code COURIER_HOME}).
  */
 public final class CourierConfig {
+
+    private static final Logger log = LoggerFactory.getLogger(CourierConfig.class);
 
     /** Broker URL; the scheme picks the binding. Default {@value #DEFAULT_URL}. */
     public static final String URL = "courier.url";
@@ -61,9 +81,15 @@ public final class CourierConfig {
             HANDLER_THREADS, "auto");
 
     private final Map<String, String> values;
+    /** Where each value came from: "system property", "environment variable COURIER_X", ... */
+    private final Map<String, String> origins;
+    /** Keys whose value came from an environment variable. */
+    private final Set<String> fromEnvironment;
 
-    private CourierConfig(Map<String, String> values) {
+    private CourierConfig(Map<String, String> values, Map<String, String> origins, Set<String> fromEnvironment) {
         this.values = Collections.unmodifiableMap(values);
+        this.origins = Map.copyOf(origins);
+        this.fromEnvironment = Set.copyOf(fromEnvironment);
     }
 
     /** Loads from system properties, environment and {@code courier.properties}, in that order of precedence. */
@@ -96,6 +122,21 @@ public final class CourierConfig {
 
     public Optional<String> find(String key) {
         return Optional.ofNullable(get(key));
+    }
+
+    /**
+     * Where the value of {@code key} came from, for error messages: {@code system property},
+     * {@code environment variable COURIER_...}, the classpath resource ({@code courier.properties})
+     * or {@code CourierConfig.Builder.set}; {@code null} for a key that is not set (a default).
+     */
+    public String origin(String key) {
+        String o = origins.get(key);
+        return o != null || key.indexOf('-') < 0 ? o : origins.get(key.replace('-', '.'));
+    }
+
+    /** Whether the value of {@code key} came from an environment variable (see {@link #origin}). */
+    public boolean fromEnvironment(String key) {
+        return fromEnvironment.contains(key) || fromEnvironment.contains(key.replace('-', '.'));
     }
 
     public String url() {
@@ -187,8 +228,12 @@ public final class CourierConfig {
         return out;
     }
 
-    /** Checks every known key's value; throws {@link ConfigurationException} on the first bad one. */
+    /**
+     * Checks every known key's value and refuses unknown keys in the core's namespaces (see the
+     * class description); throws {@link ConfigurationException} on the first bad one.
+     */
     public CourierConfig validate() {
+        checkKeys();
         String url = url();
         if (url == null || !url.contains("://")) {
             throw new ConfigurationException(URL + "='" + url + "' is not a URL; expected scheme://..., e.g. mem://, "
@@ -204,6 +249,55 @@ public final class CourierConfig {
         }
         return this;
     }
+
+    /** Refuses (or, from the environment and far from any valid key, logs) a key no part of Courier reads; see the class description. */
+    private void checkKeys() {
+        for (String key : values.keySet()) {
+            if (!key.startsWith("courier.")) {
+                continue;
+            }
+            String rest = key.substring("courier.".length());
+            int dot = rest.indexOf('.');
+            String first = dot < 0 ? rest : rest.substring(0, dot);
+            String suggestion;
+            if (CORE_NAMESPACES.contains(first)) {
+                if (KNOWN_NORMAL.contains(key.replace('-', '.'))) {
+                    continue;
+                }
+                suggestion = ConfigKeys.closest(key, KEYS);
+            } else if (MODULE_NAMESPACES.contains(first) || OPEN_NAMESPACES.contains(first)) {
+                continue; // a module checks its own keys when it is in use
+            } else {
+                String near = ConfigKeys.closest("courier." + first, NAMESPACE_KEYS);
+                if (near == null) {
+                    if (fromEnvironment(key)) {
+                        warnOnce(key, "courier." + first + " is not a namespace of Courier's");
+                    }
+                    continue; // not a namespace of Courier's: the application's or another tool's
+                }
+                String corrected = near + (dot < 0 ? "" : rest.substring(dot));
+                // a misspelled core namespace gets a core key, if one is near; a module's keys are not known here
+                suggestion = CORE_NAMESPACES.contains(near.substring("courier.".length())) ? ConfigKeys.closest(corrected, KEYS) : corrected;
+            }
+            if (fromEnvironment(key) && suggestion == null) {
+                warnOnce(key, "valid keys: " + String.join(", ", KEYS));
+                continue;
+            }
+            String where = origin(key) != null ? " (from " + origin(key) + ")" : "";
+            throw new ConfigurationException(key + where + " is not a setting Courier reads, so it would be ignored"
+                    + (suggestion != null ? "; did you mean " + suggestion + "?" : "; the core's keys are " + String.join(", ", KEYS))
+                    + " (see README.md#configuration)");
+        }
+    }
+
+    private void warnOnce(String key, String hint) {
+        if (WARNED.add(key)) {
+            log.warn("{} sets {}, which no part of Courier reads; it is ignored ({})", origin(key), key, hint);
+        }
+    }
+
+    /** Environment variables already warned about: each is logged once per JVM, not at every build. */
+    private static final Set<String> WARNED = ConcurrentHashMap.newKeySet();
 
     /**
      * All explicitly set values, secrets masked, for logs: the values of secret keys
@@ -396,23 +490,28 @@ public final class CourierConfig {
 
         public CourierConfig build() {
             Map<String, String> merged = new LinkedHashMap<>();
+            Map<String, String> origins = new LinkedHashMap<>();
+            Set<String> fromEnv = new java.util.HashSet<>();
             if (environment) {
                 if (resource != null) {
-                    readResource(resource).forEach((k, v) -> override(merged, k, v));
+                    readResource(resource).forEach((k, v) -> override(merged, origins, k, v, resource));
                 }
                 env.forEach((k, v) -> {
                     if (k.startsWith("COURIER_")) {
-                        override(merged, envToKey(k), v);
+                        String key = envToKey(k);
+                        override(merged, origins, key, v, "environment variable " + k);
+                        fromEnv.add(key);
                     }
                 });
                 for (String name : system.stringPropertyNames()) {
                     if (name.startsWith("courier.")) {
-                        override(merged, name, system.getProperty(name));
+                        override(merged, origins, name, system.getProperty(name), "system property");
                     }
                 }
             }
-            explicit.forEach((k, v) -> override(merged, k, v));
-            return new CourierConfig(merged).validate();
+            explicit.forEach((k, v) -> override(merged, origins, k, v, "CourierConfig.Builder.set"));
+            fromEnv.removeIf(k -> !origins.getOrDefault(k, "").startsWith("environment variable "));
+            return new CourierConfig(merged, origins, fromEnv).validate();
         }
 
         /**
@@ -420,10 +519,12 @@ public final class CourierConfig {
          * variable turns {@code max-backoff} into {@code max.backoff}, and {@link #get} finds
          * either, so a later source must replace the other spelling too to take precedence.
          */
-        private static void override(Map<String, String> merged, String key, String value) {
+        private static void override(Map<String, String> merged, Map<String, String> origins, String key, String value, String origin) {
             String normal = key.replace('-', '.');
             merged.keySet().removeIf(k -> !k.equals(key) && k.replace('-', '.').equals(normal));
+            origins.keySet().removeIf(k -> !k.equals(key) && k.replace('-', '.').equals(normal));
             merged.put(key, value);
+            origins.put(key, origin);
         }
 
         /** {@code COURIER_KAFKA_PRODUCER_LINGER_MS} to {@code courier.kafka.producer.linger.ms}; known keys keep their dashes. */
@@ -461,4 +562,25 @@ public final class CourierConfig {
 
     private static final List<String> KNOWN_KEYS = Arrays.asList(URL, PUBLISH_TIMEOUT, REQUEST_TIMEOUT, CLOSE_TIMEOUT,
             CONNECT_TIMEOUT, TRUSTED_PACKAGES, HANDLER_THREADS);
+
+    /** Every key of the core (those of bindings and the reliability layer are declared by them, see {@link ConfigKeys}). */
+    public static final Set<String> KEYS = Collections.unmodifiableSet(new java.util.TreeSet<>(KNOWN_KEYS));
+
+    private static final Set<String> KNOWN_NORMAL = Set.copyOf(KNOWN_KEYS.stream().map(k -> k.replace('-', '.')).toList());
+
+    /** First parts of the core's keys: {@code courier.<part>...}; a key under one of them must be one of {@link #KEYS}. */
+    private static final Set<String> CORE_NAMESPACES = Set.of("url", "publish", "request", "close", "connect", "codec", "handler");
+
+    /**
+     * Namespaces of Courier's modules, checked by the module when a Courier uses it (so keys of a
+     * binding not in use are accepted): mem, the bindings, the reliability layer.
+     */
+    private static final Set<String> MODULE_NAMESPACES = Set.of("mem", "kafka", "rabbitmq", "nats", "reliability");
+
+    /** Namespaces read by the testkit ({@code courier.test.*}), the samples ({@code courier.sample.*}) and the docs' generator: not checked. */
+    private static final Set<String> OPEN_NAMESPACES = Set.of("test", "sample", "docs");
+
+    /** {@code courier.<namespace>} of every namespace above, to suggest the right one for a misspelled one. */
+    private static final List<String> NAMESPACE_KEYS = java.util.stream.Stream.of(CORE_NAMESPACES, MODULE_NAMESPACES, OPEN_NAMESPACES)
+            .flatMap(Set::stream).map(n -> "courier." + n).sorted().toList();
 }

@@ -76,6 +76,7 @@ public final class CourierCore {
         this.interceptors = List.copyOf(interceptors);
         this.listener = listener != null ? listener : CourierListener.NONE;
         BindingProvider provider = BindingRegistry.forScheme(url.scheme(), url.toString());
+        provider.configKeys().check(config, url); // before any thread or connection exists
         this.handlerExecutor = HandlerExecutors.handlerExecutor(config.get(CourierConfig.HANDLER_THREADS));
         this.scheduler = HandlerExecutors.scheduler();
         Binding opened;

@@ -34,7 +34,8 @@ public final class InterceptorProviders {
 
     /**
      * {@code explicit} followed by the interceptor of every enabled provider whose type is not
-     * already among {@code explicit}. A provider that cannot be loaded is logged and skipped; one
+     * already among {@code explicit}. The keys of every provider are checked first (a misspelled
+     * one fails with a {@link dev.courier.ConfigurationException}, see {@link dev.courier.spi.ConfigKeys}). A provider that cannot be loaded is logged and skipped; one
      * whose configuration is invalid fails with its {@link dev.courier.ConfigurationException}
      * (after the configured interceptors created before it were closed).
      */
@@ -42,6 +43,12 @@ public final class InterceptorProviders {
         List<Interceptor> out = new ArrayList<>(explicit);
         List<AutoCloseable> owned = new ArrayList<>();
         for (InterceptorProvider p : discover()) {
+            try {
+                p.configKeys().ifPresent(keys -> keys.check(config, null));
+            } catch (RuntimeException e) {
+                closeAll(owned);
+                throw e;
+            }
             boolean present = explicit.stream().anyMatch(i -> p.type().isInstance(i));
             if (p.enabled(config) && !present) {
                 Interceptor i;

@@ -26,6 +26,17 @@ public interface BindingProvider {
     List<Capabilities> declaredCapabilities();
 
     /**
+     * The keys this binding reads under its namespace and how it reads its URL's parameters:
+     * Courier checks them before {@link #open}, so a misspelled key of the binding in use is
+     * refused with the key nearest to it (see {@link ConfigKeys}). Keys of bindings not in use are
+     * never checked. The default, {@code courier.<name>.} {@link ConfigKeys#unchecked unchecked},
+     * refuses nothing.
+     */
+    default ConfigKeys configKeys() {
+        return ConfigKeys.unchecked("courier." + name() + ".");
+    }
+
+    /**
      * Connects to the broker. Must fail fast, within the configured connect timeout, with a
      * {@link dev.courier.BrokerUnavailableException} or {@link dev.courier.ConfigurationException}
      * whose message shows the URL with its password masked.

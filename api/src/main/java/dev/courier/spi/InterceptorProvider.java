@@ -3,6 +3,8 @@ package dev.courier.spi;
 import dev.courier.CourierConfig;
 import dev.courier.Interceptor;
 
+import java.util.Optional;
+
 /**
  * Installs an interceptor from configuration alone, found with {@link java.util.ServiceLoader}
  * (register the implementation in {@code META-INF/services/dev.courier.spi.InterceptorProvider}).
@@ -23,6 +25,16 @@ public interface InterceptorProvider {
 
     /** The interceptor class this provider creates; an explicit instance of it replaces the provider's. */
     Class<? extends Interceptor> type();
+
+    /**
+     * The keys this provider reads, if it has a namespace of its own (the reliability layer's
+     * {@code courier.reliability.}): Courier checks them whenever the provider is on the classpath,
+     * enabled or not, before {@link #enabled}, so a misspelled key is refused rather than taken as
+     * "a key is set". Default: none declared, nothing checked.
+     */
+    default Optional<ConfigKeys> configKeys() {
+        return Optional.empty();
+    }
 
     /** Whether {@code config} asks for this interceptor. */
     boolean enabled(CourierConfig config);

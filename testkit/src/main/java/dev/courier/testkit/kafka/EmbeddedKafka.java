@@ -106,6 +106,11 @@ public final class EmbeddedKafka implements AutoCloseable {
             "-Xms64m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
             "-XX:-UsePerfData", "-Djava.awt.headless=true");
 
+    /** System property: the broker process's classpath instead of this JVM's. */
+    public static final String CLASSPATH_PROPERTY = "courier.kafka.classpath";
+    /** System property: the broker process's JVM options, separated by spaces, instead of the defaults. */
+    public static final String JVM_OPTIONS_PROPERTY = "courier.kafka.jvmOptions";
+
     private static final System.Logger LOG = System.getLogger(EmbeddedKafka.class.getName());
     private static final int MAX_BIND_ATTEMPTS = 3;
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
@@ -474,7 +479,7 @@ public final class EmbeddedKafka implements AutoCloseable {
      * the command line) expanded.
      */
     static String childClasspath() {
-        String explicit = System.getProperty("courier.kafka.classpath");
+        String explicit = System.getProperty(CLASSPATH_PROPERTY);
         if (explicit != null && !explicit.isBlank()) {
             return explicit;
         }
@@ -531,7 +536,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
 
         private static List<String> defaultJvmOptions() {
-            String fromProperty = System.getProperty("courier.kafka.jvmOptions");
+            String fromProperty = System.getProperty(JVM_OPTIONS_PROPERTY);
             if (fromProperty != null && !fromProperty.isBlank()) {
                 return List.of(fromProperty.trim().split("\\s+"));
             }
