@@ -90,7 +90,7 @@ public final class Reliability implements Interceptor, AutoCloseable {
     public static final String RETRY_REDELIVER_AFTER = "courier.reliability.retry.redeliver-after";
     /** Handler timeout per attempt; {@code 0} or empty for none. Default none. */
     public static final String HANDLER_TIMEOUT = "courier.reliability.handler-timeout";
-    /** {@code true} for a circuit breaker with the defaults; any other circuit-breaker key turns it on too. Default false. */
+    /** {@code true} for a circuit breaker with the defaults; any other circuit-breaker key of the ones below turns it on too. Default false. */
     public static final String BREAKER_ENABLED = "courier.reliability.circuit-breaker.enabled";
     /** Failure rate in percent that opens the breaker. Default 50. */
     public static final String BREAKER_FAILURE_RATE = "courier.reliability.circuit-breaker.failure-rate-threshold";
@@ -161,7 +161,8 @@ public final class Reliability implements Interceptor, AutoCloseable {
      * {@code idempotency.store} is {@code memory}, {@code redis} or {@code jdbc}. A Redis or JDBC
      * store is connected here and belongs to the policy: {@link #close()} closes it.
      *
-     * @throws dev.courier.ConfigurationException naming the key and value that are invalid
+     * @throws dev.courier.ConfigurationException naming the key and value that are invalid, or a
+     *         {@code courier.reliability.*} key the policy does not read, with the nearest valid one
      */
     public static Reliability fromConfig(CourierConfig config) {
         return ReliabilityConfig.read(config);

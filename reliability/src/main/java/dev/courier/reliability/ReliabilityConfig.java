@@ -6,6 +6,7 @@ import dev.courier.reliability.idempotency.IdempotencyStore;
 import dev.courier.reliability.idempotency.InMemoryIdempotencyStore;
 import dev.courier.reliability.idempotency.JdbcIdempotencyStore;
 import dev.courier.reliability.idempotency.RedisIdempotencyStore;
+import dev.courier.spi.ConfigKeys;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,20 +20,35 @@ final class ReliabilityConfig {
 
     static final String PREFIX = "courier.reliability.";
 
+    /** Every key of the policy; any other under {@link #PREFIX} is refused (see {@link ConfigKeys}). */
+    static final ConfigKeys KEYS = ConfigKeys.of(PREFIX, List.of(ENABLED, RETRY_ATTEMPTS, RETRY_INITIAL_BACKOFF, RETRY_MULTIPLIER,
+            RETRY_MAX_BACKOFF, RETRY_JITTER, RETRY_REDELIVER_AFTER, HANDLER_TIMEOUT, BREAKER_ENABLED, BREAKER_FAILURE_RATE,
+            BREAKER_SLIDING_WINDOW, BREAKER_MINIMUM_CALLS, BREAKER_WAIT_IN_OPEN, IDEMPOTENCY_STORE, IDEMPOTENCY_REDIS_URL,
+            IDEMPOTENCY_REDIS_KEY_PREFIX, IDEMPOTENCY_JDBC_URL, IDEMPOTENCY_JDBC_USER, IDEMPOTENCY_JDBC_PASSWORD,
+            IDEMPOTENCY_JDBC_TABLE, IDEMPOTENCY_JDBC_CREATE_TABLE, IDEMPOTENCY_JDBC_POOL_SIZE, IDEMPOTENCY_LEASE,
+            IDEMPOTENCY_RETENTION, IDEMPOTENCY_MAX_ENTRIES, IDEMPOTENCY_IN_PROGRESS_DELAY));
+
+    private static final String BREAKER_PREFIX = PREFIX + "circuit-breaker.";
+
     private ReliabilityConfig() {
     }
 
-    /** Whether {@code config} asks for the policy: {@code enabled=true}, or any other key under the prefix. */
+    /**
+     * Whether {@code config} asks for the policy: {@code enabled=true}, or any other key of the
+     * policy set. Only keys the policy reads count: an unknown one (an environment variable that
+     * was only warned about) must not switch the policy on.
+     */
     static boolean enabled(CourierConfig config) {
         Reader r = new Reader(config);
         String enabled = r.raw(ENABLED);
         if (enabled != null && !enabled.isBlank()) {
             return config.booleanValue(ENABLED, false);
         }
-        return config.withPrefix(PREFIX).keySet().stream().anyMatch(k -> !k.equals("enabled"));
+        return KEYS.keys().stream().anyMatch(k -> !k.equals(ENABLED) && r.raw(k) != null);
     }
 
     static Reliability read(CourierConfig config) {
+        KEYS.check(config, null);
         Reader r = new Reader(config);
         RetryPolicy retry;
         try {
@@ -168,7 +184,8 @@ final class ReliabilityConfig {
             if (enabled != null && !enabled.isBlank()) {
                 return config.booleanValue(BREAKER_ENABLED, false);
             }
-            return config.withPrefix(PREFIX + "circuit-breaker.").size() + config.withPrefix(PREFIX + "circuit.breaker.").size() > 0;
+            // only the breaker's own keys: a misspelled circuit-breaker.enable=false must not turn it on
+            return KEYS.keys().stream().anyMatch(k -> k.startsWith(BREAKER_PREFIX) && raw(k) != null);
         }
 
         Duration duration(String key, Duration dflt) {
