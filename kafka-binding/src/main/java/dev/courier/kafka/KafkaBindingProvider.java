@@ -4,6 +4,7 @@ import dev.courier.Capabilities;
 import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingProvider;
+import dev.courier.spi.ConfigKeys;
 
 import java.util.List;
 import java.util.Set;
@@ -24,6 +25,11 @@ public final class KafkaBindingProvider implements BindingProvider {
     @Override
     public List<Capabilities> declaredCapabilities() {
         return List.of(KafkaBinding.CAPABILITIES);
+    }
+
+    @Override
+    public ConfigKeys configKeys() {
+        return KafkaSettings.KEYS;
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.courier.kafka;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierConfig;
 import dev.courier.spi.BrokerUrl;
+import dev.courier.spi.ConfigKeys;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -16,6 +17,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -29,6 +31,7 @@ import java.util.regex.Pattern;
  * parameters count as common properties ({@code kafka://host:9093?security.protocol=SSL}).
  * Precedence, lowest first: Courier's defaults, URL parameters, {@code common.*}, the client's own
  * prefix; the key and value (de)serializers are Courier's unless the client's own prefix sets them.
+ * Any other key under {@code courier.kafka.} is refused when a Courier connects ({@link #KEYS}).
  */
 final class KafkaSettings {
 
@@ -88,6 +91,22 @@ final class KafkaSettings {
      * another publish's confirm.
      */
     static final String CONFIRMS_ON_SENDERS = PREFIX + "publish.confirms-on-senders";
+    /**
+     * System properties of courier-testkit's embedded broker ({@code EmbeddedKafka}), which live in
+     * this namespace; the binding does not read them but must not refuse a test JVM started with them.
+     */
+    static final String TESTKIT_CLASSPATH = PREFIX + "classpath";
+    static final String TESTKIT_JVM_OPTIONS = PREFIX + "jvmOptions";
+
+    /**
+     * The binding's keys: those above, the four client prefixes passed to kafka-clients unchecked
+     * (the clients log what they do not use), and URL parameters, which are client properties too.
+     */
+    static final ConfigKeys KEYS = ConfigKeys.of(PREFIX, List.of(PARTITIONS, REPLICATION, PROVISIONING, COMMIT_INTERVAL,
+                    REVOKE_TIMEOUT, MAX_HELD, ASSIGN_TIMEOUT, RETRY_TOPIC_THRESHOLD, CONFIRMS_ON_SENDERS, TESTKIT_CLASSPATH,
+                    TESTKIT_JVM_OPTIONS))
+            .passThrough(PREFIX + "common.", PREFIX + "producer.", PREFIX + "consumer.", PREFIX + "admin.")
+            .urlParameters(ConfigKeys.UrlParameters.PASSED_THROUGH);
 
     final String bootstrap;
     final Map<String, Object> common = new HashMap<>();
