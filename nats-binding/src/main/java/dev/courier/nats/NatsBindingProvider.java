@@ -6,6 +6,7 @@ import dev.courier.ConfigurationException;
 import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingProvider;
+import dev.courier.spi.ConfigKeys;
 import dev.courier.spi.BrokerUrl;
 import io.nats.client.AuthenticationException;
 import io.nats.client.Connection;
@@ -47,6 +48,11 @@ public final class NatsBindingProvider implements BindingProvider {
     @Override
     public List<Capabilities> declaredCapabilities() {
         return List.of(NatsBinding.JETSTREAM, NatsBinding.CORE);
+    }
+
+    @Override
+    public ConfigKeys configKeys() {
+        return NatsSettings.CONFIG_KEYS;
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.courier.nats;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierConfig;
 import dev.courier.spi.BrokerUrl;
+import dev.courier.spi.ConfigKeys;
 import io.nats.client.api.RetentionPolicy;
 import io.nats.client.api.StorageType;
 
@@ -15,7 +16,9 @@ import java.util.Set;
 /**
  * Every configuration key of the NATS binding, with its default, parsed and validated once when
  * the binding opens. Keys may also be given as URL parameters without the {@code courier.nats.}
- * prefix ({@code nats://host:4222?mode=core}); the URL wins. Immutable.
+ * prefix ({@code nats://host:4222?mode=core}); the URL wins. Any other key under
+ * {@code courier.nats.} (except {@code native.*}, jnats' own options) or URL parameter is refused
+ * when a Courier connects ({@link #CONFIG_KEYS}). Immutable.
  */
 public final class NatsSettings {
 
@@ -214,7 +217,14 @@ public final class NatsSettings {
         if (extra.isEmpty()) {
             return new NatsSettings(config, url);
         }
-        CourierConfig merged = CourierConfig.builder().withoutEnvironment().setAll(config.withPrefix("")).setAll(extra)
+        // only what the settings read: an unrelated key that came from the environment (and was only
+        // warned about) would be refused once it is set explicitly here
+        Map<String, String> own = new java.util.LinkedHashMap<>();
+        config.withPrefix(P).forEach((k, v) -> own.put(P + k, v));
+        for (String core : CourierConfig.KEYS) {
+            config.find(core).ifPresent(v -> own.put(core, v));
+        }
+        CourierConfig merged = CourierConfig.builder().withoutEnvironment().setAll(own).setAll(extra)
                 .url(config.url()).build();
         return new NatsSettings(merged, url);
     }
@@ -224,6 +234,10 @@ public final class NatsSettings {
             STREAM_DUPLICATE_WINDOW, ACK_WAIT, MAX_DELIVER, INACTIVE_THRESHOLD, MAX_PENDING_PUBLISHES, USER, PASSWORD, TOKEN,
             CREDENTIALS_FILE, TLS, TRUSTSTORE, TRUSTSTORE_PASSWORD, KEYSTORE, KEYSTORE_PASSWORD, MAX_RECONNECTS, RECONNECT_WAIT,
             RECONNECT_BUFFER, CONNECTION_NAME);
+
+    /** The keys above, jnats' options under {@link #NATIVE_PREFIX} unchecked, and URL parameters as keys. */
+    static final ConfigKeys CONFIG_KEYS = ConfigKeys.of(P, KEYS).passThrough(NATIVE_PREFIX)
+            .urlParameters(ConfigKeys.UrlParameters.KEYS);
 
     /** Whether {@code topic} is carried by core NATS rather than JetStream. */
     boolean isCore(String topic) {
