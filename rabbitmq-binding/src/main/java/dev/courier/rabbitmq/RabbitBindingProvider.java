@@ -14,6 +14,7 @@ import dev.courier.spi.Binding;
 import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingProvider;
 import dev.courier.spi.BrokerUrl;
+import dev.courier.spi.ConfigKeys;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -77,6 +78,11 @@ public final class RabbitBindingProvider implements BindingProvider {
     @Override
     public List<Capabilities> declaredCapabilities() {
         return List.of(RabbitBinding.CAPABILITIES);
+    }
+
+    @Override
+    public ConfigKeys configKeys() {
+        return RabbitConfig.KEYS;
     }
 
     @Override

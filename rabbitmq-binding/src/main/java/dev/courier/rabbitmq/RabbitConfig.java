@@ -2,8 +2,10 @@ package dev.courier.rabbitmq;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierConfig;
+import dev.courier.spi.ConfigKeys;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -49,6 +51,15 @@ public final class RabbitConfig {
     public static final String TLS_PROTOCOL = PREFIX + "tls.protocol";
     /** Check that the broker's certificate matches its host name. Default true. */
     public static final String TLS_VERIFY_HOSTNAME = PREFIX + "tls.verify-hostname";
+
+    /**
+     * Every key of the binding; any other under {@link #PREFIX} is refused when a Courier connects,
+     * and so is any URL parameter: the binding reads none (amqp-client's other settings are reached
+     * with {@link RabbitBindingProvider#configure}).
+     */
+    static final ConfigKeys KEYS = ConfigKeys.of(PREFIX, List.of(QUEUE_TYPE, PROVISIONING, PUBLISHER_CHANNELS, PREFETCH, MANDATORY,
+            PERSISTENT, HEARTBEAT, RECOVERY_INTERVAL, CONNECTION_NAME, TLS_TRUSTSTORE, TLS_TRUSTSTORE_PASSWORD, TLS_TRUSTSTORE_TYPE,
+            TLS_KEYSTORE, TLS_KEYSTORE_PASSWORD, TLS_KEYSTORE_TYPE, TLS_PROTOCOL, TLS_VERIFY_HOSTNAME));
 
     /** Kinds of queues the binding declares for groups. */
     public enum QueueType {
