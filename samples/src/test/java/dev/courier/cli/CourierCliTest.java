@@ -244,6 +244,19 @@ class CourierCliTest {
         }
 
         @Test
+        @DisplayName("a misspelled --set key is a configuration error naming the key meant, not a silent default")
+        void misspelledSetting() {
+            CliRun core = CliRun.terminal().run("ping", "--url", url, "--set", "courier.publish.timout=5s");
+            assertThat(core.exitCode).as(core.describe()).isEqualTo(ExitCodes.ERROR);
+            assertThat(core.err()).startsWith("courier ping: ").contains("did you mean courier.publish.timeout?");
+            CliRun binding = CliRun.terminal().run("ping", "--url", "nats://127.0.0.1:1?mdoe=core");
+            assertThat(binding.exitCode).as(binding.describe()).isEqualTo(ExitCodes.ERROR);
+            assertThat(binding.err()).contains("did you mean mode?");
+            CliRun other = CliRun.terminal().run("ping", "--url", url, "--set", "courier.kafka.retry-topic.treshold=5m");
+            assertThat(other.exitCode).as("another binding's key does not fail a mem:// ping: " + other.describe()).isEqualTo(ExitCodes.OK);
+        }
+
+        @Test
         @DisplayName("an unreachable broker is exit code 3 and the password is masked")
         void unreachable() {
             CliRun r = CliRun.terminal().run("ping", "--url", "amqp://guest:s3cr3t-pw@127.0.0.1:1/", "--set", "courier.connect.timeout=5s");
