@@ -53,7 +53,7 @@ final class MemoryBinding implements Binding {
         if (tooLarge != null) {
             return CompletableFuture.failedFuture(tooLarge);
         }
-        CompletableFuture<Long> stored = broker.topic(message.topic()).publish(message, publishTimeout);
+        CompletableFuture<Long> stored = broker.topic(message.topic()).publish(message, publishTimeout, context.handlerExecutor());
         if (stored.isDone() && !stored.isCompletedExceptionally()) {
             return CompletableFuture.completedFuture(receipt(message, stored.join()));
         }

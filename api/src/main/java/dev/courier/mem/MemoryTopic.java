@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -25,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Retention and back-pressure: the log keeps at most {@code retention} messages. The oldest is
  * dropped to make room only once every group has taken it; while some group still lags by the
  * whole log, publishers wait (their stage stays incomplete) until that group consumes or the
- * publish timeout fails them. A new group starts at the oldest retained message; a broadcast
+ * publish timeout fails them. Such a publish completes on its Courier's handler executor, not on
+ * the timer thread every {@code mem://} Courier of the JVM shares. A new group starts at the oldest retained message; a broadcast
  * subscription at the end of the log.
  */
 final class MemoryTopic {
@@ -49,17 +52,20 @@ final class MemoryTopic {
         this.log = new Message[Math.min(retention, 1024)];
     }
 
-    private record WaitingPublish(Message message, CompletableFuture<Long> result) {
+    private record WaitingPublish(Message message, CompletableFuture<Long> result, Executor completions) {
     }
 
-    /** Appends {@code m}; completes with its offset now, or later when there is room. */
-    CompletableFuture<Long> publish(Message m, Duration timeout) {
+    /**
+     * Appends {@code m}; completes with its offset now, or later on {@code completions} (the
+     * publishing Courier's handler executor) when there is room or the timeout has passed.
+     */
+    CompletableFuture<Long> publish(Message m, Duration timeout, Executor completions) {
         List<MemoryGroup> toPump;
         long offset;
         synchronized (lock) {
             if (!waitingPublishes.isEmpty() || !makeRoom()) {
                 CompletableFuture<Long> later = new CompletableFuture<>();
-                WaitingPublish w = new WaitingPublish(m, later);
+                WaitingPublish w = new WaitingPublish(m, later, completions);
                 waitingPublishes.add(w);
                 TIMER.schedule(() -> expire(w, timeout), timeout.toMillis(), TimeUnit.MILLISECONDS);
                 return later;
@@ -79,9 +85,15 @@ final class MemoryTopic {
             laggard = slowestGroupName();
         }
         if (removed) {
-            w.result.completeExceptionally(new PublishException(name, "topic is full: " + retention
+            PublishException full = new PublishException(name, "topic is full: " + retention
                     + " messages retained and group '" + laggard + "' has not consumed the oldest within "
-                    + timeout.toMillis() + " ms; consume faster or raise the retention (mem://name?retention=N)", null, true));
+                    + timeout.toMillis() + " ms; consume faster or raise the retention (mem://name?retention=N)", null, true);
+            Runnable fail = () -> w.result.completeExceptionally(full);
+            try {
+                w.completions.execute(fail);
+            } catch (RejectedExecutionException rejected) {
+                fail.run(); // the Courier is closing
+            }
         }
     }
 
@@ -140,8 +152,14 @@ final class MemoryTopic {
         while (!waitingPublishes.isEmpty() && makeRoom()) {
             WaitingPublish w = waitingPublishes.poll();
             long off = append(w.message);
-            // complete outside the lock would be nicer, but completion only runs the caller's callbacks
-            TIMER.execute(() -> w.result.complete(off));
+            // outside the lock, and not on the timer thread shared by every mem:// Courier: the caller's code chained
+            // onto the publish runs there and may block
+            Runnable admitted = () -> w.result.complete(off);
+            try {
+                w.completions.execute(admitted);
+            } catch (RejectedExecutionException rejected) {
+                TIMER.execute(admitted); // the Courier is closing
+            }
             any = true;
         }
         return any ? activeGroups() : List.of();
