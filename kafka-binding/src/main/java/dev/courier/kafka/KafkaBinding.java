@@ -35,9 +35,11 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -254,16 +256,21 @@ final class KafkaBinding implements Binding {
         }
         // the topic is not ready yet: keep a copy, since the caller's array may be handed to us uncopied
         Message later = Payloads.owned(message.toBuilder(), message.payload()).build();
+        // whichever comes first, the topic or the timeout, decides: sent, or failed as not published
+        AtomicBoolean decided = new AtomicBoolean();
         if (settings.deliveryTimeout != null) {
             // the producer's delivery timeout starts at send(): bound the wait for the topic as well
             long ms = settings.deliveryTimeout.toMillis();
-            ScheduledFuture<?> timer = context.scheduler().schedule(() -> result.completeExceptionally(
-                    new PublishException(message.topic(), "message " + message.id() + " was not published within " + ms
-                            + " ms (courier.publish.timeout): its topic was not ready", null, true)), ms, TimeUnit.MILLISECONDS);
+            ScheduledFuture<?> timer = context.scheduler().schedule(() -> {
+                if (decided.compareAndSet(false, true)) {
+                    failOnHandlerExecutor(result, new PublishException(message.topic(), "message " + message.id()
+                            + " was not published within " + ms + " ms (courier.publish.timeout): its topic was not ready", null, true));
+                }
+            }, ms, TimeUnit.MILLISECONDS);
             result.whenComplete((r, e) -> timer.cancel(false));
         }
         topic.whenComplete((n, e) -> {
-            if (result.isDone()) {
+            if (result.isDone() || !decided.compareAndSet(false, true)) {
                 return; // timed out waiting for the topic and reported as not published: do not publish it now
             }
             if (e == null) {
@@ -273,6 +280,21 @@ final class KafkaBinding implements Binding {
                         : new PublishException(message.topic(), "topic is not available: " + e.getMessage(), e));
             }
         });
+    }
+
+    /**
+     * Fails a publish that timed out waiting for its topic on the handler executor: the timeout fires
+     * on the Courier's one scheduler thread, and code chained onto the failure that blocks there (a
+     * retry waiting for its own publish, say) would hold up every other timer of the Courier (other
+     * publishes' and requests' timeouts, delayed redeliveries). Inline only when the executor
+     * refuses it, as the Courier is closing.
+     */
+    private void failOnHandlerExecutor(CompletableFuture<PublishReceipt> result, PublishException failure) {
+        try {
+            context.handlerExecutor().execute(() -> result.completeExceptionally(failure));
+        } catch (RejectedExecutionException rejected) {
+            result.completeExceptionally(failure);
+        }
     }
 
     private void send(Message m, int partitions, CompletableFuture<PublishReceipt> f) {

@@ -14,10 +14,12 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** courier.publish.timeout on Kafka: the producer's delivery timeout enforces it, or the core does. */
 class KafkaPublishTimeoutTest {
@@ -131,6 +133,36 @@ class KafkaPublishTimeoutTest {
             assertThat(waited).as("the publish waiting for its topic failed").isInstanceOf(PublishException.class)
                     .hasMessageContaining("courier.publish.timeout").hasMessageContaining("topic was not ready");
             assertThat(courier.publisher().outstanding()).isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("code chained onto a publish that timed out waiting for its topic that blocks does not hold up another publish's timeout")
+    void blockingCallbackOnATimeoutHoldsUpNoOtherTimeout() throws Exception {
+        try (EmbeddedKafka kafka = EmbeddedKafka.builder().partitions(1).build().start();
+             Courier courier = Courier.connect(CourierConfig.builder().withoutEnvironment().url(kafka.url())
+                     .set(CourierConfig.PUBLISH_TIMEOUT, "3s").set(CourierConfig.CLOSE_TIMEOUT, "1s").build())) {
+            String topic = "stuck." + UUID.randomUUID().toString().substring(0, 8);
+            kafka.stop(); // a topic never used before is not ready now: each publish to one fails after the publish timeout
+            CountDownLatch blocking = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            try {
+                courier.publisher().publish(topic + ".a", "k", "first").whenComplete((r, e) -> {
+                    blocking.countDown();
+                    try {
+                        release.await(); // a blocking retry, say
+                    } catch (InterruptedException interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
+                assertThat(blocking.await(30, TimeUnit.SECONDS)).as("the first publish timed out").isTrue();
+                CompletableFuture<?> second = courier.publisher().publish(topic + ".b", "k", "second").toCompletableFuture();
+                assertThatThrownBy(() -> second.get(30, TimeUnit.SECONDS)).as("the second publish, while code chained onto the first one blocks")
+                        .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(PublishException.class)
+                        .hasMessageContaining("topic was not ready");
+            } finally {
+                release.countDown();
+            }
         }
     }
 }
