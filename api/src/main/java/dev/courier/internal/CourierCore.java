@@ -107,8 +107,8 @@ public final class CourierCore {
 
     private DefaultPublisher newPublisher(boolean tracked) {
         DefaultPublisher[] self = new DefaultPublisher[1];
-        DefaultPublisher p = new DefaultPublisher(binding, codecs, listener, scheduler, config.publishTimeout(), config.closeTimeout(),
-                () -> publishers.remove(self[0]));
+        DefaultPublisher p = new DefaultPublisher(binding, codecs, listener, scheduler, handlerExecutor, config.publishTimeout(),
+                config.closeTimeout(), () -> publishers.remove(self[0]));
         self[0] = p;
         if (tracked) {
             publishers.add(p);

@@ -21,6 +21,8 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +33,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A publisher view over the binding: tracks its outstanding publishes so close() can flush them,
  * and fails publishes the broker has not confirmed within the publish timeout, unless the binding
- * does that itself ({@link Binding#settlesPublishesWithin}).
+ * does that itself ({@link Binding#settlesPublishesWithin}). A publish failed by that timeout
+ * completes on the handler executor, not on the scheduler's one thread the sweep runs on.
  */
 public final class DefaultPublisher implements Publisher {
 
@@ -44,6 +47,8 @@ public final class DefaultPublisher implements Publisher {
     /** The binding is done with a payload array when publishInto returns. */
     private final boolean passBytes;
     private final ScheduledExecutorService scheduler;
+    /** Completes the publishes the sweeper fails (the handler executor). */
+    private final Executor completions;
     /** The binding does not settle every publish within the publish timeout by itself: the sweeper does. */
     private final boolean tracksTimeouts;
     private final Duration publishTimeout;
@@ -70,13 +75,14 @@ public final class DefaultPublisher implements Publisher {
     private static final int PRUNE_EVERY = 64;
 
     DefaultPublisher(Binding binding, Codecs codecs, CourierListener listener, ScheduledExecutorService scheduler,
-                     Duration publishTimeout, Duration closeTimeout, Runnable onClose) {
+                     Executor completions, Duration publishTimeout, Duration closeTimeout, Runnable onClose) {
         this.binding = binding;
         this.codecs = codecs;
         this.listener = listener;
         this.listening = listener != CourierListener.NONE;
         this.passBytes = binding.copiesPayloadOnPublish();
         this.scheduler = scheduler;
+        this.completions = completions;
         this.publishTimeout = publishTimeout;
         this.timeoutNanos = publishTimeout.toNanos();
         this.tracksTimeouts = !binding.settlesPublishesWithin(publishTimeout);
@@ -182,8 +188,9 @@ public final class DefaultPublisher implements Publisher {
      * sweeper on timeout, a caller's cancel) reports to the listener, counts the publish as
      * settled and completes the stage, in that order: the listener and {@link #outstanding()} have
      * seen the outcome before any caller does, and close() returns only once every stage is
-     * complete ({@link #completed}). It holds the topic and id, and the message only when a listener needs it, since
-     * the payload must not outlive the publish.
+     * complete ({@link #completed}). The sweeper settles on its thread but completes the stage on
+     * the handler executor ({@link #timeOut}). It holds the topic and id, and the message only
+     * when a listener needs it, since the payload must not outlive the publish.
      */
     private final class Pending extends CompletableFuture<PublishReceipt> {
         private static final AtomicIntegerFieldUpdater<Pending> SETTLING =
@@ -237,6 +244,32 @@ public final class DefaultPublisher implements Publisher {
                 return super.cancel(mayInterruptIfRunning);
             } finally {
                 completed(1);
+            }
+        }
+
+        /**
+         * Fails the publish at its deadline, on the sweeper's thread: settled there (so a confirm
+         * arriving now no longer counts), the stage completed on the handler executor. The sweep
+         * runs on the Courier's one scheduler thread, and code chained onto the failure that blocks
+         * there (a retry waiting for its own publish, say) would hold up every other publish's
+         * timeout, the requests' and the rest of the Courier's timers. Inline only when the
+         * executor refuses it, as the Courier is closing.
+         */
+        void timeOut(PublishException failure) {
+            if (!settle(null, failure)) {
+                return;
+            }
+            Runnable fail = () -> {
+                try {
+                    super.completeExceptionally(failure);
+                } finally {
+                    completed(1);
+                }
+            };
+            try {
+                completions.execute(fail);
+            } catch (RejectedExecutionException rejected) {
+                fail.run();
             }
         }
 
@@ -300,7 +333,7 @@ public final class DefaultPublisher implements Publisher {
                 timeouts.poll();
             } else if (d.nanos - now <= 0) {
                 timeouts.poll();
-                d.completeExceptionally(new PublishException(d.topic, "the broker did not confirm message "
+                d.timeOut(new PublishException(d.topic, "the broker did not confirm message "
                         + d.id + " within " + publishTimeout.toMillis()
                         + " ms (courier.publish.timeout); it may or may not have been stored", null));
             } else {

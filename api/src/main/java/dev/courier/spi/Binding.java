@@ -24,7 +24,10 @@ public interface Binding extends AutoCloseable {
     /**
      * Publishes {@code message}; the stage completes when the broker confirmed it and fails with a
      * {@link dev.courier.PublishException} (or {@link dev.courier.BrokerUnavailableException})
-     * otherwise. Must not block the caller waiting for the confirm.
+     * otherwise. Must not block the caller waiting for the confirm. A stage the binding fails from a
+     * timer of its own (a publish timeout, on the scheduler's thread) completes on the context's
+     * handler executor (inline only when it refuses, as the Courier closes): the publisher's code
+     * chained onto it may block. One the broker's answer settles may complete where it arrives.
      */
     CompletionStage<PublishReceipt> publish(Message message);
 

@@ -21,6 +21,9 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -73,15 +76,17 @@ class DefaultPublisherTest {
     }
 
     private final ScheduledExecutorService scheduler = HandlerExecutors.scheduler();
+    private final ExecutorService handlers = HandlerExecutors.handlerExecutor("platform");
     private final ManualBinding binding = new ManualBinding();
 
     @AfterEach
     void stop() {
         scheduler.shutdownNow();
+        handlers.shutdownNow();
     }
 
     private DefaultPublisher publisher(Duration publishTimeout, Duration closeTimeout) {
-        return new DefaultPublisher(binding, Codecs.defaults(), CourierListener.NONE, scheduler, publishTimeout, closeTimeout, () -> { });
+        return new DefaultPublisher(binding, Codecs.defaults(), CourierListener.NONE, scheduler, handlers, publishTimeout, closeTimeout, () -> { });
     }
 
     @Test
@@ -92,6 +97,33 @@ class DefaultPublisherTest {
         assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(PublishException.class)
                 .hasMessageContaining("courier.publish.timeout");
         assertThat(p.outstanding()).isZero();
+    }
+
+    @Test
+    @DisplayName("code chained onto a timed-out publish that blocks does not hold up another publish's timeout, nor the Courier's other timers")
+    void blockingCallbackOnATimeoutHoldsUpNoOtherTimeout() throws Exception {
+        DefaultPublisher p = publisher(Duration.ofMillis(200), Duration.ofSeconds(1));
+        CountDownLatch blocking = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        try {
+            p.publish("orders", "first").whenComplete((r, e) -> {
+                blocking.countDown();
+                try {
+                    release.await(); // a blocking retry, say
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            assertThat(blocking.await(10, TimeUnit.SECONDS)).as("the first publish timed out").isTrue();
+            CompletableFuture<PublishReceipt> second = p.publish("orders", "second").toCompletableFuture();
+            assertThatThrownBy(() -> second.get(10, TimeUnit.SECONDS)).as("the second publish, while code chained onto the first one blocks")
+                    .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(PublishException.class);
+            CompletableFuture<Void> timer = new CompletableFuture<>();
+            scheduler.schedule(() -> timer.complete(null), 10, TimeUnit.MILLISECONDS);
+            timer.get(10, TimeUnit.SECONDS); // the scheduler still runs the Courier's other timers
+        } finally {
+            release.countDown();
+        }
     }
 
     @Test
@@ -166,7 +198,7 @@ class DefaultPublisherTest {
                 heard.add("failed " + message.topic());
             }
         };
-        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, Duration.ofSeconds(30),
+        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, handlers, Duration.ofSeconds(30),
                 Duration.ofSeconds(1), () -> { });
         CompletableFuture<PublishReceipt> ok = p.publish("orders", "x").toCompletableFuture();
         CompletableFuture<PublishReceipt> bad = p.publish("payments", "y").toCompletableFuture();
@@ -188,7 +220,7 @@ class DefaultPublisherTest {
                 heard.add(error.getClass().getSimpleName() + " " + message.topic());
             }
         };
-        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, Duration.ofSeconds(30),
+        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, handlers, Duration.ofSeconds(30),
                 Duration.ofSeconds(30), () -> { });
         CompletableFuture<PublishReceipt> f = p.publish("orders", "x").toCompletableFuture();
         assertThat(f.cancel(false)).isTrue();
@@ -210,7 +242,7 @@ class DefaultPublisherTest {
                 heard.add("listener");
             }
         };
-        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, Duration.ofSeconds(30),
+        DefaultPublisher p = new DefaultPublisher(binding, Codecs.defaults(), listener, scheduler, handlers, Duration.ofSeconds(30),
                 Duration.ofSeconds(1), () -> { });
         List<Integer> outstandingSeen = new ArrayList<>();
         p.publish("orders", "x").whenComplete((r, e) -> {
