@@ -5,6 +5,7 @@ import dev.courier.CourierConfig;
 import dev.courier.PublishException;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
+import dev.courier.Subscription;
 import dev.courier.testkit.kafka.EmbeddedKafka;
 import dev.courier.testkit.kafka.KafkaFixture;
 import org.apache.kafka.clients.admin.Admin;
@@ -128,8 +129,11 @@ class KafkaStartAndCloseTest {
             for (int p = 0; p < 3; p++) {
                 courier.publisher().publish(t, keyFor(p, 3), "old-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
             }
-            // returns once the member has its partitions; closed before a record arrives, so it commits nothing itself
-            courier.subscribe(Subscribe.to(t).group(group).startFrom(start), d -> seen.add(d.payload(String.class))).close();
+            // closed before a record arrives, so it commits no record, only the start it resolved for each partition; the
+            // consumer protocol may hand the member its partitions in steps, after subscribe() returned: wait for all three
+            Subscription first = courier.subscribe(Subscribe.to(t).group(group).startFrom(start), d -> seen.add(d.payload(String.class)));
+            await(() -> committedPartitions(group) == 3, 20);
+            first.close();
             List<String> between = new ArrayList<>();
             for (int p = 0; p < 3; p++) {
                 courier.publisher().publish(t, keyFor(p, 3), "between-" + p).toCompletableFuture().get(30, TimeUnit.SECONDS);
@@ -138,6 +142,15 @@ class KafkaStartAndCloseTest {
             courier.subscribe(Subscribe.to(t).group(group).startFrom(start), d -> seen.add(d.payload(String.class)));
             await(() -> seen.containsAll(between), 20);
             assertThat(seen).as("records the group received after it subscribed again").containsExactlyInAnyOrderElementsOf(between);
+        }
+    }
+
+    /** How many partitions {@code group} has committed offsets for (0 while the broker does not answer). */
+    private int committedPartitions(String group) {
+        try {
+            return admin.listConsumerGroupOffsets(group).partitionsToOffsetAndMetadata().get(10, TimeUnit.SECONDS).size();
+        } catch (Exception e) {
+            return 0;
         }
     }
 
