@@ -326,7 +326,8 @@ final class NatsBinding implements Binding {
                         newStream ? ", reading the new stream from its start" : "");
             }
             ref.used = true;
-            return PullLoop.start(js, ref.stream, ref.consumer, dispatcher, batch, topic, sub::onJetStream, context.scheduler());
+            return PullLoop.start(js, ref.stream, ref.consumer, dispatcher, batch, settings.pullExpiry, topic, sub::onJetStream,
+                    context.scheduler());
         };
         try {
             sub.attachConsumer(starter, () -> consumerGone(current.get()), () -> {

@@ -57,6 +57,12 @@ public final class NatsSettings {
     public static final String ACK_WAIT = P + "consumer.ack-wait";
     /** Server-side delivery limit of a consumer; -1 (default) leaves the limit to Subscribe.maxAttempts. */
     public static final String MAX_DELIVER = P + "consumer.max-deliver";
+    /**
+     * How long a pull request stays open at the server. A close waits up to this long for the
+     * requests that may still bring messages before it gives messages back; an idle subscription
+     * asks about this often. Default 1s.
+     */
+    public static final String PULL_EXPIRY = P + "consumer.pull-expiry";
     /** How long the server keeps the consumer of a broadcast subscription whose client vanished. Default 5m. */
     public static final String INACTIVE_THRESHOLD = P + "consumer.inactive-threshold";
 
@@ -107,6 +113,7 @@ public final class NatsSettings {
     final Duration ackWait;
     final long maxDeliver;
     final Duration inactiveThreshold;
+    final Duration pullExpiry;
     final int maxPendingPublishes;
     final String user;
     final String password;
@@ -162,6 +169,10 @@ public final class NatsSettings {
         }
         maxDeliver = longValue(c, MAX_DELIVER, -1);
         inactiveThreshold = c.duration(INACTIVE_THRESHOLD, Duration.ofMinutes(5));
+        pullExpiry = c.duration(PULL_EXPIRY, Duration.ofSeconds(1));
+        if (pullExpiry.compareTo(Duration.ofMillis(100)) < 0 || pullExpiry.compareTo(Duration.ofSeconds(30)) > 0) {
+            throw new ConfigurationException(PULL_EXPIRY + "=" + c.get(PULL_EXPIRY) + " is out of range; use 100ms to 30s");
+        }
         maxPendingPublishes = c.intValue(MAX_PENDING_PUBLISHES, 1024, 1, 1_000_000);
         user = url.user() != null && url.password() != null ? url.user() : c.get(USER);
         password = url.user() != null && url.password() != null ? url.password() : c.get(PASSWORD);
@@ -231,7 +242,7 @@ public final class NatsSettings {
 
     private static final java.util.List<String> KEYS = java.util.List.of(MODE, CORE_TOPICS, KEY_SUBJECT_TOPICS, REQUEST_PREFIX,
             STREAM_PROVISION, STREAM_PREFIX, STREAM_STORAGE, STREAM_RETENTION, STREAM_MAX_AGE, STREAM_MAX_BYTES, STREAM_REPLICAS,
-            STREAM_DUPLICATE_WINDOW, ACK_WAIT, MAX_DELIVER, INACTIVE_THRESHOLD, MAX_PENDING_PUBLISHES, USER, PASSWORD, TOKEN,
+            STREAM_DUPLICATE_WINDOW, ACK_WAIT, MAX_DELIVER, INACTIVE_THRESHOLD, PULL_EXPIRY, MAX_PENDING_PUBLISHES, USER, PASSWORD, TOKEN,
             CREDENTIALS_FILE, TLS, TRUSTSTORE, TRUSTSTORE_PASSWORD, KEYSTORE, KEYSTORE_PASSWORD, MAX_RECONNECTS, RECONNECT_WAIT,
             RECONNECT_BUFFER, CONNECTION_NAME);
 

@@ -43,7 +43,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * request of this subscription: a message the server sends to a request nobody reads any more (a
  * nak goes straight back to an open one) waits out the ack wait and then comes back behind later
  * messages of its key. So close stops asking ({@link PullLoop}), waits until the requests that may
- * still bring messages have expired (at most {@link PullLoop#EXPIRY}; meanwhile what they bring is
+ * still bring messages have expired (at most {@code courier.nats.consumer.pull-expiry}; meanwhile what they bring is
  * kept to give back, and everything kept gets in-progress acks), drains the pull's own dispatcher
  * (the server gets the unsubscribe), then naks what it kept in stream order, so the group's next
  * consumer gets it at once and in order, and flushes before the close completes.
@@ -393,7 +393,7 @@ final class NatsSubscription implements BindingSubscription {
 
     /**
      * Waits until every pull request that may still bring a message has ended at the server (see
-     * the class comment): at most {@link PullLoop#EXPIRY} after close stopped the pulls. At once
+     * the class comment): at most a pull request's expiry after close stopped the pulls. At once
      * without a connection (the server then ends the requests itself).
      */
     private void awaitPullsEnded(PullLoop c) {

@@ -18,9 +18,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Pulls one JetStream consumer for a subscription: pull requests of up to {@code batch} messages,
- * each open at the server for at most {@link #EXPIRY}, asked for again when less than half a batch
- * is still to come (and at least every {@link #EXPIRY}), so an idle subscription asks about once a
- * second and a busy one keeps a batch on its way.
+ * each open at the server for at most its expiry ({@code courier.nats.consumer.pull-expiry}), asked
+ * for again when less than half a batch is still to come (and at least once an expiry), so an idle
+ * subscription asks about once an expiry and a busy one keeps a batch on its way.
  *
  * <p>Its own requests rather than jnats' {@code MessageConsumer}: after that one's {@code stop()},
  * jnats drops the messages its open requests still bring, and the server, which counts them as
@@ -32,11 +32,10 @@ import java.util.concurrent.TimeUnit;
 final class PullLoop {
 
     private static final Logger log = LoggerFactory.getLogger(PullLoop.class);
-    /** How long a pull request stays open at the server. */
-    static final Duration EXPIRY = Duration.ofSeconds(1);
-    private static final long EXPIRY_NANOS = EXPIRY.toNanos();
-
     private final int batch;
+    /** How long a pull request stays open at the server. */
+    private final Duration expiry;
+    private final long expiryNanos;
     private final String topic;
     private final Object lock = new Object();
     /** Requests possibly still open, oldest first: {sent (nanoTime), messages still to come}. Guarded by {@code lock}. */
@@ -47,8 +46,10 @@ final class PullLoop {
     private volatile JetStreamSubscription sub;
     private ScheduledFuture<?> timer;
 
-    private PullLoop(int batch, String topic) {
+    private PullLoop(int batch, Duration expiry, String topic) {
         this.batch = batch;
+        this.expiry = expiry;
+        this.expiryNanos = expiry.toNanos();
         this.topic = topic;
     }
 
@@ -56,9 +57,9 @@ final class PullLoop {
      * Binds to {@code consumer} of {@code stream} on {@code dispatcher} and starts pulling; each
      * message goes to {@code handler} on the dispatcher's thread.
      */
-    static PullLoop start(JetStream js, String stream, String consumer, Dispatcher dispatcher, int batch, String topic,
-            MessageHandler handler, ScheduledExecutorService scheduler) throws IOException, JetStreamApiException {
-        PullLoop loop = new PullLoop(batch, topic);
+    static PullLoop start(JetStream js, String stream, String consumer, Dispatcher dispatcher, int batch, Duration expiry,
+            String topic, MessageHandler handler, ScheduledExecutorService scheduler) throws IOException, JetStreamApiException {
+        PullLoop loop = new PullLoop(batch, expiry, topic);
         loop.sub = js.subscribe(null, dispatcher, m -> {
             try {
                 handler.onMessage(m);
@@ -66,7 +67,7 @@ final class PullLoop {
                 loop.received();
             }
         }, PullSubscribeOptions.bind(stream, consumer));
-        long every = EXPIRY_NANOS / 2;
+        long every = loop.expiryNanos / 2;
         loop.timer = scheduler.scheduleWithFixedDelay(loop::topUp, every, every, TimeUnit.NANOSECONDS);
         loop.topUp();
         return loop;
@@ -93,7 +94,7 @@ final class PullLoop {
         int ask;
         synchronized (lock) {
             long now = System.nanoTime();
-            for (long[] r = open.peekFirst(); r != null && now - r[0] > EXPIRY_NANOS; r = open.peekFirst()) {
+            for (long[] r = open.peekFirst(); r != null && now - r[0] > expiryNanos; r = open.peekFirst()) {
                 open.pollFirst();
                 credit -= (int) r[1];
             }
@@ -109,7 +110,7 @@ final class PullLoop {
         }
         // a request goes out after its record: an answer cannot arrive before it is counted
         try {
-            sub.pullExpiresIn(ask, EXPIRY);
+            sub.pullExpiresIn(ask, expiry);
         } catch (RuntimeException e) {
             log.debug("pull request on '{}' failed: {}", topic, e.toString());
         }
@@ -135,7 +136,7 @@ final class PullLoop {
             long until = System.nanoTime();
             for (long[] r : open) {
                 if (r[1] > 0) {
-                    until = Math.max(until, r[0] + EXPIRY_NANOS + margin.toNanos());
+                    until = Math.max(until, r[0] + expiryNanos + margin.toNanos());
                 }
             }
             return until;

@@ -33,6 +33,8 @@ final class NatsFixture implements BrokerFixture {
         // a short ack wait keeps messages lost in transit at close from stalling a case; in-progress acks cover slow handlers
         all.put(NatsSettings.ACK_WAIT, "5s");
         all.put(NatsSettings.STREAM_STORAGE, "memory");
+        // a close waits up to this long for open pull requests before it gives messages back
+        all.put(NatsSettings.PULL_EXPIRY, "300ms");
         all.putAll(config);
         this.config = Map.copyOf(all);
         checkReachable(url);

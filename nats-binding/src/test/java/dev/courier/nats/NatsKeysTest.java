@@ -34,6 +34,16 @@ class NatsKeysTest {
     }
 
     @Test
+    @DisplayName("a pull expiry outside 100ms to 30s fails the connect")
+    void pullExpiryRange() {
+        for (String value : new String[] {"50ms", "31s"}) {
+            assertThatThrownBy(() -> Courier.connect(config(NOWHERE).set(NatsSettings.PULL_EXPIRY, value).build()))
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining(NatsSettings.PULL_EXPIRY + "=" + value + " is out of range; use 100ms to 30s");
+        }
+    }
+
+    @Test
     @DisplayName("a misspelled key fails the connect with the key meant")
     void keyTypo() {
         assertThatThrownBy(() -> Courier.connect(config(NOWHERE).set("courier.nats.stream.max-aeg", "1h").build()))
