@@ -5,6 +5,7 @@ import dev.courier.CourierConfig;
 import dev.courier.PublishException;
 import dev.courier.spi.BrokerUrl;
 import dev.courier.testkit.kafka.EmbeddedKafka;
+import dev.courier.testkit.Await;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -147,14 +148,7 @@ class KafkaPublishTimeoutTest {
             CountDownLatch blocking = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             try {
-                courier.publisher().publish(topic + ".a", "k", "first").whenComplete((r, e) -> {
-                    blocking.countDown();
-                    try {
-                        release.await(); // a blocking retry, say
-                    } catch (InterruptedException interrupted) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
+                courier.publisher().publish(topic + ".a", "k", "first").whenComplete(Await.blockingCallback(blocking, release));
                 assertThat(blocking.await(30, TimeUnit.SECONDS)).as("the first publish timed out").isTrue();
                 CompletableFuture<?> second = courier.publisher().publish(topic + ".b", "k", "second").toCompletableFuture();
                 assertThatThrownBy(() -> second.get(30, TimeUnit.SECONDS)).as("the second publish, while code chained onto the first one blocks")

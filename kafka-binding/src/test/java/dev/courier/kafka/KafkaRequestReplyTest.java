@@ -5,6 +5,7 @@ import dev.courier.CourierConfig;
 import dev.courier.RequestTimeoutException;
 import dev.courier.Subscribe;
 import dev.courier.testkit.kafka.KafkaFixture;
+import dev.courier.testkit.Await;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -173,14 +174,8 @@ class KafkaRequestReplyTest {
             CountDownLatch blocking = new CountDownLatch(1);
             CountDownLatch release = new CountDownLatch(1);
             try {
-                requester.requester().request(t, "a", String.class, Duration.ofSeconds(1)).whenComplete((r, e) -> {
-                    blocking.countDown();
-                    try {
-                        release.await(); // a blocking retry, say
-                    } catch (InterruptedException interrupted) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
+                requester.requester().request(t, "a", String.class, Duration.ofSeconds(1))
+                        .whenComplete(Await.blockingCallback(blocking, release));
                 assertThat(blocking.await(30, TimeUnit.SECONDS)).as("the first request timed out").isTrue();
                 CompletableFuture<String> second = requester.requester().request(t, "b", String.class, Duration.ofSeconds(1))
                         .toCompletableFuture();

@@ -11,6 +11,7 @@ import dev.courier.PublishReceipt;
 import dev.courier.RequestTimeoutException;
 import dev.courier.StartPosition;
 import dev.courier.Subscribe;
+import dev.courier.testkit.Await;
 import io.nats.client.Connection;
 import io.nats.client.Nats;
 import io.nats.client.api.ConsumerInfo;
@@ -258,14 +259,8 @@ class NatsJetStreamTest {
                 return "too late";
             });
             CountDownLatch blocking = new CountDownLatch(1);
-            courier.requester().request(topic, "a", String.class, Duration.ofMillis(300)).whenComplete((r, e) -> {
-                blocking.countDown();
-                try {
-                    release.await(); // a blocking retry, say
-                } catch (InterruptedException interrupted) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            courier.requester().request(topic, "a", String.class, Duration.ofMillis(300))
+                    .whenComplete(Await.blockingCallback(blocking, release));
             assertThat(blocking.await(30, TimeUnit.SECONDS)).as("the first request ended").isTrue();
             CompletableFuture<String> second = courier.requester().request(topic, "b", String.class, Duration.ofMillis(300))
                     .toCompletableFuture();

@@ -2,6 +2,8 @@ package dev.courier.testkit;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.function.BiConsumer;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -37,6 +39,22 @@ public final class Await {
 
     public static Await atMost(Duration timeout) {
         return new Await(timeout);
+    }
+
+    /**
+     * A callback for {@code whenComplete} that counts down {@code entered} and then blocks until
+     * {@code release} opens (a blocking retry, say): for tests that code chained onto one stage
+     * holds up nothing else.
+     */
+    public static <T> BiConsumer<T, Throwable> blockingCallback(CountDownLatch entered, CountDownLatch release) {
+        return (value, failure) -> {
+            entered.countDown();
+            try {
+                release.await();
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        };
     }
 
     public Duration timeout() {

@@ -1366,14 +1366,8 @@ public abstract class CourierContractSuite {
             });
             closeAfterCase(release::countDown);
             CountDownLatch blocking = new CountDownLatch(1);
-            courier.requester().request(topic, new Query(1), Answer.class, Duration.ofMillis(300)).whenComplete((a, e) -> {
-                blocking.countDown();
-                try {
-                    release.await(); // a blocking retry, say
-                } catch (InterruptedException interrupted) {
-                    Thread.currentThread().interrupt();
-                }
-            });
+            courier.requester().request(topic, new Query(1), Answer.class, Duration.ofMillis(300))
+                    .whenComplete(Await.blockingCallback(blocking, release));
             assertThat(blocking.await(await.timeout().toMillis(), TimeUnit.MILLISECONDS)).as("the first request ended").isTrue();
             Throwable failure = failureOf(courier.requester().request(topic, new Query(2), Answer.class, Duration.ofMillis(300)),
                     "a second request, while code chained onto the first one blocks");
