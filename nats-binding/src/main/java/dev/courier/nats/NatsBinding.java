@@ -326,7 +326,7 @@ final class NatsBinding implements Binding {
                         newStream ? ", reading the new stream from its start" : "");
             }
             ref.used = true;
-            return PullLoop.start(js, ref.stream, ref.consumer, dispatcher, batch, settings.pullExpiry, topic, sub::onJetStream,
+            return PullLoop.start(js, connection, ref.stream, ref.consumer, dispatcher, batch, settings.pullExpiry, topic, sub::onJetStream,
                     context.scheduler());
         };
         try {
@@ -577,11 +577,13 @@ final class NatsBinding implements Binding {
     }
 
     /**
-     * After a reconnect the server may have restarted and forgotten the pull requests: every
-     * JetStream subscription starts pulling afresh.
+     * After a reconnect the server may have restarted: a subscription whose consumer it lost (a
+     * memory stream) pulls afresh on a new one. Pull requests it forgot are asked for again by each
+     * subscription's {@link PullLoop} within one expiry; a pull replaced for nothing would drop what
+     * its requests, held by jnats while the connection was down, bring after the reconnect.
      */
     void reconnected() {
-        restartWhere(s -> true, false);
+        restartWhere(s -> true, true);
     }
 
     /** Restarts the pulls of the subscriptions {@code which} selects, off jnats' threads; {@code onlyIfGone}: only where the consumer is gone. */

@@ -23,6 +23,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.Semaphore;
@@ -226,6 +227,8 @@ final class NatsSubscription implements BindingSubscription {
     private final Object restartLock = new Object();
     private boolean restarting;
     private int again = NONE;
+    /** Restarts that failed in a row; guarded by the one-at-a-time rule of {@link #restart}. */
+    private int restartFailures;
     private volatile GoneCheck goneCheck = () -> false;
 
     private void restartOnce(boolean always) {
@@ -248,30 +251,50 @@ final class NatsSubscription implements BindingSubscription {
             old = consumer;
             d = pullDispatcher;
         }
+        PullLoop fresh;
         try {
-            old.stop();
-            old.close();
+            fresh = starter.start(d);
         } catch (Exception e) {
-            log.debug("closing the old consumer of '{}' failed: {}", spec.topic(), e.toString());
+            // the old pull keeps going meanwhile (it may still work); a restart that fails is tried again, as nothing
+            // else may ask for one (a process that only consumes hears of nothing once its pull is gone)
+            long pauseMs = Math.min(30_000, 1_000L << Math.min(restartFailures++, 5));
+            log.warn("could not resume pulling '{}': {}; trying again in {} ms", spec.topic(), e.toString(), pauseMs);
+            try {
+                scheduler.schedule(() -> io.execute(always ? this::restartConsumer : this::restartConsumerIfGone), pauseMs,
+                        TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException rejected) {
+                log.debug("not trying '{}' again: Courier is closing", spec.topic());
+            }
+            return;
         }
+        restartFailures = 0;
+        boolean stale;
+        synchronized (lock) {
+            stale = closing;
+            if (!stale) {
+                consumer = fresh;
+            }
+        }
+        if (stale) {
+            fresh.close();
+        } else {
+            log.info("resumed pulling '{}'", spec.topic());
+        }
+        retire(old);
+    }
+
+    /**
+     * Stops {@code old} asking and unsubscribes it only once its open requests have ended: what they
+     * still bring reaches {@link #onJetStream} like any message, instead of being dropped by the
+     * client while the server counts it delivered (it would come back only after the ack wait).
+     */
+    private void retire(PullLoop old) {
+        old.stop();
+        long delay = old.openUntil(PULL_MARGIN) - System.nanoTime();
         try {
-            PullLoop fresh = starter.start(d);
-            boolean stale;
-            synchronized (lock) {
-                stale = closing;
-                if (!stale) {
-                    consumer = fresh;
-                }
-            }
-            if (stale) {
-                fresh.stop();
-                fresh.close();
-            } else {
-                log.info("resumed pulling '{}'", spec.topic());
-            }
-        } catch (Exception e) {
-            log.warn("could not resume pulling '{}': {}; tried again on the next reconnect or failed publish to it", spec.topic(),
-                    e.toString());
+            scheduler.schedule(old::close, Math.max(0, delay), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            old.close();
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.courier.nats;
 
+import io.nats.client.Connection;
 import io.nats.client.Dispatcher;
 import io.nats.client.JetStream;
 import io.nats.client.JetStreamApiException;
@@ -32,6 +33,7 @@ import java.util.concurrent.TimeUnit;
 final class PullLoop {
 
     private static final Logger log = LoggerFactory.getLogger(PullLoop.class);
+    private final Connection connection;
     private final int batch;
     /** How long a pull request stays open at the server. */
     private final Duration expiry;
@@ -46,7 +48,8 @@ final class PullLoop {
     private volatile JetStreamSubscription sub;
     private ScheduledFuture<?> timer;
 
-    private PullLoop(int batch, Duration expiry, String topic) {
+    private PullLoop(Connection connection, int batch, Duration expiry, String topic) {
+        this.connection = connection;
         this.batch = batch;
         this.expiry = expiry;
         this.expiryNanos = expiry.toNanos();
@@ -57,9 +60,10 @@ final class PullLoop {
      * Binds to {@code consumer} of {@code stream} on {@code dispatcher} and starts pulling; each
      * message goes to {@code handler} on the dispatcher's thread.
      */
-    static PullLoop start(JetStream js, String stream, String consumer, Dispatcher dispatcher, int batch, Duration expiry,
-            String topic, MessageHandler handler, ScheduledExecutorService scheduler) throws IOException, JetStreamApiException {
-        PullLoop loop = new PullLoop(batch, expiry, topic);
+    static PullLoop start(JetStream js, Connection connection, String stream, String consumer, Dispatcher dispatcher, int batch,
+            Duration expiry, String topic, MessageHandler handler, ScheduledExecutorService scheduler)
+            throws IOException, JetStreamApiException {
+        PullLoop loop = new PullLoop(connection, batch, expiry, topic);
         loop.sub = js.subscribe(null, dispatcher, m -> {
             try {
                 handler.onMessage(m);
@@ -101,7 +105,9 @@ final class PullLoop {
             if (credit < 0) {
                 credit = 0;
             }
-            if (stopped || credit > batch / 2) {
+            // not while the connection is down: jnats would hold the request and send it on the reconnect, its expiry
+            // starting only then (the timer asks again once connected)
+            if (stopped || credit > batch / 2 || connection.getStatus() != Connection.Status.CONNECTED) {
                 return;
             }
             ask = batch - credit;
