@@ -16,6 +16,7 @@ import dev.courier.spi.BindingContext;
 import dev.courier.spi.BindingSubscription;
 import dev.courier.spi.DeliveryProcessor;
 import dev.courier.spi.InboundDelivery;
+import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -27,6 +28,8 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.StaleMemberEpochException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -99,6 +102,9 @@ final class KafkaSubscription implements BindingSubscription {
     static final String RETRY_TIMESTAMP = "courier-retry-timestamp";
     /** While closing, before the coordinator gives records up, a failed record is retried this often (not in a busy loop). */
     private static final Duration CLOSING_RETRY = Duration.ofMillis(10);
+    /** How long a member's first commit of its group's start is tried again while its epoch is stale, and how often. */
+    private static final Duration STALE_EPOCH_WAIT = Duration.ofSeconds(10);
+    private static final Duration STALE_EPOCH_RETRY = Duration.ofMillis(100);
 
     private final Subscribe spec;
     private final DeliveryProcessor processor;
@@ -683,15 +689,21 @@ final class KafkaSubscription implements BindingSubscription {
             if (!main) {
                 return; // retry records always start at the earliest uncommitted one; applyPauses pauses them if need be
             }
-            if (initiallyAssigned && startsAtLatest) {
-                startAddedPartitions(partitions);
-            } else {
-                seekToStart(partitions);
+            // on a new group's first assignment the start of every partition of the topic is committed at once, this member's included
+            boolean groupStarted = !initiallyAssigned && fixGroupStart(partitions);
+            if (!groupStarted) {
+                if (initiallyAssigned && startsAtLatest) {
+                    startAddedPartitions(partitions);
+                } else {
+                    seekToStart(partitions);
+                }
             }
             for (TopicPartition tp : partitions) {
                 consumer.position(tp); // resolve "latest" now, so messages published after subscribe() are not skipped
             }
-            commitLatestStart(partitions);
+            if (!groupStarted) {
+                commitLatestStart(partitions);
+            }
             // a broadcast member is alone in its group and gets every partition; the consumer protocol may first
             // report an empty assignment, and returning from subscribe() then would let "latest" skip messages
             if (!broadcast || !assigned.isEmpty()) {
@@ -699,6 +711,102 @@ final class KafkaSubscription implements BindingSubscription {
                 firstAssignment.countDown();
             }
         }
+    }
+
+    /**
+     * For a group starting at LATEST, a TIME or a SEQUENCE, on this member's first assignment: when the group has
+     * committed no partition of the topic (it starts now), resolves the start of every partition of the topic and
+     * commits it, those not assigned to this member too, and seeks the assigned ones there. The consumer protocol
+     * may hand a member its partitions in steps, after subscribe() returned (the first assignment is often empty),
+     * and a partition whose start was resolved only when it arrived would skip what was published to it
+     * meanwhile. A group that committed any partition of the topic has started before: its start is not moved
+     * (partitions it never committed are then resolved by their owner, as {@link #startAddedPartitions} and
+     * {@link #seekToStart} say).
+     *
+     * <p>The group coordinator takes a member's commit for any partition while the member's epoch is current;
+     * with a stale one (another member joined a moment ago) only for its own partitions, so the commit is tried
+     * again once the new epoch arrived. Members that start together both find nothing committed and commit starts
+     * resolved a moment apart, before either returned from subscribe().
+     *
+     * @return whether the start was committed here
+     */
+    private boolean fixGroupStart(Collection<TopicPartition> assignedNow) {
+        StartPosition.Kind kind = spec.startFrom().kind();
+        // (LATEST only while the consumer's auto.offset.reset says so: a user's own setting of it decides instead)
+        if (broadcast || (kind == StartPosition.Kind.LATEST ? !startsAtLatest : kind != StartPosition.Kind.TIME && kind != StartPosition.Kind.SEQUENCE)) {
+            return false;
+        }
+        List<TopicPartition> all = new ArrayList<>();
+        consumer.partitionsFor(spec.topic()).forEach(p -> all.add(new TopicPartition(p.topic(), p.partition())));
+        if (all.isEmpty() || neverCommitted(all).size() < all.size()) {
+            return false;
+        }
+        Map<TopicPartition, Long> start = resolveStart(all);
+        Map<TopicPartition, OffsetAndMetadata> commit = new HashMap<>();
+        start.forEach((tp, offset) -> commit.put(tp, new OffsetAndMetadata(offset)));
+        long deadline = System.nanoTime() + STALE_EPOCH_WAIT.toNanos();
+        while (true) {
+            try {
+                consumer.commitSync(commit);
+                break;
+            } catch (StaleMemberEpochException | CommitFailedException | RebalanceInProgressException e) {
+                if (System.nanoTime() - deadline >= 0 || !sleep(STALE_EPOCH_RETRY)) {
+                    log.warn("could not commit the start of '{}' for group '{}' ({}); partitions assigned later start when they are assigned",
+                            spec.topic(), groupId, e.toString());
+                    return false;
+                }
+            }
+        }
+        for (TopicPartition tp : assignedNow) {
+            consumer.seek(tp, start.get(tp));
+        }
+        log.debug("group '{}' starts '{}' at {}", groupId, spec.topic(), start);
+        return true;
+    }
+
+    /** Sleeps for {@code d}; false if interrupted (the flag is kept). */
+    private static boolean sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * Where {@code partitions} start for the subscription's LATEST, TIME or SEQUENCE start, resolved now: their end,
+     * the first record stamped at or after the time (else the end), or the sequence (at most the end: beyond it the
+     * fetch would be out of range and auto.offset.reset, earliest, replay the partition).
+     */
+    private Map<TopicPartition, Long> resolveStart(Collection<TopicPartition> partitions) {
+        StartPosition start = spec.startFrom();
+        Map<TopicPartition, Long> out = new HashMap<>();
+        if (start.kind() == StartPosition.Kind.TIME) {
+            Map<TopicPartition, Long> query = new HashMap<>();
+            partitions.forEach(tp -> query.put(tp, start.time().toEpochMilli()));
+            Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+            List<TopicPartition> none = new ArrayList<>();
+            for (TopicPartition tp : partitions) {
+                OffsetAndTimestamp o = found.get(tp);
+                if (o != null) {
+                    out.put(tp, o.offset());
+                } else {
+                    none.add(tp);
+                }
+            }
+            if (!none.isEmpty()) {
+                out.putAll(consumer.endOffsets(none));
+            }
+            return out;
+        }
+        Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
+        for (TopicPartition tp : partitions) {
+            long end = ends.get(tp);
+            out.put(tp, start.kind() == StartPosition.Kind.SEQUENCE ? Math.min(start.sequence(), end) : end);
+        }
+        return out;
     }
 
     /**
@@ -788,23 +896,7 @@ final class KafkaSubscription implements BindingSubscription {
         if (fresh.isEmpty()) {
             return;
         }
-        if (start.kind() == StartPosition.Kind.SEQUENCE) {
-            // beyond the end the fetch would be out of range and auto.offset.reset (earliest) replay the partition
-            Map<TopicPartition, Long> ends = consumer.endOffsets(fresh);
-            fresh.forEach(tp -> consumer.seek(tp, Math.min(start.sequence(), ends.getOrDefault(tp, start.sequence()))));
-        } else {
-            Map<TopicPartition, Long> query = new HashMap<>();
-            fresh.forEach(tp -> query.put(tp, start.time().toEpochMilli()));
-            Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
-            for (TopicPartition tp : fresh) {
-                OffsetAndTimestamp o = found.get(tp);
-                if (o != null) {
-                    consumer.seek(tp, o.offset());
-                } else {
-                    consumer.seekToEnd(List.of(tp));
-                }
-            }
-        }
+        resolveStart(fresh).forEach(consumer::seek);
         if (broadcast) {
             return; // its group is this subscription's alone: no later member reads the commit
         }

@@ -39,6 +39,7 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -207,6 +208,112 @@ class KafkaStartAndCloseTest {
             assertThat(inTransit).as("messages published while their partition moved").isNotEmpty();
             assertThat(seen).as("messages the group received").containsAll(published);
         }
+    }
+
+    @Test
+    @DisplayName("a new LATEST group receives exactly the messages published right after subscribe() returned, also when the member gets its partitions in steps and the messages were built before")
+    void newLatestGroupReceivesWhatIsPublishedRightAfterSubscribe() throws Exception {
+        newGroupReceivesWhatIsPublishedRightAfterSubscribe("latest-new", StartPosition.latest());
+    }
+
+    @Test
+    @DisplayName("a new group starting at a sequence beyond the end receives exactly the messages published right after subscribe() returned, also when the member gets its partitions in steps")
+    void newGroupAtASequenceBeyondTheEndReceivesWhatIsPublishedRightAfterSubscribe() throws Exception {
+        newGroupReceivesWhatIsPublishedRightAfterSubscribe("seq-new", StartPosition.sequence(1_000));
+    }
+
+    @Test
+    @DisplayName("a new group starting at a time no record is that new yet receives exactly the messages published right after subscribe() returned, also when the member gets its partitions in steps")
+    void newGroupAtATimeBeyondTheNewestRecordReceivesWhatIsPublishedRightAfterSubscribe() throws Exception {
+        newGroupReceivesWhatIsPublishedRightAfterSubscribe("time-new", StartPosition.at(java.time.Instant.now().plus(Duration.ofHours(1))));
+    }
+
+    /**
+     * Subscribes a new group at {@code start} (at or beyond the end of every partition) to a new topic of several partitions
+     * and publishes one record to each partition as soon as subscribe() returned; those must arrive, and nothing else. Several rounds,
+     * since the member may get its partitions in steps after subscribe() returned, or not. The records are stamped before
+     * subscribe() was called, as a message built earlier (or by a producer whose clock is behind) is.
+     */
+    private void newGroupReceivesWhatIsPublishedRightAfterSubscribe(String name, StartPosition start) throws Exception {
+        int partitions = 8;
+        Map<Integer, String> wrongByRound = new HashMap<>();
+        try (Courier courier = connect(url); KafkaProducer<String, byte[]> producer = rawProducer()) {
+            for (int round = 0; round < 5; round++) {
+                String t = topic(name);
+                admin.createTopics(List.of(new NewTopic(t, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+                producer.send(new ProducerRecord<>(t, 0, "k", "old".getBytes(StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+                Set<String> seen = ConcurrentHashMap.newKeySet();
+                long built = System.currentTimeMillis();
+                Subscription sub = courier.subscribe(Subscribe.to(t).group("g-" + UUID.randomUUID()).startFrom(start),
+                        d -> seen.add(new String(d.message().payload(), StandardCharsets.UTF_8)));
+                // subscribe() returned: from here on every message must reach the group
+                List<CompletableFuture<?>> sent = new ArrayList<>();
+                Set<String> published = new HashSet<>();
+                for (int p = 0; p < partitions; p++) {
+                    String text = "r" + round + "-p" + p;
+                    sent.add(toFuture(producer.send(new ProducerRecord<>(t, p, built, "k", text.getBytes(StandardCharsets.UTF_8)))));
+                    published.add(text);
+                }
+                CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+                await(() -> seen.containsAll(published), 20);
+                Set<String> missed = new HashSet<>(published);
+                missed.removeAll(seen);
+                Set<String> unexpected = new HashSet<>(seen);
+                unexpected.removeAll(published);
+                if (!missed.isEmpty() || !unexpected.isEmpty()) {
+                    wrongByRound.put(round, "missed " + missed + ", from before the start " + unexpected);
+                }
+                sub.close();
+            }
+        }
+        assertThat(wrongByRound).as("rounds in which the group did not receive exactly what was published after subscribe() returned").isEmpty();
+    }
+
+    @Test
+    @DisplayName("a member joining a LATEST group that has started does not move the group's start: messages published before it joined that the group has not finished reach it with the partitions it takes over")
+    void joiningMemberDoesNotMoveTheGroupsStart() throws Exception {
+        String t = topic("latest-join");
+        int partitions = 4;
+        admin.createTopics(List.of(new NewTopic(t, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
+        String group = "g-" + UUID.randomUUID();
+        CountDownLatch release = new CountDownLatch(1);
+        Set<String> atB = ConcurrentHashMap.newKeySet();
+        // A holds every record unfinished, and a revocation gives them up after 1 s: the partitions B takes over are read
+        // from the offset the group committed, which is its start unless B's joining moved it
+        try (Courier a = Courier.connect(CourierConfig.builder().withoutEnvironment().url(url)
+                     .set("courier.kafka.commit.interval", "100ms").set("courier.kafka.revoke.timeout", "1s").build());
+             Courier b = connect(url); KafkaProducer<String, byte[]> producer = rawProducer()) {
+            try {
+                a.subscribe(Subscribe.to(t).group(group).startFrom(StartPosition.latest()), d -> {
+                    try {
+                        release.await(60, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    d.nack();
+                });
+                for (int p = 0; p < partitions; p++) {
+                    producer.send(new ProducerRecord<>(t, p, "k", ("before-join-" + p).getBytes(StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+                }
+                b.subscribe(Subscribe.to(t).group(group).startFrom(StartPosition.latest()),
+                        d -> atB.add(new String(d.message().payload(), StandardCharsets.UTF_8)));
+                await(() -> !atB.isEmpty(), 30);
+                assertThat(atB).as("messages published before B joined, received by B with the partitions it took over").isNotEmpty()
+                        .allMatch(m -> m.startsWith("before-join-"));
+            } finally {
+                release.countDown();
+            }
+        }
+    }
+
+    private static CompletableFuture<Object> toFuture(java.util.concurrent.Future<?> f) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return f.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
     }
 
     @Test
