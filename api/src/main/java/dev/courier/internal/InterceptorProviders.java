@@ -42,7 +42,9 @@ public final class InterceptorProviders {
     public static Installed withConfigured(List<Interceptor> explicit, CourierConfig config) {
         List<Interceptor> out = new ArrayList<>(explicit);
         List<AutoCloseable> owned = new ArrayList<>();
-        for (InterceptorProvider p : discover()) {
+        List<InterceptorProvider> providers = discover();
+        warnIfUnread(config, providers);
+        for (InterceptorProvider p : providers) {
             try {
                 p.configKeys().ifPresent(keys -> keys.check(config, null));
             } catch (RuntimeException e) {
@@ -68,6 +70,28 @@ public final class InterceptorProviders {
             }
         }
         return new Installed(List.copyOf(out), List.copyOf(owned));
+    }
+
+    /** The reliability layer's namespace, and the artifact whose provider reads it. */
+    private static final String RELIABILITY = "courier.reliability.";
+
+    /**
+     * Reliability settings without the module that reads them on the classpath would be ignored
+     * without a word (a retry policy the application counts on, missing): a warning names them and
+     * the dependency to add. Not an error: a configuration shared with services that do without the
+     * module stays valid.
+     */
+    static void warnIfUnread(CourierConfig config, List<InterceptorProvider> providers) {
+        boolean read = providers.stream().anyMatch(p -> p.configKeys().map(k -> RELIABILITY.startsWith(k.namespace())
+                || k.namespace().startsWith(RELIABILITY)).orElse(false));
+        if (read) {
+            return;
+        }
+        java.util.Set<String> unread = config.withPrefix(RELIABILITY).keySet();
+        if (!unread.isEmpty()) {
+            log.warn("{} setting(s) under {}* ({}) have no effect: the module that reads them is not on the classpath; "
+                    + "add the dependency dev.courier:courier-reliability", unread.size(), RELIABILITY, String.join(", ", unread));
+        }
     }
 
     static void closeAll(List<AutoCloseable> owned) {
