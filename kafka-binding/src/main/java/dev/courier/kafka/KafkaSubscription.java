@@ -782,29 +782,39 @@ final class KafkaSubscription implements BindingSubscription {
      */
     private Map<TopicPartition, Long> resolveStart(Collection<TopicPartition> partitions) {
         StartPosition start = spec.startFrom();
-        Map<TopicPartition, Long> out = new HashMap<>();
         if (start.kind() == StartPosition.Kind.TIME) {
-            Map<TopicPartition, Long> query = new HashMap<>();
-            partitions.forEach(tp -> query.put(tp, start.time().toEpochMilli()));
-            Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
-            List<TopicPartition> none = new ArrayList<>();
-            for (TopicPartition tp : partitions) {
-                OffsetAndTimestamp o = found.get(tp);
-                if (o != null) {
-                    out.put(tp, o.offset());
-                } else {
-                    none.add(tp);
-                }
-            }
-            if (!none.isEmpty()) {
-                out.putAll(consumer.endOffsets(none));
-            }
-            return out;
+            return offsetsAt(partitions, start.time().toEpochMilli(), consumer::endOffsets);
         }
+        Map<TopicPartition, Long> out = new HashMap<>();
         Map<TopicPartition, Long> ends = consumer.endOffsets(partitions);
         for (TopicPartition tp : partitions) {
             long end = ends.get(tp);
             out.put(tp, start.kind() == StartPosition.Kind.SEQUENCE ? Math.min(start.sequence(), end) : end);
+        }
+        return out;
+    }
+
+    /**
+     * The offset of the first record of each of {@code partitions} stamped at or after {@code timeMs}, or what
+     * {@code otherwise} gives for those with no such record (their end, or their beginning).
+     */
+    private Map<TopicPartition, Long> offsetsAt(Collection<TopicPartition> partitions, long timeMs,
+            java.util.function.Function<Collection<TopicPartition>, Map<TopicPartition, Long>> otherwise) {
+        Map<TopicPartition, Long> query = new HashMap<>();
+        partitions.forEach(tp -> query.put(tp, timeMs));
+        Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
+        Map<TopicPartition, Long> out = new HashMap<>();
+        List<TopicPartition> none = new ArrayList<>();
+        for (TopicPartition tp : partitions) {
+            OffsetAndTimestamp o = found.get(tp);
+            if (o != null) {
+                out.put(tp, o.offset());
+            } else {
+                none.add(tp);
+            }
+        }
+        if (!none.isEmpty()) {
+            out.putAll(otherwise.apply(none));
         }
         return out;
     }
@@ -857,25 +867,11 @@ final class KafkaSubscription implements BindingSubscription {
         if (fresh.isEmpty()) {
             return;
         }
-        Map<TopicPartition, Long> query = new HashMap<>();
-        fresh.forEach(tp -> query.put(tp, subscribedAt));
-        Map<TopicPartition, OffsetAndTimestamp> found = consumer.offsetsForTimes(query);
-        List<TopicPartition> none = new ArrayList<>();
-        for (TopicPartition tp : fresh) {
-            OffsetAndTimestamp o = found.get(tp);
-            if (o != null) {
-                consumer.seek(tp, o.offset());
-            } else {
-                none.add(tp);
-            }
-        }
-        if (!none.isEmpty()) {
-            consumer.seekToBeginning(none);
-        }
         Map<TopicPartition, OffsetAndMetadata> start = new HashMap<>();
-        for (TopicPartition tp : fresh) {
-            start.put(tp, new OffsetAndMetadata(consumer.position(tp)));
-        }
+        offsetsAt(fresh, subscribedAt, consumer::beginningOffsets).forEach((tp, offset) -> {
+            consumer.seek(tp, offset);
+            start.put(tp, new OffsetAndMetadata(offset));
+        });
         log.debug("partitions {} added to '{}' after the subscription started begin at {}", fresh, spec.topic(), start);
         consumer.commitSync(start);
     }
