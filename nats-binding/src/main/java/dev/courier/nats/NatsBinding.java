@@ -563,17 +563,17 @@ final class NatsBinding implements Binding {
 
     /** Has the JetStream subscriptions of {@code topic} pull afresh, creating their consumers again if they are gone. */
     private void restartConsumers(String topic) {
-        restartWhere(s -> s.topic().equals(topic), true);
+        restartWhere(s -> s.topic().equals(topic));
     }
 
     /**
-     * The pull on {@code dispatcher} reported its consumer deleted, or missed the server's
-     * heartbeats: that subscription pulls afresh, creating its consumer again if the server lost it
-     * (a process that only consumes otherwise learns of a deleted stream only at its next
-     * reconnect). At most once every five seconds per subscription.
+     * The pull on {@code dispatcher} reported its consumer deleted or gone: if the server lost it,
+     * that subscription pulls afresh on a consumer created again (a process that only consumes
+     * otherwise learns of a deleted stream only at its next reconnect). At most once every five
+     * seconds per subscription.
      */
-    void consumerTrouble(io.nats.client.Dispatcher dispatcher, boolean onlyIfGone) {
-        restartWhere(s -> s.pullsOn(dispatcher) && s.troubleRestartDue(), onlyIfGone);
+    void consumerTrouble(io.nats.client.Dispatcher dispatcher) {
+        restartWhere(s -> s.pullsOn(dispatcher) && s.troubleRestartDue());
     }
 
     /**
@@ -583,15 +583,15 @@ final class NatsBinding implements Binding {
      * its requests, held by jnats while the connection was down, bring after the reconnect.
      */
     void reconnected() {
-        restartWhere(s -> true, true);
+        restartWhere(s -> true);
     }
 
-    /** Restarts the pulls of the subscriptions {@code which} selects, off jnats' threads; {@code onlyIfGone}: only where the consumer is gone. */
-    private void restartWhere(java.util.function.Predicate<NatsSubscription> which, boolean onlyIfGone) {
+    /** Restarts the pulls of the subscriptions {@code which} selects whose consumer is gone, off jnats' threads. */
+    private void restartWhere(java.util.function.Predicate<NatsSubscription> which) {
         for (NatsSubscription s : subscriptions) {
             if (which.test(s)) {
                 try {
-                    io.execute(onlyIfGone ? s::restartConsumerIfGone : s::restartConsumer);
+                    io.execute(s::restartConsumerIfGone);
                 } catch (java.util.concurrent.RejectedExecutionException e) {
                     return; // closing
                 }

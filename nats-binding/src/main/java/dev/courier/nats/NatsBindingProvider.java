@@ -251,8 +251,8 @@ public final class NatsBindingProvider implements BindingProvider {
             log.debug("NATS connection exception: {}", exp.toString());
         }
 
-        /** What to do when the JetStream pull on a dispatcher reports its consumer deleted or stops hearing from the server. */
-        volatile java.util.function.BiConsumer<io.nats.client.Dispatcher, Boolean> onConsumerTrouble = (d, onlyIfGone) -> { };
+        /** What to do when the JetStream pull on a dispatcher reports its consumer deleted or gone. */
+        volatile java.util.function.Consumer<io.nats.client.Dispatcher> onConsumerTrouble = d -> { };
 
         @Override
         public void pullStatusError(Connection conn, io.nats.client.JetStreamSubscription sub, io.nats.client.support.Status status) {
@@ -261,14 +261,8 @@ public final class NatsBindingProvider implements BindingProvider {
             // "Consumer Deleted": its stream went too, or an operator removed it; 503 "No Responders": a pull asked for a
             // consumer the server no longer has (deleted between two pulls)
             if (text.contains("deleted") || status.getCode() == 503) {
-                onConsumerTrouble.accept(sub.getDispatcher(), true);
+                onConsumerTrouble.accept(sub.getDispatcher());
             }
-        }
-
-        @Override
-        public void heartbeatAlarm(Connection conn, io.nats.client.JetStreamSubscription sub, long lastStreamSequence, long lastConsumerSequence) {
-            log.warn("JetStream pull missed the server's heartbeats (consumer deleted? stream lost?)");
-            onConsumerTrouble.accept(sub.getDispatcher(), false);
         }
 
         @Override

@@ -180,8 +180,7 @@ final class NatsSubscription implements BindingSubscription {
 
     /**
      * Replaces the pulling consumer, keeping what is held: its acks stay valid for the same server
-     * consumer (the starter creates the consumer again if the server lost it with its stream). For a
-     * reconnect: the server may have forgotten the pull requests.
+     * consumer (the starter creates the consumer again if the server lost it with its stream).
      */
     void restartConsumer() {
         restart(ALWAYS);
