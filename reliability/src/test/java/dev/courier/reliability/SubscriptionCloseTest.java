@@ -3,6 +3,7 @@ package dev.courier.reliability;
 import dev.courier.Courier;
 import dev.courier.Interceptor;
 import dev.courier.Message;
+import dev.courier.MessageHandler;
 import dev.courier.Ordering;
 import dev.courier.Subscribe;
 import dev.courier.Subscription;
@@ -43,6 +44,16 @@ class SubscriptionCloseTest {
         return couriers.connect(events, interceptors);
     }
 
+    /** A handler that always fails, counting its runs once {@code closed} is set. */
+    private static MessageHandler alwaysFailing(AtomicBoolean closed, AtomicInteger runsAfterClose) {
+        return d -> {
+            if (closed.get()) {
+                runsAfterClose.incrementAndGet();
+            }
+            throw new IllegalStateException("downstream down");
+        };
+    }
+
     @Test
     void backoffDoesNotRunTheHandlerAfterItsSubscriptionClosed() throws Exception {
         Events events = new Events();
@@ -51,12 +62,7 @@ class SubscriptionCloseTest {
         Subscribe spec = Subscribe.to(topic).group("g").redeliveryDelay(Duration.ofMillis(20)).drainTimeout(Duration.ofMillis(200));
         AtomicBoolean closed = new AtomicBoolean();
         AtomicInteger runsAfterClose = new AtomicInteger();
-        Subscription sub = courier.subscribe(spec, d -> {
-            if (closed.get()) {
-                runsAfterClose.incrementAndGet();
-            }
-            throw new IllegalStateException("downstream down");
-        });
+        Subscription sub = courier.subscribe(spec, alwaysFailing(closed, runsAfterClose));
         Message m = courier.publisher().message(topic, "x").build();
         courier.publisher().publish(m).toCompletableFuture().join();
         Poll.until("the first attempt failed and waits for its backoff", () -> events.retries.size() == 1, () -> events);
@@ -153,12 +159,7 @@ class SubscriptionCloseTest {
         Subscribe spec = Subscribe.to(topic).group("g").redeliveryDelay(Duration.ofMillis(20)).drainTimeout(Duration.ofSeconds(30));
         AtomicBoolean closed = new AtomicBoolean();
         AtomicInteger runsAfterClose = new AtomicInteger();
-        Subscription sub = courier.subscribe(spec, d -> {
-            if (closed.get()) {
-                runsAfterClose.incrementAndGet();
-            }
-            throw new IllegalStateException("downstream down");
-        });
+        Subscription sub = courier.subscribe(spec, alwaysFailing(closed, runsAfterClose));
         Set<String> ids = publish(courier, 1);
         Poll.until("the first attempt failed and waits for its backoff", () -> events.retries.size() == 1, () -> events);
 
